@@ -1,0 +1,352 @@
+"""``Chat``: a conversation with a provider, its tools, and its token accounting (ellmer-style)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
+
+from llamaprov.chat.provider import Provider, check_tool_choice
+from llamaprov.chat.types import (
+    ChatParams,
+    ContentToolRequest,
+    ContentToolResult,
+    StreamEvent,
+    TextDelta,
+    TokenUsage,
+    ToolDef,
+    ToolResultEvent,
+    Turn,
+    TurnDone,
+    as_tools,
+    tool,
+)
+from llamaprov.errors import InvalidArgumentError, describe
+
+_DONE = object()
+
+
+class Chat:
+    """A multi-turn conversation with a :class:`Provider`.
+
+    Create one with :func:`llamaprov.chat_llamaprov`. ``chat``/``stream`` (and their async
+    variants) send user input, run requested tools (up to ``max_tool_rounds`` rounds) and return
+    the reply. Calls on one Chat are serialized; use one Chat per thread for parallel work.
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        system_prompt: str | None = None,
+        params: ChatParams | dict[str, Any] | None = None,
+        tools: Sequence[Any] = (),
+        tool_choice: str = "auto",
+        max_tool_rounds: int = 8,
+        turns: Sequence[Turn] = (),
+    ) -> None:
+        if not isinstance(provider, Provider):
+            raise InvalidArgumentError(f"Chat needs a Provider, got {describe(provider)}")
+        self.provider = provider
+        self._params = ChatParams.coerce(params)
+        self._tools: list[ToolDef] = as_tools(tools)
+        self.tool_choice = check_tool_choice(tool_choice, self._tools)
+        self.max_tool_rounds = max_tool_rounds
+        self._turns: list[Turn] = []
+        self._system_prompt: str | None = None
+        self._on_tool_request: list[Callable[[ContentToolRequest], Any]] = []
+        self._on_tool_result: list[Callable[[ContentToolResult], Any]] = []
+        self._lock = threading.RLock()
+        self.set_turns(turns)
+        if system_prompt is not None:
+            self.system_prompt = system_prompt
+
+    def __repr__(self) -> str:
+        return (
+            f"<Chat {self.provider!r} turns={len(self._turns)} "
+            f"tools={[t.name for t in self._tools]}>"
+        )
+
+    # ------------------------------------------------------------------------- configuration
+    @property
+    def system_prompt(self) -> str | None:
+        """The system prompt (None for the template's default)."""
+        return self._system_prompt
+
+    @system_prompt.setter
+    def system_prompt(self, value: str | None) -> None:
+        if value is not None and not isinstance(value, str):
+            raise InvalidArgumentError(f"system_prompt must be a str or None, got {describe(value)}")
+        self._system_prompt = value
+
+    @property
+    def max_tool_rounds(self) -> int:
+        """Most rounds of tool calls per ``chat`` call before the model must answer."""
+        return self._max_tool_rounds
+
+    @max_tool_rounds.setter
+    def max_tool_rounds(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidArgumentError(f"max_tool_rounds must be an int >= 0, got {describe(value)}")
+        self._max_tool_rounds = value
+
+    def params(self, **kwargs: Any) -> ChatParams:
+        """Update generation settings (temperature, top_p, top_k, min_p, seed, stop, max_tokens,
+        repeat/frequency/presence penalties); returns the settings now in force."""
+        if kwargs:
+            self._params = self._params.merged(kwargs)
+        return self._params
+
+    def register_tool(
+        self,
+        func: Callable[..., Any] | ToolDef,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> ToolDef:
+        """Offer a tool (a function or a :class:`ToolDef`) to the model; returns its ToolDef.
+        A tool of the same name is replaced."""
+        if not isinstance(func, ToolDef):
+            td = tool(func, name=name, description=description)
+        elif name is None and description is None:
+            td = func
+        else:
+            td = dataclasses.replace(
+                func,
+                name=name or func.name,
+                description=func.description if description is None else description,
+            )
+        self._tools = [t for t in self._tools if t.name != td.name] + [td]
+        return td
+
+    def register_tools(self, tools: Sequence[Callable[..., Any] | ToolDef]) -> list[ToolDef]:
+        """Register several tools."""
+        return [self.register_tool(t) for t in tools]
+
+    def get_tools(self) -> list[ToolDef]:
+        """The registered tools."""
+        return list(self._tools)
+
+    def set_tools(self, tools: Sequence[Callable[..., Any] | ToolDef]) -> None:
+        """Replace all tools."""
+        self._tools = as_tools(tools)
+        if self.tool_choice not in ("auto", "required", "none") and self.tool_choice not in [
+            t.name for t in self._tools
+        ]:
+            self.tool_choice = "auto"
+
+    def on_tool_request(self, callback: Callable[[ContentToolRequest], Any]) -> None:
+        """Call ``callback(request)`` before each tool runs."""
+        if not callable(callback):
+            raise InvalidArgumentError(f"callback must be callable, got {describe(callback)}")
+        self._on_tool_request.append(callback)
+
+    def on_tool_result(self, callback: Callable[[ContentToolResult], Any]) -> None:
+        """Call ``callback(result)`` after each tool ran (or failed)."""
+        if not callable(callback):
+            raise InvalidArgumentError(f"callback must be callable, got {describe(callback)}")
+        self._on_tool_result.append(callback)
+
+    # ---------------------------------------------------------------------------------- turns
+    def get_turns(self, *, include_system_prompt: bool = False) -> list[Turn]:
+        """The conversation so far (user and assistant turns)."""
+        turns = list(self._turns)
+        if include_system_prompt and self._system_prompt is not None:
+            turns.insert(0, Turn("system", [self._system_prompt]))
+        return turns
+
+    def set_turns(self, turns: Sequence[Turn]) -> None:
+        """Replace the conversation; a leading system turn sets the system prompt."""
+        turns = list(turns)
+        if not all(isinstance(t, Turn) for t in turns):
+            raise InvalidArgumentError(f"set_turns needs Turn objects, got {describe(turns)}")
+        if turns and turns[0].role == "system":
+            self._system_prompt = turns[0].text
+            turns = turns[1:]
+        if any(t.role == "system" for t in turns):
+            raise InvalidArgumentError("only the first turn may be a system turn")
+        with self._lock:
+            self._turns = turns
+
+    def last_turn(self, role: str = "assistant") -> Turn | None:
+        """The most recent turn of ``role`` (None if there is none)."""
+        for turn in reversed(self._turns):
+            if turn.role == role:
+                return turn
+        return None
+
+    def tokens_used(self, *, per_turn: bool = False) -> TokenUsage | list[TokenUsage]:
+        """Token usage summed over the conversation, or one entry per assistant turn.
+
+        ``input`` counts prompt tokens (``cached`` of them came from the KV cache), ``output``
+        generated tokens.
+        """
+        usages = [t.tokens for t in self._turns if t.role == "assistant" and t.tokens is not None]
+        if per_turn:
+            return usages
+        total = TokenUsage()
+        for usage in usages:
+            total = total + usage
+        return total
+
+    def model_info(self) -> dict[str, Any]:
+        """Facts about the model behind this chat."""
+        return self.provider.model_info()
+
+    # ----------------------------------------------------------------------------- generation
+    def _full_turns(self, extra: Sequence[Turn]) -> list[Turn]:
+        head = [Turn("system", [self._system_prompt])] if self._system_prompt is not None else []
+        return head + self._turns + list(extra)
+
+    def _user_turn(self, inputs: Sequence[Any]) -> Turn:
+        if not inputs:
+            raise InvalidArgumentError("chat needs at least one input")
+        contents: list[Any] = []
+        for item in inputs:
+            if isinstance(item, Turn):
+                if item.role != "user":
+                    raise InvalidArgumentError(f"inputs must be user turns, got role {item.role!r}")
+                contents.extend(item.contents)
+            else:
+                contents.append(item)
+        return Turn("user", contents)
+
+    def _run(
+        self,
+        inputs: Sequence[Any],
+        tool_choice: str | None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        stop: threading.Event | None = None,
+    ) -> Iterator[StreamEvent]:
+        """The conversation step behind every entry point: generate, run tools, repeat."""
+        with self._lock:
+            choice = check_tool_choice(
+                self.tool_choice if tool_choice is None else tool_choice, self._tools
+            )
+            new_turns = [self._user_turn(inputs)]
+            rounds = 0
+            while True:
+                this_choice = choice if rounds < self._max_tool_rounds else "none"
+                turn: Turn | None = None
+                for event in self.provider.stream_perform(
+                    self._full_turns(new_turns),
+                    tools=self._tools,
+                    params=self._params,
+                    tool_choice=this_choice,
+                ):
+                    if isinstance(event, TurnDone):
+                        turn = event.turn
+                    yield event
+                    if stop is not None and stop.is_set():
+                        return
+                assert turn is not None
+                new_turns.append(turn)
+                requests = turn.tool_requests
+                if not requests or this_choice == "none":
+                    break
+                results = []
+                for request in requests:
+                    for cb in self._on_tool_request:
+                        cb(request)
+                    result = self.provider.tool_call(request, self._tools, loop=loop)
+                    for cb in self._on_tool_result:
+                        cb(result)
+                    results.append(result)
+                    yield ToolResultEvent(result)
+                new_turns.append(Turn("user", results))
+                rounds += 1
+                if choice not in ("auto", "none"):
+                    choice = "auto"  # a forced call is made once; then the model may answer
+            self._turns.extend(new_turns)
+
+    def chat(self, *inputs: Any, tool_choice: str | None = None) -> str:
+        """Send ``inputs`` (strings or contents); return the final reply text."""
+        final: Turn | None = None
+        for event in self._run(inputs, tool_choice):
+            if isinstance(event, TurnDone):
+                final = event.turn
+        assert final is not None
+        return final.text
+
+    def stream(
+        self, *inputs: Any, content: bool = False, tool_choice: str | None = None
+    ) -> Iterator[Any]:
+        """Send ``inputs``; yield reply text as it is generated, or typed events with
+        ``content=True`` (text/thinking deltas, tool-request start/arguments/done, tool results,
+        turn done with usage)."""
+        for event in self._run(inputs, tool_choice):
+            if content:
+                yield event
+            elif isinstance(event, TextDelta):
+                yield event.text
+
+    async def chat_async(self, *inputs: Any, tool_choice: str | None = None) -> str:
+        """Like :meth:`chat`, without blocking the event loop (coroutine tools are awaited)."""
+        final: Turn | None = None
+        async for event in self._events_async(inputs, tool_choice):
+            if isinstance(event, TurnDone):
+                final = event.turn
+        assert final is not None
+        return final.text
+
+    async def stream_async(
+        self, *inputs: Any, content: bool = False, tool_choice: str | None = None
+    ) -> AsyncIterator[Any]:
+        """Like :meth:`stream`, as an async iterator that never blocks the event loop."""
+        async for event in self._events_async(inputs, tool_choice):
+            if content:
+                yield event
+            elif isinstance(event, TextDelta):
+                yield event.text
+
+    async def _events_async(
+        self, inputs: Sequence[Any], tool_choice: str | None
+    ) -> AsyncIterator[StreamEvent]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        stop = threading.Event()
+
+        def produce() -> None:
+            events = self._run(inputs, tool_choice, loop=loop, stop=stop)
+            try:
+                for event in events:
+                    loop.call_soon_threadsafe(queue.put_nowait, event)
+                    if stop.is_set():
+                        break
+                loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+            except BaseException as exc:
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            finally:
+                events.close()  # ends the engine generation at once when the consumer left
+
+        worker = threading.Thread(target=produce, name="llamaprov-chat", daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = await queue.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            if worker.is_alive():
+                await asyncio.to_thread(worker.join)
+
+    def chat_structured(self, *inputs: Any, type: Any) -> Any:
+        """Extract data of ``type`` (pydantic model, JSON-schema dict or type spec) from the
+        model; returns a pydantic instance or a dict. Raises StructuredOutputError."""
+        with self._lock:
+            user = self._user_turn(inputs)
+            value, turn = self.provider.structured_output(
+                self._full_turns([user]), type=type, params=self._params
+            )
+            self._turns.extend([user, turn])
+            return value
+
+    async def chat_structured_async(self, *inputs: Any, type: Any) -> Any:
+        """:meth:`chat_structured` without blocking the event loop."""
+        return await asyncio.to_thread(self.chat_structured, *inputs, type=type)

@@ -1,0 +1,432 @@
+"""Providers: what a :class:`~llamaprov.chat.chat.Chat` talks to.
+
+:class:`Provider` is the abstract interface (ellmer's vocabulary); :class:`LlamaProvider` runs a
+local GGUF model through the engine. A provider owns one engine context, so the KV cache of its
+conversation is reused from turn to turn (only the tokens after the common prefix are decoded).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from llamaprov.chat.tool_formats import (
+    ToolCallFormat,
+    get_tool_format,
+    make_parser,
+    thinking_tags,
+)
+from llamaprov.chat.types import (
+    ChatParams,
+    ContentJson,
+    ContentText,
+    ContentToolRequest,
+    ContentToolResult,
+    StreamEvent,
+    TokenUsage,
+    ToolDef,
+    Turn,
+    TurnDone,
+    as_turn,
+    run_tool,
+    to_json_schema,
+    tool,
+    validate_against_type,
+)
+from llamaprov.errors import (
+    InvalidArgumentError,
+    LlamaProvError,
+    StructuredOutputError,
+    TemplateError,
+    ToolError,
+    describe,
+)
+
+TOOL_CHOICES = ("auto", "required", "any", "none")
+DEFAULT_MAX_TOKENS = 512
+
+
+def check_tool_choice(tool_choice: Any, tools: Sequence[ToolDef]) -> str:
+    """Validate ``tool_choice`` against the offered tools; returns it normalized."""
+    if tool_choice == "any":
+        tool_choice = "required"
+    if tool_choice in ("auto", "required", "none"):
+        if tool_choice == "required" and not tools:
+            raise InvalidArgumentError("tool_choice='required' but no tools are registered")
+        return str(tool_choice)
+    names = [t.name for t in tools]
+    if isinstance(tool_choice, str) and tool_choice in names:
+        return tool_choice
+    raise InvalidArgumentError(
+        f"tool_choice must be one of {TOOL_CHOICES} or a registered tool name {names}, "
+        f"got {describe(tool_choice)}"
+    )
+
+
+class Provider(ABC):
+    """The interface between a Chat and a model backend."""
+
+    @abstractmethod
+    def stream_perform(
+        self,
+        turns: Sequence[Turn],
+        *,
+        tools: Sequence[ToolDef] = (),
+        type: Any = None,
+        params: ChatParams | dict[str, Any] | None = None,
+        tool_choice: str = "auto",
+    ) -> Iterator[StreamEvent]:
+        """Generate the next assistant turn, yielding events; the last is ``TurnDone``."""
+
+    def chat_perform(
+        self,
+        turns: Sequence[Turn],
+        *,
+        tools: Sequence[ToolDef] = (),
+        type: Any = None,
+        params: ChatParams | dict[str, Any] | None = None,
+        tool_choice: str = "auto",
+    ) -> Turn:
+        """Generate the next assistant turn."""
+        turn: Turn | None = None
+        for event in self.stream_perform(
+            turns, tools=tools, type=type, params=params, tool_choice=tool_choice
+        ):
+            if isinstance(event, TurnDone):
+                turn = event.turn
+        if turn is None:  # pragma: no cover - stream_perform always ends with TurnDone
+            raise LlamaProvError("the provider produced no turn")
+        return turn
+
+    @abstractmethod
+    def value_turn(self, result: Any, *, tools: Sequence[ToolDef] = ()) -> Turn:
+        """An assistant turn from a finished backend result."""
+
+    def as_turn(self, value: Any, *, role: str = "user") -> Turn:
+        """A Turn from a string, content(s) or Turn."""
+        return as_turn(value, role=role)
+
+    @abstractmethod
+    def format_turns(self, turns: Sequence[Turn], tools: Sequence[ToolDef] = ()) -> Any:
+        """The backend's request for ``turns`` (for a local model: the prompt text)."""
+
+    def as_tool(self, func: Callable[..., Any] | ToolDef) -> ToolDef:
+        """A ToolDef from a function (or a ToolDef as is)."""
+        return func if isinstance(func, ToolDef) else tool(func)
+
+    def tool_call(
+        self, request: ContentToolRequest, tools: Sequence[ToolDef], **kwargs: Any
+    ) -> ContentToolResult:
+        """Run the tool a request names; every failure becomes an error result."""
+        for td in tools:
+            if td.name == request.name:
+                return run_tool(td, request, **kwargs)
+        known = ", ".join(t.name for t in tools) or "none"
+        return ContentToolResult(
+            request.id, error=f"unknown tool {request.name!r} (tools: {known})", name=request.name
+        )
+
+    def structured_output(
+        self,
+        turns: Sequence[Turn],
+        *,
+        type: Any,
+        params: ChatParams | dict[str, Any] | None = None,
+    ) -> tuple[Any, Turn]:
+        """Generate JSON for ``type``; returns (validated value, assistant turn).
+
+        Raises :class:`~llamaprov.errors.StructuredOutputError` (with ``raw``) when the output
+        does not parse or validate.
+        """
+        turn = self.chat_perform(turns, type=type, params=params)
+        raw = turn.text
+        if turn.finish_reason == "length":
+            raise StructuredOutputError(
+                "structured output was cut off by max_tokens before the JSON was complete", raw=raw
+            )
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise StructuredOutputError(f"structured output is not valid JSON: {exc}", raw=raw) from exc
+        try:
+            value = validate_against_type(data, type)
+        except ValueError as exc:
+            raise StructuredOutputError(
+                f"structured output does not match the type: {exc}", raw=raw
+            ) from exc
+        turn.contents = [ContentJson(data)]
+        return value, turn
+
+    @abstractmethod
+    def tokens_used(self) -> TokenUsage:
+        """Tokens used by every request of this provider."""
+
+    @abstractmethod
+    def model_info(self) -> dict[str, Any]:
+        """Facts about the model behind this provider."""
+
+
+class LlamaProvider(Provider):
+    """A provider running a local GGUF model through llamaprov's engine.
+
+    ``tool_format`` overrides the detected tool-call format (``"hermes"``, ``"llama3"``,
+    ``"mistral"``, ``"functionary"``, ``"generic"`` or a :class:`ToolCallFormat`); ``template``
+    overrides the model's chat template.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        n_ctx: int | None = None,
+        template: str | None = None,
+        tool_format: str | ToolCallFormat | None = None,
+        n_threads: int | None = None,
+    ) -> None:
+        from llamaprov.engine import Model
+
+        if not isinstance(model, Model):
+            raise InvalidArgumentError(f"LlamaProvider needs a loaded Model, got {describe(model)}")
+        if n_ctx is not None and (isinstance(n_ctx, bool) or not isinstance(n_ctx, int) or n_ctx < 16):
+            raise InvalidArgumentError(f"n_ctx must be an int >= 16, got {describe(n_ctx)}")
+        if template is not None and (not isinstance(template, str) or not template):
+            raise InvalidArgumentError(f"template must be a non-empty str, got {describe(template)}")
+        self.model = model
+        self._template_override = template
+        self.template = template or model.chat_template()
+        self.tool_format = get_tool_format(tool_format, self.template)
+        self._tags = thinking_tags(self.template)
+        self._n_ctx = n_ctx or min(model.info().n_ctx_train or 4096, 4096)
+        self._n_threads = n_threads
+        self._ctx: Any = None
+        self._lock = threading.Lock()
+        self._usage = TokenUsage()
+
+    def __repr__(self) -> str:
+        return f"LlamaProvider(model={self.model.path.name!r}, tool_format={self.tool_format.name!r})"
+
+    @property
+    def context(self) -> Any:
+        """The engine context of this provider (created on first use)."""
+        with self._lock:
+            if self._ctx is None:
+                kwargs: dict[str, Any] = {"n_ctx": self._n_ctx}
+                if self._n_threads is not None:
+                    kwargs["n_threads"] = self._n_threads
+                self._ctx = self.model.new_context(**kwargs)
+            return self._ctx
+
+    def close(self) -> None:
+        """Free the context (the model stays loaded)."""
+        with self._lock:
+            if self._ctx is not None:
+                self._ctx.close()
+                self._ctx = None
+
+    # -- prompts
+    def format_turns(self, turns: Sequence[Turn], tools: Sequence[ToolDef] = ()) -> str:
+        """The prompt text for ``turns`` with ``tools`` presented in the model's native way."""
+        messages, template_tools = self.tool_format.render_messages(turns, tools)
+        try:
+            return str(
+                self.model.apply_chat_template(
+                    messages,
+                    add_generation_prompt=True,
+                    tools=template_tools,
+                    template=self._template_override,
+                )
+            )
+        except LlamaProvError:
+            raise
+        except Exception as exc:
+            raise TemplateError(f"chat template failed to render the conversation: {exc}") from exc
+
+    def _sampling(self, params: ChatParams, grammar: str | None, lazy: bool,
+                  patterns: Sequence[str]) -> Any:
+        from llamaprov.engine import SamplingParams
+
+        kwargs: dict[str, Any] = {
+            k: v for k, v in params.as_dict().items() if k not in ("stop", "max_tokens")
+        }
+        if grammar is not None:
+            kwargs["grammar"] = grammar
+            if lazy:
+                kwargs["grammar_lazy"] = True
+                kwargs["grammar_trigger_patterns"] = tuple(patterns)
+        return SamplingParams(**kwargs)
+
+    def _grammar_for(
+        self, tools: Sequence[ToolDef], type: Any, tool_choice: str
+    ) -> tuple[str | None, bool, list[str], list[ToolDef]]:
+        """(grammar, lazy, trigger patterns, tools shown to the model)."""
+        if type is not None:
+            from llamaprov.grammars import json_schema_to_gbnf
+
+            schema = to_json_schema(type)
+            return json_schema_to_gbnf(schema, whitespace="compact"), False, [], []
+        if not tools or tool_choice == "none":
+            return None, False, [], []
+        if tool_choice == "auto":
+            return (self.tool_format.grammar(tools), True,
+                    self.tool_format.trigger_patterns(tools), list(tools))
+        chosen = list(tools) if tool_choice == "required" else [
+            t for t in tools if t.name == tool_choice
+        ]
+        return self.tool_format.grammar(chosen), False, [], list(tools)
+
+    # -- generation
+    def stream_perform(
+        self,
+        turns: Sequence[Turn],
+        *,
+        tools: Sequence[ToolDef] = (),
+        type: Any = None,
+        params: ChatParams | dict[str, Any] | None = None,
+        tool_choice: str = "auto",
+    ) -> Iterator[StreamEvent]:
+        """Generate the next assistant turn, yielding text/thinking/tool-call events as they are
+        decoded and finally ``TurnDone`` with the parsed turn and its token usage."""
+        settings = ChatParams.coerce(params)
+        tool_choice = check_tool_choice(tool_choice, tools)
+        if not turns:
+            raise InvalidArgumentError("stream_perform needs at least one turn")
+        grammar, lazy, patterns, shown = self._grammar_for(tools, type, tool_choice)
+        prompt = self.format_turns(turns, shown)
+        sampling = self._sampling(settings, grammar, lazy, patterns)
+        fmt = self.tool_format if shown else None
+        parser = make_parser(fmt, self._tags if type is None else [], prompt)
+        completion = self.context.completion(
+            prompt,
+            max_tokens=settings.max_tokens or DEFAULT_MAX_TOKENS,
+            stop=list(settings.stop or ()),
+            sampling=sampling,
+        )
+        with completion:
+            for chunk in completion:
+                if chunk.text:
+                    yield from parser.feed(chunk.text)
+            final_events, contents = parser.finish()
+            yield from final_events
+            usage = completion.usage
+            tokens = TokenUsage(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+            finish = completion.finish_reason
+        with self._lock:
+            self._usage = self._usage + tokens
+        if type is None and contents and parser.error is None and any(
+            isinstance(c, ContentToolRequest) for c in contents
+        ):
+            finish = "tool_calls"
+        yield TurnDone(Turn("assistant", contents, tokens=tokens, finish_reason=finish))
+
+    def value_turn(self, result: Any, *, tools: Sequence[ToolDef] = ()) -> Turn:
+        """An assistant turn from a finished engine ``Completion`` (or its text), parsed with this
+        provider's tool format when ``tools`` were offered."""
+        from llamaprov.chat.tool_formats import parse_output
+
+        text = result if isinstance(result, str) else getattr(result, "text", None)
+        if not isinstance(text, str):
+            raise InvalidArgumentError(f"value_turn needs a Completion or str, got {describe(result)}")
+        contents, _ = parse_output(text, self.tool_format if tools else None, tags=self._tags)
+        tokens = None
+        usage = getattr(result, "usage", None)
+        if usage is not None:
+            tokens = TokenUsage(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+        return Turn("assistant", contents or [ContentText("")], tokens=tokens,
+                    finish_reason=getattr(result, "finish_reason", None))
+
+    def tokens_used(self) -> TokenUsage:
+        """Tokens used by every request of this provider."""
+        with self._lock:
+            return self._usage
+
+    def model_info(self) -> dict[str, Any]:
+        """Model facts: path, description, parameters, context sizes, chat template, tool format."""
+        info = self.model.info()
+        return {
+            "path": str(self.model.path),
+            "name": os.path.basename(str(self.model.path)),
+            "desc": info.desc,
+            "n_params": info.n_params,
+            "size": info.size,
+            "n_ctx_train": info.n_ctx_train,
+            "n_ctx": self._n_ctx,
+            "n_vocab": info.n_vocab,
+            "has_chat_template": self.model.chat_template() is not None,
+            "tool_format": self.tool_format.name,
+        }
+
+
+def _load_model(model: Any, load_kwargs: dict[str, Any]) -> Any:
+    """A Model from a Model, a path, or a Hugging Face repo id."""
+    from llamaprov.engine import Model, default_model_path, load_model
+
+    if isinstance(model, Model):
+        if load_kwargs:
+            raise InvalidArgumentError(
+                f"load options {sorted(load_kwargs)} given with an already loaded Model"
+            )
+        return model
+    if model is None:
+        return load_model(default_model_path(), **load_kwargs)
+    if isinstance(model, os.PathLike) or (isinstance(model, str) and os.path.exists(model)):
+        return load_model(model, **load_kwargs)
+    if isinstance(model, str) and model.count("/") == 1 and not model.endswith(".gguf"):
+        try:
+            from llamaprov.hub import load_model_hf
+        except ImportError as exc:  # pragma: no cover - hub module not installed
+            raise InvalidArgumentError(
+                f"{model!r} is not a file and Hub loading is unavailable"
+            ) from exc
+        return load_model_hf(model, **load_kwargs)
+    if isinstance(model, str):
+        return load_model(model, **load_kwargs)  # raises ModelNotFoundError naming the path
+    raise InvalidArgumentError(
+        f"model must be a path, a loaded Model or a Hub repo id, got {describe(model)}"
+    )
+
+
+def chat_llamaprov(
+    model: Any = None,
+    *,
+    system_prompt: str | None = None,
+    params: ChatParams | dict[str, Any] | None = None,
+    n_ctx: int | None = None,
+    tools: Sequence[Any] = (),
+    tool_choice: str = "auto",
+    tool_format: str | ToolCallFormat | None = None,
+    template: str | None = None,
+    max_tool_rounds: int = 8,
+    **load_kwargs: Any,
+) -> Any:
+    """A :class:`~llamaprov.chat.chat.Chat` on a local model.
+
+    ``model`` is a GGUF path, a loaded ``Model``, a Hugging Face repo id (``"owner/name"``), or
+    None for the packaged default model. Each Chat gets its own context on the (shared) model.
+    """
+    from llamaprov.chat.chat import Chat
+
+    loaded = _load_model(model, load_kwargs)
+    provider = LlamaProvider(loaded, n_ctx=n_ctx, template=template, tool_format=tool_format)
+    return Chat(
+        provider,
+        system_prompt=system_prompt,
+        params=params,
+        tools=tools,
+        tool_choice=tool_choice,
+        max_tool_rounds=max_tool_rounds,
+    )
+
+
+# re-exported for ``ToolError`` users of this module
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "LlamaProvider",
+    "Provider",
+    "ToolError",
+    "chat_llamaprov",
+    "check_tool_choice",
+]

@@ -1,0 +1,39 @@
+"""The engine: a safe, Pythonic layer over llama.cpp's C API."""
+
+from __future__ import annotations
+
+from . import sampling
+from .backend import (
+    BackendDevice,
+    backend_devices,
+    get_verbosity,
+    max_devices,
+    max_parallel_sequences,
+    max_tensor_buft_overrides,
+    numa_init,
+    set_verbosity,
+    supports_gpu,
+    supports_mlock,
+    supports_mmap,
+    supports_rpc,
+    system_info,
+    time_us,
+)
+from .batch import Batch
+from .context import Context
+from .embed import embed_batch
+from .generate import Completion, CompletionChunk, Scheduler, Usage
+from .memory import Memory
+from .model import Model, ModelInfo, default_model_path, load_model, meta_key_str
+from .sampling import Sampler, SamplerChain, SamplingParams
+from .templates import chat_builtin_templates
+from .vocab import Vocab
+
+__all__ = [
+    "BackendDevice", "Batch", "Completion", "CompletionChunk", "Context", "Memory", "Model",
+    "ModelInfo", "Sampler", "SamplerChain", "SamplingParams", "Scheduler", "Usage", "Vocab",
+    "backend_devices", "chat_builtin_templates", "default_model_path", "embed_batch",
+    "get_verbosity", "load_model", "max_devices", "max_parallel_sequences",
+    "max_tensor_buft_overrides", "meta_key_str", "numa_init", "sampling", "set_verbosity",
+    "supports_gpu", "supports_mlock", "supports_mmap", "supports_rpc", "system_info", "time_us",
+]

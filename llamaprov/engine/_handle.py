@@ -1,0 +1,58 @@
+"""A base for objects that own a llama.cpp pointer: close(), context manager, GC finalizer."""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import ClosedError
+
+
+class _Handle:
+    """Owns one native pointer; freed once by ``close()``, ``with``-exit, or garbage collection.
+
+    Subclasses call ``_set_handle(ptr, free_fn)`` and read the pointer through ``_ptr``, which
+    raises :class:`ClosedError` after close instead of handing a dangling pointer to C.
+    """
+
+    _kind = "object"
+
+    def _set_handle(self, ptr: Any, free: Callable[[Any], None]) -> None:
+        self._raw = ptr
+        self._close_lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, free, ptr)
+
+    @property
+    def _ptr(self) -> Any:
+        raw = getattr(self, "_raw", None)
+        if raw is None:
+            raise ClosedError(f"this {self._kind} is closed")
+        return raw
+
+    @property
+    def closed(self) -> bool:
+        """True once the native object has been freed."""
+        return getattr(self, "_raw", None) is None
+
+    def close(self) -> None:
+        """Free the native object now. Safe to call twice."""
+        if getattr(self, "_raw", None) is None:
+            return
+        with self._close_lock:
+            if self._raw is None:
+                return
+            self._before_close()
+            self._raw = None
+            self._finalizer()
+
+    def _before_close(self) -> None:
+        """Hook for subclasses: release dependents before the pointer is freed."""
+
+    def __enter__(self) -> Any:
+        self._ptr  # noqa: B018 - raises ClosedError when already closed
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

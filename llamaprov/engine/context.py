@@ -1,0 +1,408 @@
+"""`Context`: an inference session on a model (KV cache, threads, decode, generation)."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import ContextError, ContextOverflowError, InvalidArgumentError
+from ._ffi import lib, recent_log
+from ._handle import _Handle
+from .batch import Batch
+from .memory import Memory
+
+if TYPE_CHECKING:
+    from .generate import Completion, Scheduler
+    from .model import Model
+    from .sampling import SamplerChain, SamplingParams
+
+__all__ = ["Context"]
+
+POOLING = {"none": 0, "mean": 1, "cls": 2, "last": 3, "rank": 4}
+_POOLING_NAMES = {v: k for k, v in POOLING.items()}
+_FLASH_ATTN = {"auto": -1, False: 0, True: 1, "off": 0, "on": 1}
+_GGML_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "bf16": 30}
+
+
+def _default_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _positive_int(name: str, value: Any, *, allow_none: bool = True) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidArgumentError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+class _SessionLock:
+    """Serializes work on one context. Ownership may pass to a newer job of the same thread.
+
+    A generation holds the context from its first step to its end; if the thread that owns
+    it starts another job (an abandoned stream, say), the old one is cancelled rather than
+    deadlocking. Other threads wait.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._owner: object | None = None
+        self._thread: int | None = None
+
+    def acquire(self, owner: object) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            while self._owner is not None and self._owner is not owner:
+                if self._thread == me:
+                    cancel = getattr(self._owner, "_cancel", None)
+                    if cancel is not None:
+                        cancel()
+                    break
+                self._cond.wait()
+            self._owner = owner
+            self._thread = me
+
+    def release(self, owner: object) -> None:
+        with self._cond:
+            if self._owner is owner:
+                self._owner = None
+                self._thread = None
+                self._cond.notify_all()
+
+    def owned_by(self, owner: object) -> bool:
+        return self._owner is owner
+
+
+class Context(_Handle):
+    """A llama.cpp context: KV cache and compute buffers for one or more sequences.
+
+    Create with :meth:`Model.new_context`. A context is used by one job at a time; concurrent
+    calls from several threads are serialized by a lock. For parallelism across threads, give
+    each thread its own context on the shared model.
+
+    Args:
+        n_ctx: context window in tokens (default: the training length, at most 4096).
+        n_batch, n_ubatch: logical and physical batch sizes.
+        n_seq_max: how many sequences can share the context (parallel generation).
+        n_threads, n_threads_batch: CPU threads for generation and prompt processing.
+        embeddings: extract embeddings; ``pooling``: none, mean, cls, last or rank
+            (default: the model's own, else mean).
+        flash_attn: "auto", True or False. ``type_k``/``type_v``: KV cache types ("f16", "q8_0", ...).
+        seed: default sampling seed for this context (None: random per generation).
+    """
+
+    _kind = "context"
+
+    def __init__(self, model: Model, *, n_ctx: int | None = None, n_batch: int | None = None,
+                 n_ubatch: int | None = None, n_seq_max: int = 1, n_threads: int | None = None,
+                 n_threads_batch: int | None = None, embeddings: bool = False,
+                 pooling: str | None = None, flash_attn: str | bool = "auto",
+                 type_k: str | None = None, type_v: str | None = None, seed: int | None = None,
+                 kv_unified: bool = True) -> None:
+        from .sampling import _seed
+
+        params = lib.llama_context_default_params()
+        n_ctx_train = model.n_ctx_train
+        n_ctx = _positive_int("n_ctx", n_ctx) or min(n_ctx_train or 4096, 4096)
+        n_batch = _positive_int("n_batch", n_batch) or min(n_ctx, 2048)
+        n_ubatch = _positive_int("n_ubatch", n_ubatch) or min(n_batch, 512)
+        n_seq_max = _positive_int("n_seq_max", n_seq_max, allow_none=False) or 1
+        if embeddings:
+            n_ubatch = n_batch  # every token of a sequence in one ubatch
+        n_threads = _positive_int("n_threads", n_threads) or _default_threads()
+        n_threads_batch = _positive_int("n_threads_batch", n_threads_batch) or n_threads
+        if flash_attn not in _FLASH_ATTN:
+            raise InvalidArgumentError(f"flash_attn must be 'auto', True or False, got {flash_attn!r}")
+        if pooling is not None and pooling not in POOLING:
+            raise InvalidArgumentError(f"pooling must be one of {list(POOLING)} or None, got {pooling!r}")
+        self.seed = None if seed is None else _seed(seed)
+        params.n_ctx = n_ctx
+        params.n_batch = n_batch
+        params.n_ubatch = n_ubatch
+        params.n_seq_max = n_seq_max
+        params.n_threads = n_threads
+        params.n_threads_batch = n_threads_batch
+        params.embeddings = bool(embeddings)
+        params.flash_attn_type = _FLASH_ATTN[flash_attn]
+        params.kv_unified = bool(kv_unified)
+        params.no_perf = False
+        # Pooling: llama.cpp pools "rank" itself (it needs the classifier head). Mean, cls and
+        # last are pooled here from token embeddings: llama.cpp's own graph reservation aborts
+        # for pooled contexts with n_seq_max > 1 unless n_ubatch is a multiple of it.
+        declared = model.meta_get(f"{model.meta_get('general.architecture', '')}.pooling_type")
+        if pooling is None:
+            pooling = _POOLING_NAMES.get(int(declared), "mean") if declared and declared != "0" else "mean"
+        self._pooling = pooling
+        params.pooling_type = POOLING["rank"] if pooling == "rank" else POOLING["none"]
+        for name, value in (("type_k", type_k), ("type_v", type_v)):
+            if value is not None:
+                if value not in _GGML_TYPES:
+                    raise InvalidArgumentError(f"{name} must be one of {list(_GGML_TYPES)}, got {value!r}")
+                setattr(params, name, _GGML_TYPES[value])
+        recent_log(clear=True)
+        ptr = lib.llama_init_from_model(model._weights(), params)
+        if not ptr:
+            reason = "; ".join(recent_log(clear=True)[-3:]) or "llama.cpp could not create it"
+            raise ContextError(f"failed to create a context (n_ctx={n_ctx}): {reason}")
+        self._set_handle(ptr, lib.llama_free)
+        self.model = model
+        model._contexts.add(self)
+        self.embeddings = bool(embeddings)
+        self._session = _SessionLock()
+        self._batch = Batch(n_batch, 0, n_seq_max)
+        # What each sequence holds in the KV cache, token by token, for prefix reuse.
+        self._seq_tokens: dict[int, list[int]] = {}
+        self.memory = Memory(self)
+        self._abort_cb: Any = None
+
+    def _before_close(self) -> None:
+        self._batch.close()
+
+    def __repr__(self) -> str:
+        return f"<Context {'closed' if self.closed else f'n_ctx={self.n_ctx}'}>"
+
+    # -- locking --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        token = object()
+        self._session.acquire(token)
+        try:
+            yield
+        finally:
+            self._session.release(token)
+
+    def _forget(self, seq: int, from_pos: int) -> None:
+        """Keep the prefix bookkeeping honest after a direct KV edit."""
+        seqs = list(self._seq_tokens) if seq < 0 else [seq]
+        for s in seqs:
+            if from_pos is None or from_pos < 0:
+                self._seq_tokens.pop(s, None)
+            elif s in self._seq_tokens:
+                del self._seq_tokens[s][from_pos:]
+
+    # -- configuration ----------------------------------------------------------------------
+    n_ctx = property(lambda self: int(lib.llama_n_ctx(self._ptr)), doc="Context window in tokens.")
+    n_ctx_seq = property(lambda self: int(lib.llama_n_ctx_seq(self._ptr)),
+                         doc="Context window available to one sequence.")
+    n_batch = property(lambda self: int(lib.llama_n_batch(self._ptr)), doc="Logical batch size.")
+    n_ubatch = property(lambda self: int(lib.llama_n_ubatch(self._ptr)), doc="Physical batch size.")
+    n_seq_max = property(lambda self: int(lib.llama_n_seq_max(self._ptr)),
+                         doc="Most sequences this context can hold.")
+    n_threads = property(lambda self: int(lib.llama_n_threads(self._ptr)),
+                         doc="Threads used for generation.")
+    n_threads_batch = property(lambda self: int(lib.llama_n_threads_batch(self._ptr)),
+                               doc="Threads used for prompt processing.")
+
+    @property
+    def pooling_type(self) -> str:
+        """Embedding pooling used by :meth:`embed`: none, mean, cls, last or rank."""
+        return self._pooling
+
+    def set_threads(self, n: int, n_batch: int | None = None) -> None:
+        """Set generation threads (and prompt-processing threads, default the same)."""
+        n = _positive_int("n", n, allow_none=False) or 1
+        nb = _positive_int("n_batch", n_batch) or n
+        lib.llama_set_n_threads(self._ptr, n, nb)
+
+    def set_causal_attn(self, causal: bool) -> None:
+        """Switch causal attention on or off (off for some embedding models)."""
+        lib.llama_set_causal_attn(self._ptr, bool(causal))
+
+    def set_embeddings(self, on: bool) -> None:
+        """Switch embedding extraction on or off."""
+        lib.llama_set_embeddings(self._ptr, bool(on))
+        self.embeddings = bool(on)
+
+    def set_warmup(self, on: bool) -> None:
+        """Warm-up mode (all experts active) — deprecated upstream, kept for completeness."""
+        lib.llama_set_warmup(self._ptr, bool(on))
+
+    def set_abort_callback(self, fn: Any) -> None:
+        """Call ``fn()`` during decode; returning True aborts it (``None`` removes it)."""
+        if fn is None:
+            self._abort_cb = None
+            lib.llama_set_abort_callback(self._ptr, None, None)
+            return
+        if not callable(fn):
+            raise InvalidArgumentError(f"abort callback must be callable, got {fn!r}")
+        cb = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p)(lambda _data: bool(fn()))
+        self._abort_cb = cb
+        lib.llama_set_abort_callback(self._ptr, cb, None)
+
+    def synchronize(self) -> None:
+        """Wait until pending device work is done."""
+        lib.llama_synchronize(self._ptr)
+
+    # -- decode -----------------------------------------------------------------------------
+    def _decode_batch(self, batch: Batch) -> None:
+        rc = lib.llama_decode(self._ptr, batch._ptr)
+        if rc == 0:
+            return
+        if rc == 1:
+            raise ContextOverflowError(
+                f"no room in the KV cache for {len(batch)} more tokens (n_ctx={self.n_ctx})",
+                n_tokens=len(batch), n_ctx=self.n_ctx)
+        if rc == 2:
+            raise ContextError("decode aborted by the abort callback")
+        reason = "; ".join(recent_log(clear=True)[-2:])
+        raise ContextError(f"llama_decode failed with code {rc}{': ' + reason if reason else ''}")
+
+    def decode_batch(self, batch: Batch) -> None:
+        """Decode a filled :class:`Batch` (the caller manages positions and sequences)."""
+        with self._locked():
+            self._decode_batch(batch)
+            self._seq_tokens.clear()  # positions are the caller's business now
+
+    def decode(self, tokens: Sequence[int], *, seq_id: int = 0, logits_all: bool = False) -> None:
+        """Append ``tokens`` to sequence ``seq_id`` in the KV cache (positions continue it)."""
+        toks = self.model._check_tokens(tokens)
+        if not toks:
+            raise InvalidArgumentError("decode needs at least one token")
+        if not 0 <= seq_id < self.n_seq_max:
+            raise InvalidArgumentError(f"seq_id {seq_id} out of range (0..{self.n_seq_max - 1})")
+        with self._locked():
+            held = self._seq_tokens.setdefault(seq_id, [])
+            pos = int(lib.llama_memory_seq_pos_max(lib.llama_get_memory(self._ptr), seq_id)) + 1
+            if pos + len(toks) > self.n_ctx_seq:
+                raise ContextOverflowError(
+                    f"{pos + len(toks)} tokens do not fit in the context ({self.n_ctx_seq})",
+                    n_tokens=pos + len(toks), n_ctx=self.n_ctx_seq)
+            batch = self._batch
+            step = batch.capacity
+            for start in range(0, len(toks), step):
+                batch.clear()
+                chunk = toks[start:start + step]
+                last = start + len(chunk) == len(toks)
+                for k, t in enumerate(chunk):
+                    batch.add(t, pos + start + k, seq_id, logits_all or (last and k == len(chunk) - 1))
+                self._decode_batch(batch)
+            held.extend(toks)
+
+    def encode(self, tokens: Sequence[int]) -> None:
+        """Run the encoder of an encoder-decoder model over ``tokens``."""
+        toks = self.model._check_tokens(tokens)
+        if not toks:
+            raise InvalidArgumentError("encode needs at least one token")
+        if not lib.llama_model_has_encoder(self.model._ptr):
+            raise ContextError(f"model {self.model.path.name!r} has no encoder")
+        with self._locked():
+            batch = self._batch
+            if len(toks) > batch.capacity:
+                raise ContextOverflowError(f"{len(toks)} tokens exceed the batch size {batch.capacity}",
+                                           n_tokens=len(toks), n_ctx=batch.capacity)
+            batch.clear()
+            for k, t in enumerate(toks):
+                batch.add(t, k, 0, True)
+            rc = lib.llama_encode(self._ptr, batch._ptr)
+            if rc != 0:
+                raise ContextError(f"llama_encode failed with code {rc}")
+
+    # -- outputs ----------------------------------------------------------------------------
+    def logits(self) -> np.ndarray:
+        """Logits of the last output of the last decode (a copy, n_vocab floats)."""
+        return self.logits_ith(-1)
+
+    def logits_ith(self, i: int) -> np.ndarray:
+        """Logits of output ``i`` of the last decode (negative counts from the end)."""
+        ptr = lib.llama_get_logits_ith(self._ptr, i)
+        if not ptr:
+            raise InvalidArgumentError(f"no logits for output {i} of the last decode")
+        n = lib.llama_vocab_n_tokens(self.model._vocab_ptr)
+        return np.ctypeslib.as_array(ptr, shape=(n,)).copy()
+
+    def _embd_width(self) -> int:
+        return int(lib.llama_model_n_embd_out(self.model._ptr)) or self.model.n_embd
+
+    def embeddings_ith(self, i: int) -> np.ndarray:
+        """Token embedding of output ``i`` of the last decode (pooling "none")."""
+        ptr = lib.llama_get_embeddings_ith(self._ptr, i)
+        if not ptr:
+            raise InvalidArgumentError(f"no embedding for output {i}; was the context made with embeddings=True?")
+        return np.ctypeslib.as_array(ptr, shape=(self._embd_width(),)).copy()
+
+    def embeddings_seq(self, seq: int) -> np.ndarray:
+        """Pooled embedding of sequence ``seq`` after the last decode."""
+        ptr = lib.llama_get_embeddings_seq(self._ptr, seq)
+        if not ptr:
+            raise InvalidArgumentError(f"no pooled embedding for sequence {seq}")
+        width = int(lib.llama_model_n_cls_out(self.model._ptr)) if self._pooling == "rank" else 0
+        return np.ctypeslib.as_array(ptr, shape=(width or self._embd_width(),)).copy()
+
+    def embeddings_all(self) -> np.ndarray:
+        """Embeddings of every output of the last decode, one row per output token."""
+        ptr = lib.llama_get_embeddings(self._ptr)
+        if not ptr:
+            raise InvalidArgumentError("no embeddings; was the context made with embeddings=True?")
+        n_out = sum(1 for i in range(len(self._batch)) if self._batch._ptr.logits[i])
+        return np.ctypeslib.as_array(ptr, shape=(n_out, self._embd_width())).copy()
+
+    def embed(self, texts: str | Sequence[str], *, pooling: str | None = None,
+              normalize: bool = True, truncate: bool = True) -> np.ndarray:
+        """One pooled vector per text: shape (n_embd,) for a str, (n, n_embd) for a list.
+
+        The context must be made with ``embeddings=True``; ``pooling`` must match its pooling
+        (see :func:`embed_batch` for any pooling without managing contexts).
+        """
+        from .embed import _embed_with_context
+
+        return _embed_with_context(self, texts, pooling=pooling, normalize=normalize,
+                                   truncate=truncate)
+
+    # -- generation -------------------------------------------------------------------------
+    def completion(self, prompt: str | Sequence[int], *, max_tokens: int = 256,
+                   stop: str | Sequence[str] | None = None,
+                   sampling: SamplingParams | SamplerChain | None = None, seq_id: int = 0,
+                   reuse_cache: bool = True, **sampling_kw: Any) -> Completion:
+        """Start a generation; iterate the returned :class:`Completion` for text chunks.
+
+        ``prompt`` as text is tokenized with special tokens parsed (chat templates contain
+        them). With ``reuse_cache`` only the tokens after the longest prefix already in the KV
+        cache of ``seq_id`` are decoded.
+        """
+        from .generate import Scheduler
+
+        return Scheduler(self, _private=True).submit(
+            prompt, max_tokens=max_tokens, stop=stop, sampling=sampling, seq_id=seq_id,
+            reuse_cache=reuse_cache, **sampling_kw)
+
+    def generate(self, prompt: str | Sequence[int], **kwargs: Any) -> str:
+        """Generate and return the whole text (same arguments as :meth:`completion`)."""
+        with self.completion(prompt, **kwargs) as completion:
+            return completion.result().text
+
+    def stream(self, prompt: str | Sequence[int], **kwargs: Any) -> Iterator[str]:
+        """Generate, yielding UTF-8-safe text pieces (same arguments as :meth:`completion`)."""
+        with self.completion(prompt, **kwargs) as completion:
+            for chunk in completion:
+                yield chunk.text
+
+    def scheduler(self) -> Scheduler:
+        """A :class:`Scheduler` running several sequences on this context together."""
+        from .generate import Scheduler
+
+        return Scheduler(self)
+
+    # -- performance ------------------------------------------------------------------------
+    def perf(self) -> dict[str, float]:
+        """Timings: load, prompt eval and eval milliseconds and token counts."""
+        d = lib.llama_perf_context(self._ptr)
+        return {"t_start_ms": d.t_start_ms, "t_load_ms": d.t_load_ms, "t_p_eval_ms": d.t_p_eval_ms,
+                "t_eval_ms": d.t_eval_ms, "n_p_eval": d.n_p_eval, "n_eval": d.n_eval,
+                "n_reused": d.n_reused}
+
+    def perf_reset(self) -> None:
+        """Zero the timings."""
+        lib.llama_perf_context_reset(self._ptr)
+
+    def perf_print(self) -> None:
+        """Log the timings through llama.cpp's logger."""
+        lib.llama_perf_context_print(self._ptr)

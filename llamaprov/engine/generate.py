@@ -1,0 +1,427 @@
+"""Generation: a scheduler that runs one or many sequences over a shared context.
+
+Every generation, single or parallel, goes through :class:`Scheduler`: each step packs the
+pending tokens of all active sequences into one ``llama_batch``, makes one ``llama_decode``
+call, then samples each sequence from its own logits with its own sampler chain.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ClosedError, ContextOverflowError, InvalidArgumentError
+from ._ffi import lib
+from .sampling import SamplerChain, SamplingParams
+
+if TYPE_CHECKING:
+    from .context import Context
+
+__all__ = ["Completion", "CompletionChunk", "Scheduler", "Usage"]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts of one generation; ``cached_tokens`` of the prompt came from the KV cache."""
+
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class CompletionChunk:
+    """A piece of generated text and the token ids it came from."""
+
+    text: str
+    tokens: list[int] = field(default_factory=list)
+
+
+class _StopMatcher:
+    """Holds back text that could still become a stop string; cuts at the first stop found."""
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self.stops = [s for s in stops if s]
+        self.buf = ""
+
+    def push(self, text: str) -> tuple[str, str | None]:
+        if not self.stops:
+            return text, None
+        buf = self.buf + text
+        first: tuple[int, str] | None = None
+        for s in self.stops:
+            i = buf.find(s)
+            if i >= 0 and (first is None or i < first[0]):
+                first = (i, s)
+        if first is not None:
+            self.buf = ""
+            return buf[: first[0]], first[1]
+        hold = 0
+        for s in self.stops:
+            for k in range(min(len(s) - 1, len(buf)), hold, -1):
+                if buf.endswith(s[:k]):
+                    hold = k
+                    break
+        self.buf = buf[len(buf) - hold:] if hold else ""
+        return (buf[: len(buf) - hold] if hold else buf), None
+
+    def flush(self) -> str:
+        out, self.buf = self.buf, ""
+        return out
+
+
+class _Sequence:
+    """Per-sequence state inside a scheduler."""
+
+    __slots__ = ("chain", "completion", "decoder", "done", "eog", "fed", "finish_reason",
+                 "generated", "logit_index", "max_tokens", "n_cached", "n_prompt", "out",
+                 "owns_chain", "pending", "piece", "pos", "prompt", "reuse", "seq_id",
+                 "stop", "stop_string", "texts", "unsent")
+
+    def __init__(self, seq_id: int, prompt: list[int], chain: SamplerChain, owns_chain: bool,
+                 max_tokens: int, stops: Sequence[str], eog: frozenset[int], piece: Any) -> None:
+        self.seq_id = seq_id
+        self.prompt = prompt
+        self.chain = chain
+        self.owns_chain = owns_chain
+        self.max_tokens = max_tokens
+        self.stop = _StopMatcher(stops)
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.eog = eog
+        self.piece = piece
+        self.pending: list[int] = []
+        self.fed = 0
+        self.pos = 0
+        self.generated: list[int] = []
+        self.unsent: list[int] = []
+        self.out: deque[CompletionChunk] = deque()
+        self.texts: list[str] = []
+        self.done = False
+        self.finish_reason: str | None = None
+        self.stop_string: str | None = None
+        self.logit_index = -1
+        self.n_prompt = len(prompt)
+        self.n_cached = 0
+        self.completion: Completion | None = None
+        self.reuse = True
+
+
+class Completion:
+    """A running or finished generation: iterate it for :class:`CompletionChunk` pieces.
+
+    After the iteration ends (or :meth:`result`), ``text``, ``tokens``, ``finish_reason``
+    ("eog", "stop", "length" or "cancelled"), ``stop_string`` and ``usage`` are final.
+    Use it as a context manager (or call :meth:`close`) to release the context early.
+    """
+
+    def __init__(self, scheduler: Scheduler, seq: _Sequence) -> None:
+        self._scheduler = scheduler
+        self._seq = seq
+
+    def __iter__(self) -> Iterator[CompletionChunk]:
+        return self
+
+    def __next__(self) -> CompletionChunk:
+        seq = self._seq
+        while not seq.out:
+            if seq.done:
+                self._scheduler._release_if_idle()
+                raise StopIteration
+            self._scheduler._step_for(self)
+        return seq.out.popleft()
+
+    def result(self) -> Completion:
+        """Run to the end; returns self."""
+        for _ in self:
+            pass
+        return self
+
+    def close(self) -> None:
+        """Stop this generation (finish_reason "cancelled" if it was still running)."""
+        self._scheduler._finish(self._seq, "cancelled", flush=False)
+        self._scheduler._release_if_idle()
+
+    def __enter__(self) -> Completion:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if not self._seq.done:
+                self.close()
+        except Exception:  # noqa: S110 - never raise from a finalizer
+            pass
+
+    @property
+    def done(self) -> bool:
+        """True once the generation has finished."""
+        return self._seq.done
+
+    @property
+    def text(self) -> str:
+        """Text generated so far (all of it once done)."""
+        return "".join(self._seq.texts)
+
+    @property
+    def tokens(self) -> list[int]:
+        """Generated token ids (end-of-generation token excluded)."""
+        return list(self._seq.generated)
+
+    @property
+    def finish_reason(self) -> str | None:
+        """Why it stopped: "eog", "stop", "length", "cancelled"; None while running."""
+        return self._seq.finish_reason
+
+    @property
+    def stop_string(self) -> str | None:
+        """The stop string that ended it, if any."""
+        return self._seq.stop_string
+
+    @property
+    def usage(self) -> Usage:
+        """Prompt, cached prompt and completion token counts."""
+        s = self._seq
+        return Usage(prompt_tokens=s.n_prompt, cached_tokens=s.n_cached,
+                     completion_tokens=len(s.generated))
+
+    @property
+    def seq_id(self) -> int:
+        """The sequence of the context this generation ran in."""
+        return self._seq.seq_id
+
+
+class Scheduler:
+    """Runs several generations over one context, one ``llama_decode`` per step.
+
+    ``submit`` prompts (each gets a free sequence id), then iterate any completion or call
+    :meth:`run`. The context is held (other threads wait) from the first step until every
+    submitted generation has finished.
+    """
+
+    def __init__(self, ctx: Context, *, _private: bool = False) -> None:
+        self.ctx = ctx
+        self._model = ctx.model
+        self._seqs: list[_Sequence] = []
+        self._holding = False
+        self._cancelled = False
+
+    # -- submission -------------------------------------------------------------------------
+    def submit(self, prompt: str | Sequence[int], *, max_tokens: int = 256,
+               stop: str | Sequence[str] | None = None,
+               sampling: SamplingParams | SamplerChain | None = None, seq_id: int | None = None,
+               reuse_cache: bool = True, **sampling_kw: Any) -> Completion:
+        """Queue one generation; returns its :class:`Completion` (not started yet)."""
+        ctx = self.ctx
+        model = self._model
+        if isinstance(prompt, str):
+            if not prompt:
+                raise InvalidArgumentError("prompt is empty")
+            tokens = model.tokenize(prompt, add_special=True, parse_special=True)
+        else:
+            tokens = model._check_tokens(prompt)
+        if not tokens:
+            raise InvalidArgumentError("prompt has no tokens")
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise InvalidArgumentError(f"max_tokens must be a positive int, got {max_tokens!r}")
+        stops = [stop] if isinstance(stop, str) else list(stop or [])
+        if not all(isinstance(s, str) for s in stops):
+            raise InvalidArgumentError(f"stop must be a str or a list of str, got {stop!r}")
+        n_ctx = ctx.n_ctx_seq
+        if len(tokens) >= n_ctx:
+            raise ContextOverflowError(
+                f"prompt of {len(tokens)} tokens does not fit in the context of {n_ctx} tokens "
+                f"(room is also needed for at least one generated token)",
+                n_tokens=len(tokens), n_ctx=n_ctx)
+        seq_id = self._pick_seq_id(seq_id)
+        chain, owns = self._chain(sampling, sampling_kw)
+        seq = _Sequence(seq_id, tokens, chain, owns, max_tokens, stops, model.vocab.eog_tokens(),
+                        model.token_bytes)
+        seq.pending = tokens  # trimmed to the uncached suffix when the sequence starts
+        seq.pos = -1  # not started
+        self._seqs.append(seq)
+        completion = Completion(self, seq)
+        seq.completion = completion
+        seq.reuse = bool(reuse_cache)
+        return completion
+
+    def _pick_seq_id(self, seq_id: int | None) -> int:
+        used = {s.seq_id for s in self._seqs if not s.done}
+        n = self.ctx.n_seq_max
+        if seq_id is None:
+            for candidate in range(n):
+                if candidate not in used:
+                    return candidate
+            raise InvalidArgumentError(f"all {n} sequences of the context are busy (n_seq_max={n})")
+        if isinstance(seq_id, bool) or not isinstance(seq_id, int) or not 0 <= seq_id < n:
+            raise InvalidArgumentError(f"seq_id {seq_id!r} out of range (0..{n - 1})")
+        if seq_id in used:
+            raise InvalidArgumentError(f"sequence {seq_id} is already generating")
+        return seq_id
+
+    def _chain(self, sampling: SamplingParams | SamplerChain | None,
+               kw: dict[str, Any]) -> tuple[SamplerChain, bool]:
+        if isinstance(sampling, SamplerChain):
+            if kw:
+                raise InvalidArgumentError("pass sampling keywords or a SamplerChain, not both")
+            return sampling, False
+        if sampling is None:
+            params = SamplingParams(**kw) if kw else SamplingParams()
+        elif isinstance(sampling, SamplingParams):
+            params = sampling.replace(**kw) if kw else sampling
+        else:
+            raise InvalidArgumentError(f"sampling must be SamplingParams or SamplerChain, got {sampling!r}")
+        if params.seed is None and self.ctx.seed is not None:
+            params = params.replace(seed=self.ctx.seed)
+        return params.build(self._model), True
+
+    # -- running ----------------------------------------------------------------------------
+    def run(self) -> list[Completion]:
+        """Drive every submitted generation to its end; returns the completions in order."""
+        while any(not s.done for s in self._seqs):
+            self._step()
+        self._release_if_idle()
+        return [s.completion for s in self._seqs if s.completion is not None]
+
+    def _step_for(self, completion: Completion) -> None:
+        if self._cancelled:
+            raise ClosedError("this generation was cancelled: its thread started another one "
+                              "on the same context")
+        self._step()
+
+    def _cancel(self) -> None:
+        """Called by the context lock when the same thread starts a newer job."""
+        self._cancelled = True
+        for s in self._seqs:
+            self._finish(s, "cancelled", flush=False)
+        self._holding = False
+
+    def _acquire(self) -> None:
+        if not self._holding:
+            self.ctx._session.acquire(self)
+            self._holding = True
+
+    def _release_if_idle(self) -> None:
+        if self._holding and all(s.done for s in self._seqs):
+            self._holding = False
+            self.ctx._session.release(self)
+
+    def _start(self, seq: _Sequence) -> None:
+        """Reuse the longest cached prefix of the sequence, drop the rest of its KV."""
+        ctx = self.ctx
+        cached = ctx._seq_tokens.get(seq.seq_id, [])
+        prompt = seq.prompt
+        n_common = 0
+        if seq.reuse:
+            limit = min(len(cached), len(prompt) - 1)  # the last prompt token is always decoded
+            while n_common < limit and cached[n_common] == prompt[n_common]:
+                n_common += 1
+        mem = lib.llama_get_memory(ctx._ptr)
+        if n_common < len(cached) or not cached:
+            if not lib.llama_memory_seq_rm(mem, seq.seq_id, n_common, -1):
+                lib.llama_memory_seq_rm(mem, seq.seq_id, -1, -1)
+                n_common = 0
+        held = cached[:n_common]
+        ctx._seq_tokens[seq.seq_id] = held
+        seq.n_cached = n_common
+        seq.pending = prompt[n_common:]
+        seq.fed = 0
+        seq.pos = n_common
+
+    def _step(self) -> None:
+        self._acquire()
+        ctx = self.ctx
+        active = [s for s in self._seqs if not s.done]
+        if not active:
+            return
+        for s in active:
+            if s.pos < 0:
+                self._start(s)
+        batch = ctx._batch
+        b = batch._ptr
+        budget = batch.capacity
+        n = 0
+        fed: list[tuple[_Sequence, int]] = []
+        # Generating sequences first (one token each), then prompt chunks in the space left.
+        for s in sorted(active, key=lambda q: len(q.pending) - q.fed):
+            remaining = len(s.pending) - s.fed
+            take = min(remaining, budget - n)
+            if take <= 0:
+                s.logit_index = -1
+                continue
+            base = s.pos
+            sid = s.seq_id
+            toks = s.pending
+            start = s.fed
+            for k in range(take):
+                b.token[n] = toks[start + k]
+                b.pos[n] = base + k
+                b.n_seq_id[n] = 1
+                b.seq_id[n][0] = sid
+                b.logits[n] = 0
+                n += 1
+            if take == remaining:
+                b.logits[n - 1] = 1
+                s.logit_index = n - 1
+            else:
+                s.logit_index = -1
+            fed.append((s, take))
+        b.n_tokens = n
+        ctx._decode_batch(batch)
+        for s, take in fed:
+            held = ctx._seq_tokens.setdefault(s.seq_id, [])
+            held.extend(s.pending[s.fed:s.fed + take])
+            s.fed += take
+            s.pos += take
+        n_ctx = ctx.n_ctx_seq
+        for s, _ in fed:
+            if s.logit_index >= 0:
+                self._advance(s, int(lib.llama_sampler_sample(s.chain._ptr, ctx._ptr, s.logit_index)),
+                              n_ctx)
+
+    def _advance(self, s: _Sequence, token: int, n_ctx: int) -> None:
+        if token in s.eog:
+            self._finish(s, "eog")
+            return
+        s.generated.append(token)
+        s.unsent.append(token)
+        text, stopped = s.stop.push(s.decoder.decode(s.piece(token)))
+        if text:
+            s.out.append(CompletionChunk(text, s.unsent))
+            s.texts.append(text)
+            s.unsent = []
+        if stopped is not None:
+            s.stop_string = stopped
+            self._finish(s, "stop", flush=False)
+        elif len(s.generated) >= s.max_tokens or s.pos + 1 >= n_ctx:
+            self._finish(s, "length")
+        else:
+            s.pending = [token]
+            s.fed = 0
+
+    def _finish(self, s: _Sequence, reason: str, *, flush: bool = True) -> None:
+        if s.done:
+            return
+        if flush:
+            tail, stopped = s.stop.push(s.decoder.decode(b"", final=True))
+            tail += "" if stopped else s.stop.flush()
+            if stopped is not None:
+                s.stop_string = stopped
+                reason = "stop"
+            if tail:
+                s.out.append(CompletionChunk(tail, s.unsent))
+                s.texts.append(tail)
+                s.unsent = []
+        s.done = True
+        s.finish_reason = reason
+        if s.owns_chain:
+            s.chain.close()

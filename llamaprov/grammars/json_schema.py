@@ -1,0 +1,1412 @@
+"""JSON Schema -> GBNF compiler.
+
+:func:`json_schema_to_gbnf` turns a JSON Schema (drafts 4 to 2020-12) into a GBNF grammar for
+llama.cpp that accepts exactly the JSON texts valid under the schema, or a subset of them where
+exactness would need features a context-free grammar lacks (then only in harmless ways: a value
+serialized in an unusual but valid form may be rejected). A keyword that cannot be enforced raises
+:class:`~llamaprov.errors.UnsupportedSchemaError` in strict mode; the grammar never accepts what
+the schema forbids.
+
+Design: the schema is flattened (``allOf`` and ``$ref`` siblings merged, sibling keywords pushed
+into ``anyOf``/``oneOf`` branches), then compiled per JSON type. ``$ref`` targets become named
+rules (recursion works); references that would recurse without consuming input are refused.
+Objects keep the definition order of ``properties``; optional ones may be skipped and extra keys
+(when allowed) may appear after any emitted property.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+import warnings
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+from urllib.parse import unquote, urldefrag, urljoin
+
+from ..errors import InvalidArgumentError, UnsupportedSchemaError, describe
+from . import _regex
+from ._builder import (
+    ANY_RANGES,
+    RuleSet,
+    alt,
+    char_class,
+    contains,
+    group,
+    intersect,
+    literal,
+    subtract,
+)
+from ._formats import FIXED_LENGTH, format_rule
+from ._numbers import decimal_range, int_range, multiple_of_digits
+
+__all__ = ["WHITESPACE_MODES", "json_schema_to_gbnf"]
+
+WHITESPACE_MODES = ("compact", "bounded", "flexible")
+
+_TYPES = ("null", "boolean", "object", "array", "string", "number", "integer")
+_DEFAULT_BASE = "https://llamaprov.invalid/schema.json"
+_MAX_DEPTH = 40
+_MAX_BRANCHES = 512
+_ENUM_EXPAND_LIMIT = 256
+
+# Keywords that constrain instances; anything else is an annotation (ignored).
+_VALIDATION = frozenset(
+    """type enum const properties required additionalProperties patternProperties propertyNames
+    minProperties maxProperties dependentRequired dependencies dependentSchemas items prefixItems
+    additionalItems minItems maxItems contains minContains maxContains uniqueItems minLength
+    maxLength pattern format minimum maximum exclusiveMinimum exclusiveMaximum multipleOf anyOf
+    oneOf allOf $ref not if then else unevaluatedProperties unevaluatedItems $dynamicRef
+    $recursiveRef nullable _false _alts _patterns _nots""".split()
+)
+_SCALAR_KEYWORDS = frozenset(
+    """type minLength maxLength pattern format minimum maximum exclusiveMinimum exclusiveMaximum
+    multipleOf""".split()
+)
+_CONTAINER_KEYWORDS = frozenset(
+    """properties required additionalProperties patternProperties propertyNames minProperties
+    maxProperties dependentRequired dependentSchemas items prefixItems minItems maxItems contains
+    minContains maxContains uniqueItems""".split()
+)
+_SCHEMA_DICTS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SCHEMA_SINGLE = (
+    "additionalProperties", "additionalItems", "contains", "not", "if", "then", "else",
+    "propertyNames", "unevaluatedProperties", "unevaluatedItems",
+)
+
+_CONTROL = ((0, 0x1F),)
+_QUOTE = 0x22
+_BACKSLASH = 0x5C
+_SHORT_ESCAPES = {8: "b", 9: "t", 10: "n", 12: "f", 13: "r"}
+_HEX = "[0-9a-fA-F]"
+
+
+def json_schema_to_gbnf(
+    schema: Any,
+    *,
+    whitespace: str = "bounded",
+    additional_properties: bool | dict[str, Any] | None = None,
+    strict: bool = True,
+) -> str:
+    """Compile a JSON Schema to a GBNF grammar (root rule ``root``).
+
+    Args:
+        schema: the schema, a dict or a boolean.
+        whitespace: ``"compact"`` (no whitespace), ``"bounded"`` (a little, so a model cannot emit
+            endless whitespace; the default) or ``"flexible"`` (everything JSON allows).
+        additional_properties: what an object without ``additionalProperties`` allows; None means
+            the specification's default (``true``); pass False for tool arguments.
+        strict: raise :class:`UnsupportedSchemaError` for keywords that cannot be enforced; with
+            False they are ignored with a warning (the grammar may then accept invalid values).
+    """
+    if whitespace not in WHITESPACE_MODES:
+        raise InvalidArgumentError(
+            f"whitespace must be one of {WHITESPACE_MODES}, got {describe(whitespace)}"
+        )
+    if not isinstance(schema, (dict, bool)):
+        raise InvalidArgumentError(f"a JSON Schema is a dict or a bool, got {describe(schema)}")
+    if additional_properties is not None and not isinstance(additional_properties, (bool, dict)):
+        raise InvalidArgumentError(
+            f"additional_properties must be None, a bool or a schema dict, "
+            f"got {describe(additional_properties)}"
+        )
+    try:
+        key = json.dumps([schema, additional_properties], allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"schema is not JSON-serializable: {exc}") from None
+    grammar, notes = _compile_cached(key, whitespace, strict)
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
+    return grammar
+
+
+@functools.lru_cache(maxsize=512)
+def _compile_cached(key: str, whitespace: str, strict: bool) -> tuple[str, tuple[str, ...]]:
+    schema, additional = json.loads(key)
+    comp = _Compiler(schema, whitespace, additional, strict)
+    return comp.compile(), tuple(comp.notes)
+
+
+def _pointer(base: str, *parts: object) -> str:
+    out = base
+    for p in parts:
+        out += "/" + str(p).replace("~", "~0").replace("/", "~1")
+    return out
+
+
+def _has_validation(schema: dict[str, Any], skip: tuple[str, ...] = ()) -> bool:
+    return any(k in _VALIDATION and k not in skip for k in schema)
+
+
+def _json_key(value: Any) -> Any:
+    """Hashable identity of a JSON value under JSON Schema equality (1 == 1.0, True != 1)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return (type(value).__name__, value)
+    if isinstance(value, (int, float)):
+        return ("num", Fraction(value) if not isinstance(value, float) or math.isfinite(value) else value)
+    if isinstance(value, list):
+        return ("list", tuple(_json_key(v) for v in value))
+    if isinstance(value, dict):
+        return ("dict", frozenset((k, _json_key(v)) for k, v in value.items()))
+    return ("other", repr(value))
+
+
+def _type_of(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "integer" if value.is_integer() else "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _as_count(value: Any, keyword: str, ptr: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise UnsupportedSchemaError(keyword, ptr, f"expected a non-negative integer, got {describe(value)}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise UnsupportedSchemaError(keyword, ptr, f"expected an integer, got {value}")
+        value = int(value)
+    return int(value)
+
+
+def _as_decimal(value: Any, keyword: str, ptr: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UnsupportedSchemaError(keyword, ptr, f"expected a number, got {describe(value)}")
+    try:
+        d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    except InvalidOperation:
+        raise UnsupportedSchemaError(keyword, ptr, f"bad number {value!r}") from None
+    if not d.is_finite():
+        raise UnsupportedSchemaError(keyword, ptr, f"bad number {value!r}")
+    return d
+
+
+class _Compiler:
+    def __init__(self, schema: Any, whitespace: str, additional: Any, strict: bool) -> None:
+        self.root = schema
+        self.strict = strict
+        self.additional_default = True if additional is None else additional
+        self.rules = RuleSet()
+        self.notes: list[str] = []
+        self.ids: dict[str, Any] = {}
+        self.anchors: dict[str, Any] = {}
+        self.bases: dict[int, str] = {}
+        self.pointers: dict[int, str] = {}
+        self.ref_rules: dict[int, str] = {}
+        self.unsat_refs: set[int] = set()
+        self.branches = 0
+        self._cache: dict[str, str] = {}
+        base = _DEFAULT_BASE
+        self.ids[base] = schema
+        self._index(schema, base, "#")
+        if whitespace == "compact":
+            self.ws = ""
+        elif whitespace == "flexible":
+            self.ws = self.rules.add("ws", "[ \\t\\n\\r]*")
+        else:
+            indent = self.rules.upto("[ \\t]", 20, "indent")
+            self.ws = self.rules.add("ws", f'| " " | "\\n" {indent}')
+
+    # --- public driver ---
+
+    def compile(self) -> str:
+        expr = self.value(self.root, "#", _DEFAULT_BASE, frozenset())
+        if expr is None:
+            raise UnsupportedSchemaError("false", "#", "the schema accepts no value at all")
+        return self.rules.render(expr)
+
+    def unsupported(self, keyword: str, ptr: str, detail: str) -> None:
+        """Refuse (strict) or note and ignore (lenient) a keyword we cannot enforce."""
+        if self.strict:
+            raise UnsupportedSchemaError(keyword, ptr, detail)
+        self.notes.append(f"ignoring JSON Schema keyword {keyword!r} at {ptr}: {detail}")
+
+    # --- $id / $ref ---
+
+    def _index(self, schema: Any, base: str, ptr: str) -> None:
+        if isinstance(schema, list):
+            for i, s in enumerate(schema):
+                self._index(s, base, _pointer(ptr, i))
+            return
+        if not isinstance(schema, dict):
+            return
+        sid = schema.get("$id", schema.get("id"))
+        if isinstance(sid, str):
+            full = urljoin(base, sid)
+            doc, frag = urldefrag(full)
+            if frag:
+                self.anchors[full] = schema
+            else:
+                base = doc
+                self.ids.setdefault(doc, schema)
+        anchor = schema.get("$anchor")
+        if isinstance(anchor, str):
+            self.anchors[base + "#" + anchor] = schema
+        self.bases[id(schema)] = base
+        self.pointers[id(schema)] = ptr
+        for key, sub in schema.items():
+            if key in _SCHEMA_DICTS and isinstance(sub, dict):
+                for k, v in sub.items():
+                    self._index(v, base, _pointer(ptr, key, k))
+            elif key in _SCHEMA_LISTS and isinstance(sub, list):
+                self._index(sub, base, _pointer(ptr, key))
+            elif key in _SCHEMA_SINGLE or key == "items":
+                self._index(sub, base, _pointer(ptr, key))
+            elif key == "dependencies" and isinstance(sub, dict):
+                for k, v in sub.items():
+                    if isinstance(v, dict):
+                        self._index(v, base, _pointer(ptr, key, k))
+
+    def resolve(self, ref: str, ptr: str, base: str) -> tuple[Any, str, str]:
+        full = urljoin(base, ref)
+        doc, frag = urldefrag(full)
+        target = self.ids.get(doc)
+        if target is None:
+            raise UnsupportedSchemaError("$ref", ptr, f"cannot resolve remote reference {ref!r}")
+        if frag.startswith("/") or frag == "":
+            node = target
+            for raw in frag.split("/")[1:]:
+                part = unquote(raw).replace("~1", "/").replace("~0", "~")
+                if isinstance(node, dict) and part in node:
+                    node = node[part]
+                elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                    node = node[int(part)]
+                else:
+                    raise UnsupportedSchemaError("$ref", ptr, f"unresolvable reference {ref!r}")
+            target = node
+        else:
+            target = self.anchors.get(full)
+            if target is None:
+                raise UnsupportedSchemaError("$ref", ptr, f"unresolvable reference {ref!r}")
+        tbase = self.bases.get(id(target), doc)
+        tptr = self.pointers.get(id(target), ref)
+        return target, tbase, tptr
+
+    def ref_rule(self, ref: str, ptr: str, base: str, guard: frozenset[int]) -> str | None:
+        target, tbase, tptr = self.resolve(ref, ptr, base)
+        if isinstance(target, bool):
+            return self.value(target, tptr, tbase, guard)
+        key = id(target)
+        if key in guard:
+            raise UnsupportedSchemaError(
+                "$ref", ptr, f"{ref!r} recurses without consuming input (left recursion)"
+            )
+        if key in self.unsat_refs:
+            return None
+        name = self.ref_rules.get(key)
+        if name is not None:
+            return name
+        hint = "ref-" + tptr.rsplit("/", 1)[-1]
+        name = self.rules.fresh(hint)
+        self.ref_rules[key] = name
+        body = self.value(target, tptr, tbase, guard | {key})
+        if body is None:
+            self.unsat_refs.add(key)
+            self.rules.define(name, "[^\\x00-\\U0010ffff]")  # matches nothing
+            return None
+        self.rules.define(name, body)
+        return name
+
+    # --- flattening ---
+
+    def flatten(self, schema: Any, ptr: str, base: str, depth: int = 0) -> dict[str, Any]:
+        """The schema with ``$ref`` siblings and ``allOf`` merged in, normalized across drafts."""
+        if depth > _MAX_DEPTH:
+            raise UnsupportedSchemaError("$ref", ptr, "references nest too deeply")
+        if schema is True:
+            return {}
+        if schema is False:
+            return {"_false": True}
+        if not isinstance(schema, dict):
+            raise UnsupportedSchemaError("schema", ptr, f"expected an object or boolean, got {describe(schema)}")
+        base = self.bases.get(id(schema), base)
+        s = dict(schema)
+        parts: list[dict[str, Any]] = []
+        ref = s.pop("$ref", None)
+        if isinstance(ref, str):
+            target, tbase, tptr = self.resolve(ref, ptr, base)
+            parts.append(self.flatten(target, tptr, tbase, depth + 1))
+        all_of = s.pop("allOf", None)
+        if isinstance(all_of, list):
+            for i, sub in enumerate(all_of):
+                parts.append(self.flatten(sub, _pointer(ptr, "allOf", i), base, depth + 1))
+        self._normalize(s, ptr, base)
+        for p in parts:
+            s = self.merge(s, p, ptr)
+        return s
+
+    def _normalize(self, s: dict[str, Any], ptr: str, base: str) -> None:
+        for bound, excl in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+            if isinstance(s.get(excl), bool):
+                if s.pop(excl) and bound in s:
+                    s[excl] = s.pop(bound)
+        if "const" in s:
+            c = s.pop("const")
+            if "enum" in s and isinstance(s["enum"], list):
+                s["enum"] = [v for v in s["enum"] if _json_key(v) == _json_key(c)]
+            else:
+                s["enum"] = [c]
+        t = s.get("type")
+        if isinstance(t, str):
+            s["type"] = [t]
+        if s.pop("nullable", False) is True and isinstance(s.get("type"), list):
+            s["type"] = [*s["type"], "null"]
+        items = s.get("items")
+        if isinstance(items, list):
+            s["prefixItems"] = items
+            extra = s.pop("additionalItems", True)
+            s["items"] = extra
+        else:
+            s.pop("additionalItems", None)
+        deps = s.pop("dependencies", None)
+        if isinstance(deps, dict):
+            for k, v in deps.items():
+                if isinstance(v, list):
+                    s.setdefault("dependentRequired", {})[k] = v
+                else:
+                    s.setdefault("dependentSchemas", {})[k] = v
+        for kind in ("anyOf", "oneOf"):
+            branches = s.pop(kind, None)
+            if isinstance(branches, list):
+                s["_alts"] = [*s.get("_alts", []), (kind, branches, ptr, base)]
+        if "not" in s:
+            s["_nots"] = [*s.get("_nots", []), (s.pop("not"), _pointer(ptr, "not"))]
+        if "pattern" in s:
+            s["_patterns"] = [*s.get("_patterns", []), s.pop("pattern")]
+
+    def merge(self, a: dict[str, Any], b: dict[str, Any], ptr: str) -> dict[str, Any]:
+        """Schema accepting what both ``a`` and ``b`` accept (both flattened)."""
+        out = dict(a)
+        for key, vb in b.items():
+            if key not in out:
+                out[key] = vb
+                continue
+            va = out[key]
+            if key == "type":
+                out[key] = _merge_types(va, vb)
+            elif key == "enum":
+                keys = {_json_key(v) for v in vb}
+                out[key] = [v for v in va if _json_key(v) in keys]
+            elif key == "required":
+                out[key] = list(dict.fromkeys([*va, *vb]))
+            elif key in ("_alts", "_nots", "_patterns"):
+                out[key] = [*va, *vb]
+            elif key in ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "minContains"):
+                out[key] = max(va, vb)
+            elif key in ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains"):
+                out[key] = min(va, vb)
+            elif key in ("items", "propertyNames", "contains", "additionalProperties"):
+                out[key] = _all_of(va, vb)
+            elif key == "_false" or key == "uniqueItems":
+                out[key] = bool(va) or bool(vb)
+            elif key == "dependentRequired":
+                merged = dict(va)
+                for k, v in vb.items():
+                    merged[k] = list(dict.fromkeys([*merged.get(k, []), *v]))
+                out[key] = merged
+            elif key == "multipleOf":
+                out[key] = _merge_multiple(va, vb, ptr)
+            elif key in ("format", "prefixItems", "patternProperties", "dependentSchemas"):
+                if json.dumps(va, sort_keys=True) != json.dumps(vb, sort_keys=True):
+                    raise UnsupportedSchemaError(key, ptr, "two different values in allOf")
+        if "properties" in a and "properties" in b or (
+            ("properties" in a or "properties" in b)
+            and ("additionalProperties" in a or "additionalProperties" in b)
+        ):
+            out["properties"] = self._merge_properties(a, b, ptr)
+        return out
+
+    def _merge_properties(self, a: dict[str, Any], b: dict[str, Any], ptr: str) -> dict[str, Any]:
+        if "patternProperties" in a or "patternProperties" in b:
+            raise UnsupportedSchemaError("patternProperties", ptr, "merged with other properties in allOf")
+        pa, pb = a.get("properties", {}), b.get("properties", {})
+        if not isinstance(pa, dict) or not isinstance(pb, dict):
+            raise UnsupportedSchemaError("properties", ptr, "expected an object")
+        merged: dict[str, Any] = {}
+        for k in list(dict.fromkeys([*pa, *pb])):
+            sa = pa[k] if k in pa else a.get("additionalProperties", True)
+            sb = pb[k] if k in pb else b.get("additionalProperties", True)
+            merged[k] = _all_of(sa, sb)
+        return merged
+
+    # --- values ---
+
+    def value(self, schema: Any, ptr: str, base: str, guard: frozenset[int]) -> str | None:
+        """GBNF expression for one JSON value valid under ``schema``; None if none is."""
+        if schema is True or schema == {}:
+            return self.any_value()
+        if schema is False:
+            return None
+        if not isinstance(schema, dict):
+            raise UnsupportedSchemaError("schema", ptr, f"expected an object or boolean, got {describe(schema)}")
+        base = self.bases.get(id(schema), base)
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and not _has_validation(schema, ("$ref",)):
+            return self.ref_rule(ref, ptr, base, guard)
+        if not _has_validation(schema):
+            return self.any_value()
+        return self.flat(self.flatten(schema, ptr, base), ptr, base, guard)
+
+    def flat(self, s: dict[str, Any], ptr: str, base: str, guard: frozenset[int]) -> str | None:
+        if s.get("_false"):
+            return None
+        if s.get("_alts"):
+            return self.alternatives(s, ptr, base, guard)
+        if "enum" in s:
+            return self.enum(s, ptr)
+        self.check_keywords(s, ptr)
+        types = s.get("type")
+        if types is None:
+            types = list(_TYPES)
+        if not isinstance(types, list) or any(t not in _TYPES for t in types):
+            raise UnsupportedSchemaError("type", ptr, f"unknown type {describe(s.get('type'))}")
+        types = [t for t in dict.fromkeys(types)]
+        if "number" in types and "integer" in types:
+            types.remove("integer")
+        options: list[str] = []
+        for t in types:
+            expr = self.typed(t, s, ptr, base)
+            if expr is not None:
+                options.append(expr)
+        if not options:
+            return None
+        return self.rules.add("value", alt(options)) if len(options) > 1 else options[0]
+
+    def typed(self, t: str, s: dict[str, Any], ptr: str, base: str) -> str | None:
+        if t == "null":
+            return '"null"'
+        if t == "boolean":
+            return '("true" | "false")'
+        if t == "string":
+            return self.string(s, ptr)
+        if t in ("number", "integer"):
+            return self.number(s, ptr, integer=t == "integer")
+        if t == "array":
+            return self.array(s, ptr, base)
+        return self.object(s, ptr, base)
+
+    def check_keywords(self, s: dict[str, Any], ptr: str) -> None:
+        nots = s.get("_nots")
+        if nots:
+            self.apply_nots(s, ptr)
+        if "then" in s or "else" in s:
+            if "if" in s:
+                self.unsupported("if", ptr, "if/then/else cannot be expressed in a grammar")
+        for kw in ("unevaluatedProperties", "unevaluatedItems"):
+            if kw in s and s[kw] is not True and s[kw] != {}:
+                self.unsupported(kw, ptr, "not supported")
+        for kw in ("$dynamicRef", "$recursiveRef"):
+            if kw in s:
+                self.unsupported(kw, ptr, "dynamic references are not supported")
+
+    def apply_nots(self, s: dict[str, Any], ptr: str) -> None:
+        """Fold the ``not`` forms we can express into ``s``; refuse the others."""
+        for sub, nptr in s.pop("_nots"):
+            if sub is True or sub == {}:
+                s["_false"] = True
+                continue
+            if sub is False:
+                continue
+            if isinstance(sub, dict) and set(sub) <= {"type", "description", "title"} and "type" in sub:
+                banned = sub["type"] if isinstance(sub["type"], list) else [sub["type"]]
+                types = s.get("type") or list(_TYPES)
+                kept = [t for t in types if t not in banned]
+                if "number" in banned:
+                    kept = [t for t in kept if t != "integer"]
+                if "integer" in banned and "number" in kept:
+                    self.unsupported("not", nptr, "'not integer' for numbers")
+                    continue
+                s["type"] = kept
+                continue
+            if isinstance(sub, dict) and set(sub) <= {"required", "description", "title"} and isinstance(sub.get("required"), list) and len(sub["required"]) == 1:
+                k = sub["required"][0]
+                props = dict(s.get("properties", {}))
+                props[k] = False
+                s["properties"] = props
+                if k in s.get("required", []):
+                    s["_false"] = True
+                continue
+            self.unsupported("not", nptr, f"cannot express {json.dumps(sub)[:80]}")
+
+    def alternatives(self, s: dict[str, Any], ptr: str, base: str, guard: frozenset[int]) -> str | None:
+        groups = list(s["_alts"])
+        kind, branches, gptr, gbase = groups[0]
+        rest = {k: v for k, v in s.items() if k != "_alts"}
+        if len(groups) > 1:
+            rest["_alts"] = groups[1:]
+        self.branches += len(branches)
+        if self.branches > _MAX_BRANCHES:
+            raise UnsupportedSchemaError(kind, gptr, "too many anyOf/oneOf combinations")
+        standalone = not _has_validation(rest)
+        exprs: list[str] = []
+        flats: list[dict[str, Any] | None] = []
+        for i, b in enumerate(branches):
+            bptr = _pointer(gptr, kind, i)
+            if standalone:
+                e = self.value(b, bptr, gbase, guard)
+                flats.append(None)
+            else:
+                merged = self.merge(rest, self.flatten(b, bptr, gbase), bptr)
+                e = self.flat(merged, bptr, gbase, guard)
+                flats.append(merged)
+            if e is not None:
+                exprs.append(e)
+                if kind == "oneOf":
+                    flats[-1] = flats[-1] if flats[-1] is not None else self._flatten_quiet(b, bptr, gbase)
+            else:
+                flats[-1] = None
+        if kind == "oneOf":
+            live = [f for f in flats if f is not None]
+            if len(live) < sum(1 for _ in exprs):
+                self.unsupported("oneOf", gptr, "branches may overlap")
+            elif not _pairwise_disjoint(live):
+                self.unsupported("oneOf", gptr, "branches may overlap (cannot prove exactly one matches)")
+        if not exprs:
+            return None
+        return self.rules.add("alt", alt(exprs)) if len(exprs) > 1 else exprs[0]
+
+    def _flatten_quiet(self, b: Any, ptr: str, base: str) -> dict[str, Any] | None:
+        try:
+            f = self.flatten(b, ptr, base)
+        except UnsupportedSchemaError:
+            return None
+        return f
+
+    # --- any JSON value ---
+
+    def any_value(self) -> str:
+        name = self._cache.get("value")
+        if name:
+            return name
+        ws = self.ws
+        name = self.rules.fresh("json-value")
+        self._cache["value"] = name
+        string = self.any_string()
+        number = self.rules.add(
+            "json-number",
+            '"-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)? ([eE] [-+]? [0-9]+)?',
+        )
+        member = self.rules.add("json-member", f'{string} {ws} ":" {ws} {name} {ws}')
+        obj = self.rules.add("json-object", f'"{{" {ws} ({member} ("," {ws} {member})*)? "}}"')
+        elem = self.rules.add("json-element", f"{name} {ws}")
+        arr = self.rules.add("json-array", f'"[" {ws} ({elem} ("," {ws} {elem})*)? "]"')
+        self.rules.define(name, f'{obj} | {arr} | {string} | {number} | "true" | "false" | "null"')
+        return name
+
+    def json_char(self) -> str:
+        return self.rules.add(
+            "json-char",
+            '[^"\\\\\\x00-\\x1f] | "\\\\" (["\\\\/bfnrt] | "u" '
+            f"([0-9a-cA-Ce-fE-F] {_HEX} {_HEX} {_HEX} | [dD] [0-7] {_HEX} {_HEX}))",
+        )
+
+    def any_string(self) -> str:
+        return self.rules.add("json-string", f'"\\"" {self.json_char()}* "\\""')
+
+    def chars(self, ranges: tuple[tuple[int, int], ...]) -> str | None:
+        """Rule for one character from ``ranges`` as JSON string content (canonical escapes)."""
+        if not ranges:
+            return None
+        cache_key = "chars:" + repr(ranges)
+        hit = self._cache.get(cache_key)
+        if hit:
+            return hit
+        raw = subtract(ranges, ((0, 0x1F), (_QUOTE, _QUOTE), (_BACKSLASH, _BACKSLASH)))
+        opts = [char_class(raw)] if raw else []
+        if contains(ranges, _QUOTE):
+            opts.append('"\\\\\\""')
+        if contains(ranges, _BACKSLASH):
+            opts.append('"\\\\\\\\"')
+        ctrl = intersect(ranges, _CONTROL)
+        if ctrl == _CONTROL:
+            opts.append('"\\\\" ([bfnrt] | "u00" ("0" [0-7be-f] | "1" [0-9a-f]))')
+        else:
+            for lo, hi in ctrl:
+                for c in range(lo, hi + 1):
+                    if c in _SHORT_ESCAPES:
+                        opts.append(literal("\\" + _SHORT_ESCAPES[c]))
+                    else:
+                        opts.append(literal(f"\\u{c:04x}"))
+        name = self.rules.add("char", " | ".join(opts))
+        self._cache[cache_key] = name
+        return name
+
+    # --- enum ---
+
+    def enum(self, s: dict[str, Any], ptr: str) -> str | None:
+        values = s["enum"]
+        if not isinstance(values, list):
+            raise UnsupportedSchemaError("enum", ptr, f"expected an array, got {describe(values)}")
+        self.check_keywords(s, ptr)
+        if s.get("_false"):
+            return None
+        kept = [v for v in values if self._fits(v, s, ptr)]
+        if not kept:
+            return None
+        opts = list(dict.fromkeys(self.json_literal(v) for v in kept))
+        return self.rules.add("enum", alt(opts)) if len(opts) > 1 else opts[0]
+
+    def _fits(self, v: Any, s: dict[str, Any], ptr: str) -> bool:
+        types = s.get("type")
+        vt = _type_of(v)
+        if types is not None and vt not in types and not (vt == "integer" and "number" in types):
+            return False
+        checks = {k: s[k] for k in s if k in _SCALAR_KEYWORDS and k != "type"}
+        if "_patterns" in s:
+            checks["allOf"] = [{"pattern": p} for p in s["_patterns"]]
+        if isinstance(v, (list, dict)) and any(k in _CONTAINER_KEYWORDS for k in s):
+            self.unsupported("enum", ptr, "enum of arrays/objects next to array/object keywords")
+        if not checks:
+            return True
+        import jsonschema
+
+        checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+        try:
+            return bool(jsonschema.Draft202012Validator(checks, format_checker=checker).is_valid(v))
+        except Exception:  # a pattern Python cannot compile: refuse rather than guess
+            self.unsupported("enum", ptr, f"cannot check {describe(v)} against its sibling keywords")
+            return True
+
+    def json_literal(self, v: Any) -> str:
+        ws = self.ws
+        if isinstance(v, dict):
+            if not v:
+                return f'"{{" {ws} "}}"'
+            members = [f"{literal(json.dumps(k, ensure_ascii=False))} {ws} \":\" {ws} {self.json_literal(x)} {ws}" for k, x in v.items()]
+            return "(" + f'"{{" {ws} ' + f' "," {ws} '.join(members) + ' "}")'
+        if isinstance(v, list):
+            if not v:
+                return f'"[" {ws} "]"'
+            items = [f"{self.json_literal(x)} {ws}" for x in v]
+            return "(" + f'"[" {ws} ' + f' "," {ws} '.join(items) + ' "]")'
+        if isinstance(v, float) and v.is_integer():
+            return alt([literal(json.dumps(v)), literal(str(int(v)))])
+        if isinstance(v, int) and not isinstance(v, bool):
+            return alt([literal(str(v)), literal(f"{v}.0")])
+        return literal(json.dumps(v, ensure_ascii=False))
+
+    # --- strings ---
+
+    def string(self, s: dict[str, Any], ptr: str) -> str | None:
+        min_len = _as_count(s.get("minLength", 0), "minLength", ptr)
+        max_len = s.get("maxLength")
+        if max_len is not None:
+            max_len = _as_count(max_len, "maxLength", ptr)
+            if max_len < min_len:
+                return None
+        patterns = s.get("_patterns", [])
+        fmt = s.get("format")
+        quote = '"\\""'
+        if isinstance(fmt, str) and (rule := format_rule(fmt, self.rules)) is not None:
+            if patterns:
+                self.unsupported("format", ptr, "format together with pattern")
+            elif min_len or max_len is not None:
+                fixed = FIXED_LENGTH.get(fmt)
+                if fixed is not None:
+                    if not (min_len <= fixed and (max_len is None or fixed <= max_len)):
+                        return None
+                else:
+                    self.unsupported("format", ptr, "format together with minLength/maxLength")
+            return f"{quote} {rule} {quote}"
+        if len(patterns) > 1:
+            if len(set(patterns)) > 1:
+                self.unsupported("pattern", ptr, "several different patterns (allOf)")
+            patterns = patterns[:1]
+        if patterns:
+            body = self.pattern(patterns[0], min_len, max_len, ptr)
+            if body is None:
+                return None
+            return self.rules.add("string", f"{quote} {body} {quote}")
+        if min_len == 0 and max_len is None:
+            return self.any_string()
+        body = self.rules.repeat(self.json_char(), min_len, max_len, "char")
+        return self.rules.add("string", f"{quote} {body} {quote}")
+
+    def pattern(self, pattern: Any, min_len: int, max_len: int | None, ptr: str) -> str | None:
+        if not isinstance(pattern, str):
+            raise UnsupportedSchemaError("pattern", ptr, f"expected a string, got {describe(pattern)}")
+        cache_key = f"pattern:{min_len}:{max_len}:{pattern}"
+        if cache_key in self._cache:
+            return self._cache[cache_key] or None
+        try:
+            branches = _regex.split_anchored(_regex.parse(pattern))
+        except _regex.RegexUnsupported as exc:
+            self.unsupported("pattern", ptr, f"{exc} in {pattern!r}")
+            return self.rules.repeat(self.json_char(), min_len, max_len, "char")
+        anything: _regex.Node = ("rep", ("set", ANY_RANGES), 0, None)
+        options: list[str] = []
+        for start, end, body in branches:
+            items = _flatten_seq(body)
+            if not start:
+                items.insert(0, anything)
+            if not end:
+                items.append(anything)
+            items = _fit_length(items, min_len, max_len)
+            if items is None:
+                continue
+            if items == "refuse":
+                self.unsupported("pattern", ptr, "pattern combined with minLength/maxLength")
+                items = _flatten_seq(body)
+            expr = self.regex_expr(("seq", items))
+            if expr is not None:
+                options.append(expr)
+        result = alt(options) if options else None
+        self._cache[cache_key] = result or ""
+        return result
+
+    def regex_expr(self, node: _regex.Node) -> str | None:
+        kind = node[0]
+        if kind == "set":
+            return self.chars(node[1])
+        if kind == "seq":
+            parts = []
+            for n in node[1]:
+                e = self.regex_expr(n)
+                if e is None:
+                    return None
+                if e:
+                    parts.append(e)
+            return " ".join(parts)
+        if kind == "alt":
+            opts = [e for e in (self.regex_expr(n) for n in node[1]) if e is not None]
+            return alt(opts) if opts else None
+        if kind == "rep":
+            inner, lo, hi = node[1], node[2], node[3]
+            if _regex.length_range(inner)[0] == 0:
+                inner = _nonempty(inner)
+                if inner is None:
+                    return ""
+                lo = 0
+            e = self.regex_expr(inner)
+            if e is None:
+                return "" if lo == 0 else None
+            if e == "":
+                return ""
+            atom = e if group(e) == e else self.rules.add("rx", e)
+            return self.rules.repeat(atom, lo, hi, "rx")
+        raise _regex.RegexUnsupported(f"unexpected {kind}")
+
+    # --- numbers ---
+
+    def number(self, s: dict[str, Any], ptr: str, integer: bool) -> str | None:
+        lo = hi = None
+        lo_ex = hi_ex = False
+        if "minimum" in s:
+            lo = _as_decimal(s["minimum"], "minimum", ptr)
+        if "exclusiveMinimum" in s:
+            x = _as_decimal(s["exclusiveMinimum"], "exclusiveMinimum", ptr)
+            if lo is None or x >= lo:
+                lo, lo_ex = x, True
+        if "maximum" in s:
+            hi = _as_decimal(s["maximum"], "maximum", ptr)
+        if "exclusiveMaximum" in s:
+            x = _as_decimal(s["exclusiveMaximum"], "exclusiveMaximum", ptr)
+            if hi is None or x <= hi:
+                hi, hi_ex = x, True
+        step: Fraction | None = None
+        if "multipleOf" in s:
+            m = _as_decimal(s["multipleOf"], "multipleOf", ptr)
+            if m <= 0:
+                raise UnsupportedSchemaError("multipleOf", ptr, f"must be > 0, got {m}")
+            step = Fraction(m)
+        if integer or (step is not None and step.denominator == 1):
+            ilo = None if lo is None else (math.floor(lo) + 1 if lo_ex else math.ceil(lo))
+            ihi = None if hi is None else (math.ceil(hi) - 1 if hi_ex else math.floor(hi))
+            k = 1 if step is None else step.numerator
+            if ilo is not None and ihi is not None and ilo > ihi:
+                return None
+            body = self.integers(ilo, ihi, k, ptr)
+            if body is None:
+                return None
+            if not integer:  # multiples of an integer step written as numbers: 10, 10.0
+                body = f'{group(body)} ("." "0"+)?'
+            return self.rules.add("integer" if integer else "number", body)
+        if step is not None:
+            d = _decimal_places(step)
+            if d is None or lo is not None or hi is not None:
+                self.unsupported("multipleOf", ptr, f"multipleOf {s['multipleOf']} for numbers")
+            else:
+                frac = self.rules.upto("[0-9]", d, "frac")
+                return self.rules.add(
+                    "number", f'"-"? ("0" | [1-9] [0-9]*) ("." {frac} "0"*)?'.replace("( ", "(")
+                )
+        if lo is None and hi is None:
+            return self.rules.add("number", '"-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)? ([eE] [-+]? [0-9]+)?')
+        body = decimal_range(lo, lo_ex, hi, hi_ex)
+        return None if body is None else self.rules.add("number", body)
+
+    def integers(self, lo: int | None, hi: int | None, k: int, ptr: str) -> str | None:
+        if k == 1:
+            return int_range(lo, hi)
+        if lo is not None and hi is not None:
+            first = -((-lo) // k) * k
+            if first > hi:
+                return None
+            if (hi - first) // k < _ENUM_EXPAND_LIMIT:
+                return alt([literal(str(v)) for v in range(first, hi + 1, k)])
+        if k > 1000:
+            self.unsupported("multipleOf", ptr, f"multipleOf {k} with these bounds")
+            return int_range(lo, hi)
+        digits = multiple_of_digits(k, self.rules, "int")
+        if lo is None and hi is None:
+            return f'"-"? {group(digits)}'
+        if lo is not None and 0 <= lo <= k and hi is None:
+            return digits if lo == 0 else self._nonzero(digits)
+        if hi is not None and -k <= hi <= 0 and lo is None:
+            neg = f'"-" {self._nonzero(digits)}'
+            return alt([neg, '"0"']) if hi == 0 else neg
+        self.unsupported("multipleOf", ptr, f"multipleOf {k} with these bounds")
+        return int_range(lo, hi)
+
+    def _nonzero(self, digits: str) -> str:
+        # digits is '("0" | ...)' from multiple_of_digits; drop the lone zero
+        assert digits.startswith('("0" | ')
+        return "(" + digits[len('("0" | ') :]
+
+    # --- arrays ---
+
+    def array(self, s: dict[str, Any], ptr: str, base: str) -> str | None:
+        ws = self.ws
+        prefix = s.get("prefixItems", [])
+        rest = s.get("items", True)
+        min_items = _as_count(s.get("minItems", 0), "minItems", ptr)
+        max_items = s.get("maxItems")
+        if max_items is not None:
+            max_items = _as_count(max_items, "maxItems", ptr)
+        if s.get("uniqueItems") is True and (max_items is None or max_items > 1):
+            self.unsupported("uniqueItems", ptr, "uniqueItems on arrays that may hold several items")
+        prefix_exprs: list[str] = []
+        for i, p in enumerate(prefix):
+            e = self.value(p, _pointer(ptr, "prefixItems", i), base, frozenset())
+            if e is None:
+                max_items = i if max_items is None else min(max_items, i)
+                break
+            prefix_exprs.append(e)
+        rest_expr = self.value(rest, _pointer(ptr, "items"), base, frozenset())
+        if rest_expr is None:
+            max_items = len(prefix_exprs) if max_items is None else min(max_items, len(prefix_exprs))
+        if max_items is not None and min_items > max_items:
+            return None
+        if "contains" in s:
+            return self.array_contains(s, ptr, base, prefix_exprs, rest_expr, min_items, max_items)
+        sep = f'"," {ws}'
+        n_prefix = len(prefix_exprs)
+
+        def item_at(j: int) -> str:
+            e = prefix_exprs[j] if j < n_prefix else rest_expr
+            assert e is not None
+            return e
+
+        def tail(j: int) -> str:
+            if max_items is not None and j >= max_items:
+                return ""
+            if j >= n_prefix:
+                lo = max(0, min_items - j)
+                hi = None if max_items is None else max_items - j
+                atom = self.rules.add("item", f"{sep} {rest_expr} {ws}")
+                return self.rules.repeat(atom, lo, hi, "items")
+            piece = f"{sep} {item_at(j)} {ws} {tail(j + 1)}".strip()
+            if j < min_items:
+                return piece
+            return self.rules.add("items", f"({piece})?")
+
+        if max_items == 0 or (n_prefix == 0 and rest_expr is None):
+            body = ""
+        else:
+            first = f"{item_at(0)} {ws} {tail(1)}".strip()
+            body = first if min_items >= 1 else f"({first})?"
+        return self.rules.add("array", f'"[" {ws} {body} "]"'.replace("  ", " "))
+
+    def array_contains(
+        self, s: dict[str, Any], ptr: str, base: str, prefix: list[str], rest: str | None,
+        min_items: int, max_items: int | None,
+    ) -> str | None:
+        ws = self.ws
+        k = _as_count(s.get("minContains", 1), "minContains", ptr)
+        if "maxContains" in s or max_items is not None or prefix or min_items > max(k, 1):
+            self.unsupported("contains", ptr, "contains with maxContains/maxItems/prefixItems/minItems")
+        if k == 0:
+            s2 = {key: v for key, v in s.items() if key not in ("contains", "minContains")}
+            return self.array(s2, ptr, base)
+        if rest is None:
+            return None
+        both = self.merge(self.flatten(s.get("items", True), _pointer(ptr, "items"), base),
+                          self.flatten(s["contains"], _pointer(ptr, "contains"), base), ptr)
+        c_expr = self.flat(both, _pointer(ptr, "contains"), base, frozenset())
+        if c_expr is None:
+            return None
+        sep = f'"," {ws}'
+        any_before = self.rules.add("items-pre", f"{rest} {ws} {sep}")
+        any_after = self.rules.add("items-post", f"{sep} {rest} {ws}")
+        parts = [f"{any_before}*", c_expr, ws]
+        for _ in range(k - 1):
+            parts += [f"{any_after}*", sep, c_expr, ws]
+        parts.append(f"{any_after}*")
+        return self.rules.add("array", f'"[" {ws} ' + " ".join(p for p in parts if p) + ' "]"')
+
+    # --- objects ---
+
+    def object(self, s: dict[str, Any], ptr: str, base: str) -> str | None:
+        return _ObjectBuilder(self, s, ptr, base).build()
+
+
+class _ObjectBuilder:
+    """Grammar for one object schema: a chain of states (next property, count, seen keys)."""
+
+    def __init__(self, comp: _Compiler, s: dict[str, Any], ptr: str, base: str) -> None:
+        self.c = comp
+        self.s = s
+        self.ptr = ptr
+        self.base = base
+        self.ws = comp.ws
+
+    def build(self) -> str | None:
+        comp, s, ptr, ws = self.c, self.s, self.ptr, self.ws
+        props = s.get("properties", {})
+        if not isinstance(props, dict):
+            raise UnsupportedSchemaError("properties", ptr, f"expected an object, got {describe(props)}")
+        required = s.get("required", [])
+        if not isinstance(required, list):
+            raise UnsupportedSchemaError("required", ptr, f"expected an array, got {describe(required)}")
+        required = [r for r in dict.fromkeys(required) if isinstance(r, str)]
+        additional = s.get("additionalProperties", comp.additional_default)
+        pattern_props = s.get("patternProperties", {})
+        names = s.get("propertyNames")
+        min_p = _as_count(s.get("minProperties", 0), "minProperties", ptr)
+        max_p = s.get("maxProperties")
+        if max_p is not None:
+            max_p = _as_count(max_p, "maxProperties", ptr)
+            if max_p < min_p:
+                return None
+        if s.get("dependentSchemas"):
+            comp.unsupported("dependentSchemas", ptr, "dependent schemas are not supported")
+
+        names_flat = None
+        if names is not None and names is not True and names != {}:
+            names_flat = comp.flatten(names, _pointer(ptr, "propertyNames"), self.base)
+
+        # members: (key, schema, pointer, required)
+        members: list[tuple[str, Any, str, bool]] = []
+        for k, sub in props.items():
+            sch = sub
+            for pat, psub in pattern_props.items():
+                if _py_search(pat, k, comp, ptr):
+                    sch = _all_of(sch, psub)
+            members.append((k, sch, _pointer(ptr, "properties", k), k in required))
+        defined = set(props)
+        for k in required:
+            if k in defined:
+                continue
+            matching = [psub for pat, psub in pattern_props.items() if _py_search(pat, k, comp, ptr)]
+            if matching:
+                sch: Any = True
+                for m in matching:
+                    sch = _all_of(sch, m)
+            elif additional is False:
+                return None
+            else:
+                sch = additional
+            members.append((k, sch, _pointer(ptr, "required"), True))
+            defined.add(k)
+
+        # property names: drop members whose key is not a valid name
+        if names_flat is not None:
+            kept = []
+            for m in members:
+                if self._name_ok(m[0], names):
+                    kept.append(m)
+                elif m[3]:
+                    return None
+            members = kept
+
+        member_exprs: list[tuple[str, str | None, bool]] = []
+        for k, sch, mptr, req in members:
+            e = comp.value(sch, mptr, self.base, frozenset())
+            if e is None:
+                if req:
+                    return None
+                continue
+            key_lit = literal(json.dumps(k, ensure_ascii=False))
+            member_exprs.append((k, comp.rules.add("kv", f'{key_lit} {ws} ":" {ws} {e} {ws}'), req))
+
+        extras = self.extras([m[0] for m in member_exprs], additional, pattern_props, names, names_flat)
+
+        self.members = member_exprs
+        self.extras_expr = extras
+        self.min_p, self.max_p = min_p, max_p
+        self.cap = max_p if max_p is not None else max(min_p, 1)
+        self.deps = self._dependencies(s.get("dependentRequired", {}), {m[0] for m in member_exprs}, extras is not None)
+        self.relevant = frozenset(k for trig, ds in self.deps.items() for k in (trig, *ds))
+        self.memo: dict[tuple[int, int, frozenset[str], bool], str | None] = {}
+        start = self.state(0, 0, frozenset(), True)
+        if start is None:
+            return None
+        return comp.rules.add("object", f'"{{" {ws} {start} "}}"')
+
+    def _name_ok(self, key: str, names: Any) -> bool:
+        import jsonschema
+
+        try:
+            return bool(jsonschema.Draft202012Validator(names).is_valid(key))
+        except Exception:
+            self.c.unsupported("propertyNames", self.ptr, "cannot check the defined property names")
+            return True
+
+    def _dependencies(self, dep: Any, keys: set[str], extras: bool) -> dict[str, tuple[str, ...]]:
+        if not isinstance(dep, dict):
+            return {}
+        out: dict[str, tuple[str, ...]] = {}
+        for trig, ds in dep.items():
+            if not isinstance(ds, list) or not ds:
+                continue
+            if trig not in keys:
+                if extras:
+                    self.c.unsupported("dependentRequired", self.ptr, f"trigger {trig!r} is not a listed property")
+                continue
+            missing = [d for d in ds if d not in keys]
+            if missing and extras:
+                self.c.unsupported("dependentRequired", self.ptr, f"{missing} are not listed properties")
+            out[trig] = tuple(ds)
+        return out
+
+    def extras(
+        self, keys: list[str], additional: Any, pattern_props: dict[str, Any], names: Any,
+        names_flat: dict[str, Any] | None,
+    ) -> str | None:
+        """Rule for one extra member (key not among ``keys``), or None when none is allowed."""
+        comp, ws, ptr = self.c, self.ws, self.ptr
+        options: list[str] = []
+        if pattern_props:
+            distinct = {json.dumps(v, sort_keys=True) for v in pattern_props.values()}
+            if len(pattern_props) > 1 and len(distinct) > 1:
+                comp.unsupported("patternProperties", ptr, "several patterns with different schemas")
+            for pat, psub in pattern_props.items():
+                for m in self.s.get("properties", {}):
+                    if m in keys and _py_search(pat, m, comp, ptr) and not _trivial(self.s["properties"][m]):
+                        comp.unsupported("patternProperties", ptr, f"property {m!r} also matches {pat!r}")
+                if names_flat is not None:
+                    comp.unsupported("propertyNames", ptr, "together with patternProperties")
+                body = comp.pattern(pat, 0, None, _pointer(ptr, "patternProperties", pat))
+                val = comp.value(psub, _pointer(ptr, "patternProperties", pat), self.base, frozenset())
+                if body is None or val is None:
+                    continue
+                key = comp.rules.add("pkey", f'"\\"" {body} "\\""')
+                options.append(comp.rules.add("pkv", f'{key} {ws} ":" {ws} {val} {ws}'))
+            if additional is not False and not (
+                _trivial(additional) and all(_trivial(v) for v in pattern_props.values())
+            ):
+                comp.unsupported("patternProperties", ptr, "additionalProperties next to patternProperties")
+        if additional is not False and names is not False:
+            val = comp.value(additional, _pointer(ptr, "additionalProperties"), self.base, frozenset())
+            if val is not None:
+                key = self.extra_key(keys, names, names_flat)
+                if key is not None:
+                    options.append(comp.rules.add("xkv", f'{key} {ws} ":" {ws} {val} {ws}'))
+        if not options:
+            return None
+        return comp.rules.add("extra", alt(options)) if len(options) > 1 else options[0]
+
+    def extra_key(self, keys: list[str], names: Any, names_flat: dict[str, Any] | None) -> str | None:
+        comp = self.c
+        if names_flat is not None:
+            enum = names_flat.get("enum")
+            if isinstance(enum, list):
+                allowed = [v for v in enum if isinstance(v, str) and v not in keys and self._name_ok(v, names)]
+                if not allowed:
+                    return None
+                return alt([literal(json.dumps(v, ensure_ascii=False)) for v in allowed])
+            if any(self._name_ok(k, names) for k in keys):
+                comp.unsupported("propertyNames", self.ptr, "extra keys must differ from listed properties")
+            sub = {k: v for k, v in names_flat.items() if k not in ("type",)}
+            sub["type"] = ["string"]
+            return comp.flat(sub, _pointer(self.ptr, "propertyNames"), self.base, frozenset())
+        if not keys:
+            return comp.any_string()
+        return _excluding_keys(comp, keys)
+
+    def state(self, i: int, count: int, seen: frozenset[str], extras_ok: bool) -> str | None:
+        key = (i, count, seen, extras_ok)
+        if key in self.memo:
+            return self.memo[key]
+        comp, ws = self.c, self.ws
+        name = comp.rules.fresh("obj")
+        self.memo[key] = name
+        sep = "" if count == 0 else f'"," {ws} '
+        can_add = self.max_p is None or count < self.max_p
+        nxt_count = min(count + 1, self.cap) if self.max_p is None else count + 1
+        alts: list[str] = []
+        n = len(self.members)
+        if i < n:
+            k, kv, req = self.members[i]
+            if can_add:
+                seen2 = seen | {k} if k in self.relevant else seen
+                after = self.state(i + 1, nxt_count, seen2, True)
+                if after is not None:
+                    alts.append(f"{sep}{kv} {after}")
+            if not req:
+                skipped = self.state(i + 1, count, seen, False)
+                if skipped is not None:
+                    alts.append(skipped)
+        if extras_ok and self.extras_expr is not None and can_add:
+            after = self.state(i, nxt_count, seen, True)
+            if after is not None:
+                alts.append(f"{sep}{self.extras_expr} {after}")
+        if i >= n and count >= self.min_p and all(set(self.deps[t]) <= seen for t in seen if t in self.deps):
+            alts.append("")
+        alts = list(dict.fromkeys(alts))
+        if not alts or alts == [""]:
+            result = None if not alts else ""
+            self.memo[key] = result
+            del comp.rules.rules[name]
+            return result
+        # the empty alternative goes first: llama.cpp's parser misreads a trailing "| "
+        body = " | ".join(a for a in alts if a)
+        comp.rules.define(name, ("| " + body) if "" in alts else body)
+        return name
+
+
+def _excluding_keys(comp: _Compiler, keys: list[str]) -> str:
+    """A JSON string token whose decoded value is none of ``keys`` (canonical escapes only)."""
+    cache_key = "excl:" + json.dumps(sorted(keys))
+    hit = comp._cache.get(cache_key)
+    if hit:
+        return hit
+    trie: dict[str, Any] = {}
+    for k in keys:
+        node = trie
+        for ch in k:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    any_char = comp.chars(ANY_RANGES)
+    rest = comp.rules.add("key-rest", f'{any_char}* "\\""')
+
+    def build(node: dict[str, Any]) -> str:
+        opts = []
+        if "" not in node:
+            opts.append('"\\""')
+        children = [c for c in node if c]
+        for ch in children:
+            opts.append(f"{comp.chars(((ord(ch), ord(ch)),))} {build(node[ch])}")
+        others = ANY_RANGES
+        for ch in children:
+            others = subtract(others, ((ord(ch), ord(ch)),))
+        other = comp.chars(others)
+        if other:
+            opts.append(f"{other} {rest}")
+        return comp.rules.add("key-not", " | ".join(opts))
+
+    name = comp.rules.add("key", f'"\\"" {build(trie)}')
+    comp._cache[cache_key] = name
+    return name
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _all_of(a: Any, b: Any) -> Any:
+    if a is True or a == {}:
+        return b
+    if b is True or b == {}:
+        return a
+    if a is False or b is False:
+        return False
+    return {"allOf": [a, b]}
+
+
+def _trivial(schema: Any) -> bool:
+    return schema is True or schema == {} or (isinstance(schema, dict) and not _has_validation(schema))
+
+
+def _merge_types(a: list[str], b: list[str]) -> list[str]:
+    out = [t for t in a if t in b]
+    if "integer" in a and "number" in b and "integer" not in out:
+        out.append("integer")
+    if "number" in a and "integer" in b and "integer" not in out:
+        out.append("integer")
+    return out
+
+
+def _merge_multiple(a: Any, b: Any, ptr: str) -> Any:
+    fa, fb = Fraction(str(a)), Fraction(str(b))
+    if fa == fb:
+        return a
+    if fa.denominator == 1 and fb.denominator == 1:
+        return math.lcm(int(fa), int(fb))
+    if (fa / fb).denominator == 1:
+        return a
+    if (fb / fa).denominator == 1:
+        return b
+    raise UnsupportedSchemaError("multipleOf", ptr, f"cannot combine multipleOf {a} and {b}")
+
+
+def _decimal_places(step: Fraction) -> int | None:
+    """d when step == 10**-d."""
+    d = 0
+    while step.denominator != 1 and d < 20:
+        step *= 10
+        d += 1
+    return d if step == 1 else None
+
+
+def _py_search(pattern: str, key: str, comp: _Compiler, ptr: str) -> bool:
+    try:
+        return re.search(pattern, key) is not None
+    except re.error:
+        comp.unsupported("patternProperties", ptr, f"cannot evaluate pattern {pattern!r}")
+        return False
+
+
+def _flatten_seq(node: _regex.Node) -> list[_regex.Node]:
+    if node[0] == "seq":
+        out: list[_regex.Node] = []
+        for n in node[1]:
+            out.extend(_flatten_seq(n))
+        return out
+    return [node]
+
+
+def _fit_length(items: list[_regex.Node], min_len: int, max_len: int | None) -> Any:
+    """Adjust a pattern branch so it also obeys min/max length; None: empty; "refuse"."""
+    ranges = [_regex.length_range(n) for n in items]
+    lo = sum(r[0] for r in ranges)
+    his = [r[1] for r in ranges]
+    hi = None if any(h is None for h in his) else sum(h for h in his if h is not None)
+    if lo >= min_len and (max_len is None or (hi is not None and hi <= max_len)):
+        return items
+    if (hi is not None and hi < min_len) or (max_len is not None and lo > max_len):
+        return None
+    variable = [i for i, r in enumerate(ranges) if r[0] != r[1]]
+    if len(variable) != 1:
+        return "refuse"
+    v = variable[0]
+    node = items[v]
+    if node[0] != "rep" or node[1][0] != "set":
+        return "refuse"
+    fixed = lo - ranges[v][0]
+    new_lo = max(node[2], min_len - fixed)
+    new_hi = node[3]
+    if max_len is not None:
+        new_hi = max_len - fixed if new_hi is None else min(new_hi, max_len - fixed)
+    if new_hi is not None and new_hi < new_lo:
+        return None
+    out = list(items)
+    out[v] = ("rep", node[1], new_lo, new_hi)
+    return out
+
+
+def _nonempty(node: _regex.Node) -> _regex.Node | None:
+    """A node for the non-empty strings ``node`` matches (None: it matches only "")."""
+    kind = node[0]
+    if kind == "set":
+        return node
+    if kind in ("bol", "eol"):
+        return None
+    if _regex.length_range(node)[0] > 0:
+        return node
+    if kind == "alt":
+        opts = [x for x in (_nonempty(n) for n in node[1]) if x is not None]
+        return ("alt", opts) if opts else None
+    if kind == "rep":
+        inner = _nonempty(node[1])
+        if inner is None or node[3] == 0:
+            return None
+        return ("rep", inner, 1, node[3])
+    if kind == "seq":
+        parts = node[1]
+        opts = []
+        for i, p in enumerate(parts):
+            ne = _nonempty(p)
+            if ne is not None:
+                opts.append(("seq", [*parts[:i], ne, *parts[i + 1 :]]))
+        return ("alt", opts) if opts else None
+    return node
+
+
+def _pairwise_disjoint(schemas: list[dict[str, Any]]) -> bool:
+    for i in range(len(schemas)):
+        for j in range(i + 1, len(schemas)):
+            if not _disjoint(schemas[i], schemas[j]):
+                return False
+    return True
+
+
+def _value_types(s: dict[str, Any]) -> set[str]:
+    if "enum" in s and isinstance(s["enum"], list):
+        out = {_type_of(v) for v in s["enum"]}
+        return out | ({"number"} if "integer" in out else set())
+    t = s.get("type")
+    if not t:
+        return set(_TYPES)
+    out = set(t)
+    if "number" in out:
+        out.add("integer")
+    return out
+
+
+def _disjoint(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    if a.get("_alts") or b.get("_alts"):
+        return False
+    ta, tb = _value_types(a), _value_types(b)
+    common = ta & tb
+    if not common:
+        return True
+    if "enum" in a and "enum" in b:
+        return not ({_json_key(v) for v in a["enum"]} & {_json_key(v) for v in b["enum"]})
+    if common <= {"object"}:
+        return _objects_disjoint(a, b) or _objects_disjoint(b, a)
+    if common <= {"number", "integer"}:
+        return _ranges_disjoint(a, b)
+    return False
+
+
+def _objects_disjoint(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    pa, pb = a.get("properties", {}), b.get("properties", {})
+    ra, rb = set(a.get("required", [])), set(b.get("required", []))
+    # a forbids extra keys and b requires a key a does not list
+    if a.get("additionalProperties") is False and not a.get("patternProperties"):
+        if rb - set(pa):
+            return True
+    for k in ra & rb:
+        ea = _const_values(pa.get(k))
+        eb = _const_values(pb.get(k))
+        if ea is not None and eb is not None and not (ea & eb):
+            return True
+    return False
+
+
+def _const_values(s: Any) -> set[Any] | None:
+    if not isinstance(s, dict):
+        return None
+    if "const" in s:
+        return {_json_key(s["const"])}
+    if isinstance(s.get("enum"), list):
+        return {_json_key(v) for v in s["enum"]}
+    return None
+
+
+def _ranges_disjoint(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    def bounds(s: dict[str, Any]) -> tuple[Any, Any]:
+        lo = s.get("exclusiveMinimum", s.get("minimum"))
+        hi = s.get("exclusiveMaximum", s.get("maximum"))
+        return lo, hi
+
+    (la, ha), (lb, hb) = bounds(a), bounds(b)
+    try:
+        if ha is not None and lb is not None and ha < lb:
+            return True
+        if hb is not None and la is not None and hb < la:
+            return True
+    except TypeError:
+        return False
+    return False

@@ -1,0 +1,266 @@
+"""Tool-call formats: detection, parsers (whole and streaming), grammar assembly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from _templates import CHATML, LLAMA31, MISTRAL_V03, QWEN25
+
+from llamaprov.chat.tool_formats import (
+    FunctionaryFormat,
+    GenericFormat,
+    HermesFormat,
+    Llama3Format,
+    MistralFormat,
+    StreamParser,
+    _prefix_rules,
+    detect_tool_format,
+    get_tool_format,
+    make_parser,
+    parse_output,
+)
+from llamaprov.chat.types import (
+    ContentText,
+    ContentThinking,
+    ContentToolRequest,
+    TextDelta,
+    ToolRequestArgumentsDelta,
+    ToolRequestDone,
+    ToolRequestStart,
+)
+from llamaprov.errors import InvalidArgumentError
+
+
+def _calls(contents):
+    return [(c.name, c.arguments) for c in contents if isinstance(c, ContentToolRequest)]
+
+
+def _text(contents):
+    return "".join(c.text for c in contents if isinstance(c, ContentText))
+
+
+@pytest.mark.parametrize(
+    ("template", "name", "template_tools"),
+    [
+        (QWEN25, "hermes", True),
+        (LLAMA31, "llama3", True),
+        (MISTRAL_V03, "mistral", True),
+        (CHATML, "generic", False),
+        (None, "generic", False),
+        ("{{ messages }}>>>all", "functionary", False),
+    ],
+)
+def test_detect_format(template, name, template_tools):
+    fmt = detect_tool_format(template)
+    assert fmt.name == name
+    assert fmt.template_tools is template_tools
+
+
+def test_format_override_and_bad_name():
+    assert get_tool_format("hermes", CHATML).name == "hermes"
+    assert get_tool_format(None, QWEN25).name == "hermes"
+    with pytest.raises(InvalidArgumentError, match="nonsense"):
+        get_tool_format("nonsense", None)
+
+
+# ----------------------------------------------------------------------------------- parsers
+def test_hermes_parallel_calls_with_text():
+    out = (
+        "Checking.\n<tool_call>\n{\"name\": \"add\", \"arguments\": {\"a\": 2, \"b\": 3}}\n"
+        "</tool_call>\n<tool_call>\n{\"name\": \"mul\", \"arguments\": {\"x\": \"}\"}}\n</tool_call>"
+    )
+    contents, error = parse_output(out, HermesFormat())
+    assert error is None
+    assert _text(contents) == "Checking.\n"
+    assert _calls(contents) == [("add", {"a": 2, "b": 3}), ("mul", {"x": "}"})]
+
+
+def test_hermes_unclosed_last_call_and_string_arguments():
+    out = '<tool_call>\n{"name": "add", "arguments": "{\\"a\\": 1}"}'
+    contents, error = parse_output(out, HermesFormat())
+    assert error is None
+    assert _calls(contents) == [("add", {"a": 1})]
+
+
+def test_llama3_json_and_python_tag():
+    fmt = Llama3Format()
+    for out in (
+        '{"name": "add", "parameters": {"a": 1}}',
+        '<|python_tag|>{"name": "add", "parameters": {"a": 1}}',
+        '  {"type": "function", "name": "add", "parameters": {"a": 1}}',
+    ):
+        contents, error = parse_output(out, fmt)
+        assert error is None, out
+        assert _calls(contents) == [("add", {"a": 1})]
+    contents, _ = parse_output('{"name": "a", "parameters": {}}; {"name": "b", "parameters": {}}', fmt)
+    assert [n for n, _ in _calls(contents)] == ["a", "b"]
+
+
+def test_mistral_parallel_calls():
+    out = '[TOOL_CALLS] [{"name": "add", "arguments": {"a": 1}}, {"name": "neg", "arguments": {}}]'
+    contents, error = parse_output(out, MistralFormat())
+    assert error is None
+    assert _calls(contents) == [("add", {"a": 1}), ("neg", {})]
+
+
+def test_functionary_text_then_calls():
+    fmt = FunctionaryFormat()
+    out = 'all\nSure.>>>add\n{"a": 1}>>>neg\n{"x": 2}'
+    contents, error = parse_output(out, fmt, prefix=fmt.reply_prefix("...>>>"))
+    assert error is None
+    assert _text(contents) == "Sure."
+    assert _calls(contents) == [("add", {"a": 1}), ("neg", {"x": 2})]
+    contents, _ = parse_output('add\n{"a": 5}', fmt, prefix=">>>")
+    assert _calls(contents) == [("add", {"a": 5})]
+
+
+def test_generic_call_and_plain_answer():
+    fmt = GenericFormat()
+    contents, error = parse_output('{"tool_call": {"name": "add", "arguments": {"a": 1}}}', fmt)
+    assert error is None and _calls(contents) == [("add", {"a": 1})]
+    contents, error = parse_output("The answer is 4.", fmt)
+    assert error is None and _text(contents) == "The answer is 4." and not _calls(contents)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "out"),
+    [
+        (HermesFormat(), '<tool_call>\n{"name": add}\n</tool_call>'),
+        (HermesFormat(), "<tool_call>\n[1, 2]\n</tool_call>"),
+        (Llama3Format(), '{"name": "add", "parameters": {"a": '),
+        (MistralFormat(), "[TOOL_CALLS] not json"),
+        (GenericFormat(), '{"tool_call": {"name": "add", "arguments": [1]}}'),
+        (GenericFormat(), '{"hello": 1}'),
+        (FunctionaryFormat(), "add"),
+    ],
+)
+def test_malformed_output_falls_back_to_text(fmt, out):
+    contents, error = parse_output(out, fmt, prefix=">>>" if fmt.name == "functionary" else "")
+    assert not _calls(contents)
+    assert error is not None and fmt.name in error
+    assert out.strip() in _text(contents) or _text(contents).strip() in out
+
+
+def test_thinking_blocks():
+    contents, _ = parse_output("<think>Let me add.</think>\n\nIt is 5.", HermesFormat())
+    assert contents == [ContentThinking("Let me add."), ContentText("It is 5.")]
+    # a template that prefills "<think>\n" leaves the reply inside the thinking block
+    parser = make_parser(None, [("<think>", "</think>")], "<|im_start|>assistant\n<think>\n")
+    parser.feed("hmm</think>ok")
+    _, contents = parser.finish()
+    assert contents == [ContentThinking("hmm"), ContentText("ok")]
+
+
+def test_no_tools_means_no_call_detection():
+    out = '<tool_call>\n{"name": "add", "arguments": {}}\n</tool_call>'
+    contents, error = parse_output(out, None)
+    assert error is None and _text(contents) == out
+
+
+# ---------------------------------------------------------------------------------- streaming
+def _stream(fmt, text, step=1, prefix=""):
+    parser = StreamParser(fmt, prefix=prefix)
+    events = []
+    for i in range(0, len(text), step):
+        events += parser.feed(text[i : i + step])
+    final, contents = parser.finish()
+    return events + final, contents
+
+
+@pytest.mark.parametrize("step", [1, 3, 7, 1000])
+def test_stream_events_in_order_and_equal_to_whole_parse(step):
+    out = (
+        "Let me see. <tool_call>\n{\"name\": \"add\", \"arguments\": {\"a\": 2, \"b\": {\"c\": [1]}}}"
+        "\n</tool_call>\n<tool_call>\n{\"name\": \"neg\", \"arguments\": {\"x\": -1}}\n</tool_call>"
+    )
+    events, contents = _stream(HermesFormat(), out, step)
+    whole, _ = parse_output(out, HermesFormat())
+    assert [(type(c), getattr(c, "text", None)) for c in contents] == [
+        (type(c), getattr(c, "text", None)) for c in whole
+    ]
+    assert _calls(contents) == _calls(whole)
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Let me see. "
+    for index, name in ((0, "add"), (1, "neg")):
+        mine = [e for e in events if getattr(e, "index", None) == index]
+        assert isinstance(mine[0], ToolRequestStart) and mine[0].name == name
+        assert isinstance(mine[-1], ToolRequestDone)
+        deltas = [e.delta for e in mine if isinstance(e, ToolRequestArgumentsDelta)]
+        assert all(isinstance(e, ToolRequestArgumentsDelta) for e in mine[1:-1])
+        assert json.loads("".join(deltas)) == mine[-1].request.arguments
+    # the first call is done before the second starts
+    kinds = [(type(e).__name__, getattr(e, "index", None)) for e in events]
+    assert kinds.index(("ToolRequestDone", 0)) < kinds.index(("ToolRequestStart", 1))
+
+
+def test_stream_holds_back_only_possible_trigger_prefixes():
+    parser = StreamParser(HermesFormat())
+    assert [e.text for e in parser.feed("a < b, <tool")] == ["a < b, "]
+    assert [e.text for e in parser.feed("box>")] == ["<toolbox>"]
+    final, contents = parser.finish()
+    assert final == [] and _text(contents) == "a < b, <toolbox>"
+
+
+def test_stream_generic_start_trigger():
+    events, contents = _stream(
+        GenericFormat(), '  {"tool_call": {"name": "add", "arguments": {"a": 1}}}', 2
+    )
+    assert not any(isinstance(e, TextDelta) for e in events)
+    assert _calls(contents) == [("add", {"a": 1})]
+    events, contents = _stream(GenericFormat(), "Hello {there}", 1)
+    assert _text(contents) == "Hello {there}"
+
+
+def test_stream_functionary_text_streams_live():
+    parser = StreamParser(FunctionaryFormat(), prefix=">>>")
+    got = parser.feed("all\nHi th")
+    assert [e.text for e in got] == ["Hi th"]
+    got = parser.feed('ere>>>add\n{"a": 1}')
+    final, contents = parser.finish()
+    assert _text(contents) == "Hi there"
+    assert _calls(contents) == [("add", {"a": 1})]
+
+
+# ----------------------------------------------------------------------------------- grammars
+def test_prefix_rules_renames_only_rule_names():
+    gbnf = (
+        'root ::= "{" ws "\\"a\\"" ws ":" ws value "}"  # root rule\n'
+        'value ::= [a-z]{1,3} | "value" | root\n'
+        "ws ::= [ \\t]?\n"
+    )
+    out = _prefix_rules(gbnf, "t0-")
+    assert out.splitlines()[0].startswith('t0-root ::= "{" t0-ws "\\"a\\"" t0-ws ":" t0-ws t0-value "}"')
+    assert '[a-z]{1,3} | "value" | t0-root' in out
+    assert "# root rule" in out
+    assert "t0-ws ::= [ \\t]?" in out
+
+
+def _fake_compiler(monkeypatch):
+    """Stand-in compiler output shaped like json_schema_to_gbnf's (root + helper rules)."""
+    import llamaprov.grammars as grammars
+
+    def compile_(schema, **kwargs):
+        return 'root ::= "{" ws "}"\nws ::= " "?\n'
+
+    monkeypatch.setattr(grammars, "json_schema_to_gbnf", compile_, raising=False)
+
+
+def test_grammar_assembly_every_format(monkeypatch):
+    from llamaprov.chat.types import tool
+
+    _fake_compiler(monkeypatch)
+
+    def add(a: int) -> int:
+        return a
+
+    def neg(x: int) -> int:
+        return -x
+
+    tools = [tool(add), tool(neg)]
+    for fmt in (HermesFormat(), Llama3Format(), MistralFormat(), FunctionaryFormat(), GenericFormat()):
+        g = fmt.grammar(tools)
+        assert g.startswith("root ::= "), fmt.name
+        assert "tool0-root ::=" in g and "tool1-root ::=" in g and "tool1-ws" in g
+        assert "\nws ::=" not in g and "\nroot ::= \"{\"" not in g
+        for pattern in fmt.trigger_patterns(tools):
+            assert "(" in pattern
