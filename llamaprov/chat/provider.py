@@ -42,7 +42,6 @@ from llamaprov.errors import (
     LlamaProvError,
     StructuredOutputError,
     TemplateError,
-    ToolError,
     describe,
 )
 
@@ -267,7 +266,8 @@ class LlamaProvider(Provider):
             from llamaprov.grammars import json_schema_to_gbnf
 
             schema = to_json_schema(type)
-            return json_schema_to_gbnf(schema, whitespace="compact"), False, [], []
+            return (json_schema_to_gbnf(schema, whitespace="compact", additional_properties=False),
+                    False, [], [])
         if not tools or tool_choice == "none":
             return None, False, [], []
         if tool_choice == "auto":
@@ -304,6 +304,9 @@ class LlamaProvider(Provider):
             max_tokens=settings.max_tokens or DEFAULT_MAX_TOKENS,
             stop=list(settings.stop or ()),
             sampling=sampling,
+            # formats whose trigger is a control token ([TOOL_CALLS], <|python_tag|>) need it
+            # rendered; otherwise control tokens stay invisible as in plain generation
+            special=fmt is not None and self._control_triggers(fmt),
         )
         with completion:
             for chunk in completion:
@@ -321,6 +324,13 @@ class LlamaProvider(Provider):
         ):
             finish = "tool_calls"
         yield TurnDone(Turn("assistant", contents, tokens=tokens, finish_reason=finish))
+
+    def _control_triggers(self, fmt: ToolCallFormat) -> bool:
+        for trigger in fmt.triggers:
+            tokens = self.model.tokenize(trigger, add_special=False, parse_special=True)
+            if len(tokens) == 1 and self.model.vocab.is_control(tokens[0]):
+                return True
+        return False
 
     def value_turn(self, result: Any, *, tools: Sequence[ToolDef] = ()) -> Turn:
         """An assistant turn from a finished engine ``Completion`` (or its text), parsed with this
@@ -400,6 +410,7 @@ def chat_llamaprov(
     tool_format: str | ToolCallFormat | None = None,
     template: str | None = None,
     max_tool_rounds: int = 8,
+    n_threads: int | None = None,
     **load_kwargs: Any,
 ) -> Any:
     """A :class:`~llamaprov.chat.chat.Chat` on a local model.
@@ -410,7 +421,9 @@ def chat_llamaprov(
     from llamaprov.chat.chat import Chat
 
     loaded = _load_model(model, load_kwargs)
-    provider = LlamaProvider(loaded, n_ctx=n_ctx, template=template, tool_format=tool_format)
+    provider = LlamaProvider(
+        loaded, n_ctx=n_ctx, template=template, tool_format=tool_format, n_threads=n_threads
+    )
     return Chat(
         provider,
         system_prompt=system_prompt,
@@ -421,12 +434,4 @@ def chat_llamaprov(
     )
 
 
-# re-exported for ``ToolError`` users of this module
-__all__ = [
-    "DEFAULT_MAX_TOKENS",
-    "LlamaProvider",
-    "Provider",
-    "ToolError",
-    "chat_llamaprov",
-    "check_tool_choice",
-]
+__all__ = ["DEFAULT_MAX_TOKENS", "LlamaProvider", "Provider", "chat_llamaprov", "check_tool_choice"]

@@ -44,7 +44,9 @@ def _run_parallel(
 
         from llamaprov.chat.types import to_json_schema
 
-        grammar = json_schema_to_gbnf(to_json_schema(type), whitespace="compact")
+        grammar = json_schema_to_gbnf(
+            to_json_schema(type), whitespace="compact", additional_properties=False
+        )
     kwargs = {k: v for k, v in settings.as_dict().items() if k not in ("stop", "max_tokens")}
     if grammar is not None:
         kwargs["grammar"] = grammar

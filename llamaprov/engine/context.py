@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -116,6 +115,9 @@ class Context(_Handle):
         n_batch = _positive_int("n_batch", n_batch) or min(n_ctx, 2048)
         n_ubatch = _positive_int("n_ubatch", n_ubatch) or min(n_batch, 512)
         n_seq_max = _positive_int("n_seq_max", n_seq_max, allow_none=False) or 1
+        limit = lib.llama_max_parallel_sequences()
+        if n_seq_max > limit:
+            raise InvalidArgumentError(f"n_seq_max {n_seq_max} exceeds llama.cpp's limit of {limit}")
         if embeddings:
             n_ubatch = n_batch  # every token of a sequence in one ubatch
         n_threads = _positive_int("n_threads", n_threads) or _default_threads()
@@ -142,7 +144,8 @@ class Context(_Handle):
         if pooling is None:
             pooling = _POOLING_NAMES.get(int(declared), "mean") if declared and declared != "0" else "mean"
         self._pooling = pooling
-        params.pooling_type = POOLING["rank"] if pooling == "rank" else POOLING["none"]
+        if embeddings or pooling == "rank":
+            params.pooling_type = POOLING["rank"] if pooling == "rank" else POOLING["none"]
         for name, value in (("type_k", type_k), ("type_v", type_v)):
             if value is not None:
                 if value not in _GGML_TYPES:
@@ -230,11 +233,11 @@ class Context(_Handle):
         """Call ``fn()`` during decode; returning True aborts it (``None`` removes it)."""
         if fn is None:
             self._abort_cb = None
-            lib.llama_set_abort_callback(self._ptr, None, None)
+            lib.llama_set_abort_callback(self._ptr, lib.ggml_abort_callback(), None)
             return
         if not callable(fn):
             raise InvalidArgumentError(f"abort callback must be callable, got {fn!r}")
-        cb = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p)(lambda _data: bool(fn()))
+        cb = lib.ggml_abort_callback(lambda _data: bool(fn()))
         self._abort_cb = cb
         lib.llama_set_abort_callback(self._ptr, cb, None)
 
@@ -326,7 +329,8 @@ class Context(_Handle):
         """Token embedding of output ``i`` of the last decode (pooling "none")."""
         ptr = lib.llama_get_embeddings_ith(self._ptr, i)
         if not ptr:
-            raise InvalidArgumentError(f"no embedding for output {i}; was the context made with embeddings=True?")
+            raise InvalidArgumentError(
+                f"no embedding for output {i}; was the context made with embeddings=True?")
         return np.ctypeslib.as_array(ptr, shape=(self._embd_width(),)).copy()
 
     def embeddings_seq(self, seq: int) -> np.ndarray:
@@ -361,7 +365,8 @@ class Context(_Handle):
     def completion(self, prompt: str | Sequence[int], *, max_tokens: int = 256,
                    stop: str | Sequence[str] | None = None,
                    sampling: SamplingParams | SamplerChain | None = None, seq_id: int = 0,
-                   reuse_cache: bool = True, **sampling_kw: Any) -> Completion:
+                   reuse_cache: bool = True, special: bool = False,
+                   **sampling_kw: Any) -> Completion:
         """Start a generation; iterate the returned :class:`Completion` for text chunks.
 
         ``prompt`` as text is tokenized with special tokens parsed (chat templates contain
@@ -372,7 +377,7 @@ class Context(_Handle):
 
         return Scheduler(self, _private=True).submit(
             prompt, max_tokens=max_tokens, stop=stop, sampling=sampling, seq_id=seq_id,
-            reuse_cache=reuse_cache, **sampling_kw)
+            reuse_cache=reuse_cache, special=special, **sampling_kw)
 
     def generate(self, prompt: str | Sequence[int], **kwargs: Any) -> str:
         """Generate and return the whole text (same arguments as :meth:`completion`)."""

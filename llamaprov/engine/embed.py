@@ -92,7 +92,7 @@ def _embed_tokens(ctx: Context, token_lists: list[list[int]], pooling: str, norm
             else:
                 rows = ctx.embeddings_all()
                 vectors = [_pool(rows[first:first + count], pooling) for _, first, count in members]
-            for (idx, _, _), vec in zip(members, vectors):
+            for (idx, _, _), vec in zip(members, vectors, strict=True):
                 results[idx] = vec
             if progress is not None:
                 progress.update(len(members))

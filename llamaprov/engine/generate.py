@@ -8,14 +8,19 @@ call, then samples each sequence from its own logits with its own sampler chain.
 from __future__ import annotations
 
 import codecs
+import ctypes
+import functools
+import math
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..errors import ClosedError, ContextOverflowError, InvalidArgumentError
 from ._ffi import lib
-from .sampling import SamplerChain, SamplingParams
+from .sampling import Sampler, SamplerChain, SamplingParams
 
 if TYPE_CHECKING:
     from .context import Context
@@ -81,16 +86,41 @@ class _StopMatcher:
 class _Sequence:
     """Per-sequence state inside a scheduler."""
 
-    __slots__ = ("chain", "completion", "decoder", "done", "eog", "fed", "finish_reason",
-                 "generated", "logit_index", "max_tokens", "n_cached", "n_prompt", "out",
-                 "owns_chain", "pending", "piece", "pos", "prompt", "reuse", "seq_id",
-                 "stop", "stop_string", "texts", "unsent")
+    __slots__ = (
+        "chain",
+        "completion",
+        "decoder",
+        "done",
+        "eog",
+        "fed",
+        "finish_reason",
+        "generated",
+        "grammar",
+        "logit_index",
+        "max_tokens",
+        "n_cached",
+        "n_prompt",
+        "out",
+        "owns_chain",
+        "pending",
+        "piece",
+        "pos",
+        "prompt",
+        "reuse",
+        "seq_id",
+        "stop",
+        "stop_string",
+        "texts",
+        "unsent",
+    )
 
     def __init__(self, seq_id: int, prompt: list[int], chain: SamplerChain, owns_chain: bool,
-                 max_tokens: int, stops: Sequence[str], eog: frozenset[int], piece: Any) -> None:
+                 max_tokens: int, stops: Sequence[str], eog: frozenset[int], piece: Any,
+                 grammar: Sampler | None = None) -> None:
         self.seq_id = seq_id
         self.prompt = prompt
         self.chain = chain
+        self.grammar = grammar
         self.owns_chain = owns_chain
         self.max_tokens = max_tokens
         self.stop = _StopMatcher(stops)
@@ -112,6 +142,47 @@ class _Sequence:
         self.n_cached = 0
         self.completion: Completion | None = None
         self.reuse = True
+
+
+class _Candidates:
+    """A reusable ``llama_token_data_array`` over the whole vocabulary, filled from logits."""
+
+    def __init__(self, model: Any) -> None:
+        self.n_vocab = n = len(model.vocab)
+        self.data = (lib.llama_token_data * n)()
+        self.view = np.ctypeslib.as_array(self.data)
+        self.ids = np.arange(n, dtype=np.int32)
+        self.array = lib.llama_token_data_array(data=self.data, size=n, selected=-1, sorted=False)
+        self.one = (lib.llama_token_data * 1)()
+        self.one_array = lib.llama_token_data_array(data=self.one, size=1, selected=-1, sorted=False)
+        self.ref = ctypes.byref(self.array)
+        self.one_ref = ctypes.byref(self.one_array)
+
+    def fill(self, ctx: Context, idx: int) -> Any:
+        logits = lib.llama_get_logits_ith(ctx._ptr, idx)
+        view = self.view
+        view["id"] = self.ids
+        view["logit"] = np.ctypeslib.as_array(logits, shape=(self.n_vocab,))
+        view["p"] = 0.0
+        a = self.array
+        a.data = self.data
+        a.size = self.n_vocab
+        a.selected = -1
+        a.sorted = False
+        return self.ref
+
+    def selected(self) -> int:
+        a = self.array
+        return int(a.data[a.selected].id)
+
+    def allowed(self, grammar: Any, token: int) -> bool:
+        self.one[0] = lib.llama_token_data(id=token, logit=1.0, p=0.0)
+        a = self.one_array
+        a.size = 1
+        a.selected = -1
+        a.sorted = False
+        lib.llama_sampler_apply(grammar, self.one_ref)
+        return not math.isinf(self.one[0].logit)
 
 
 class Completion:
@@ -159,7 +230,7 @@ class Completion:
         try:
             if not self._seq.done:
                 self.close()
-        except Exception:  # noqa: S110 - never raise from a finalizer
+        except Exception:
             pass
 
     @property
@@ -214,13 +285,19 @@ class Scheduler:
         self._seqs: list[_Sequence] = []
         self._holding = False
         self._cancelled = False
+        self._candidates: _Candidates | None = None
 
     # -- submission -------------------------------------------------------------------------
     def submit(self, prompt: str | Sequence[int], *, max_tokens: int = 256,
                stop: str | Sequence[str] | None = None,
                sampling: SamplingParams | SamplerChain | None = None, seq_id: int | None = None,
-               reuse_cache: bool = True, **sampling_kw: Any) -> Completion:
-        """Queue one generation; returns its :class:`Completion` (not started yet)."""
+               reuse_cache: bool = True, special: bool = False,
+               **sampling_kw: Any) -> Completion:
+        """Queue one generation; returns its :class:`Completion` (not started yet).
+
+        ``special=True`` renders generated control tokens (``[TOOL_CALLS]``,
+        ``<|python_tag|>``...) as their text instead of dropping them.
+        """
         ctx = self.ctx
         model = self._model
         if isinstance(prompt, str):
@@ -243,9 +320,10 @@ class Scheduler:
                 f"(room is also needed for at least one generated token)",
                 n_tokens=len(tokens), n_ctx=n_ctx)
         seq_id = self._pick_seq_id(seq_id)
-        chain, owns = self._chain(sampling, sampling_kw)
+        grammar, chain, owns = self._samplers(sampling, sampling_kw)
         seq = _Sequence(seq_id, tokens, chain, owns, max_tokens, stops, model.vocab.eog_tokens(),
-                        model.token_bytes)
+                        functools.partial(model.token_bytes, special=True) if special
+                        else model.token_bytes, grammar)
         seq.pending = tokens  # trimmed to the uncached suffix when the sequence starts
         seq.pos = -1  # not started
         self._seqs.append(seq)
@@ -268,12 +346,13 @@ class Scheduler:
             raise InvalidArgumentError(f"sequence {seq_id} is already generating")
         return seq_id
 
-    def _chain(self, sampling: SamplingParams | SamplerChain | None,
-               kw: dict[str, Any]) -> tuple[SamplerChain, bool]:
+    def _samplers(self, sampling: SamplingParams | SamplerChain | None,
+                  kw: dict[str, Any]) -> tuple[Sampler | None, SamplerChain, bool]:
+        """(grammar sampler or None, the rest of the chain, whether we own them)."""
         if isinstance(sampling, SamplerChain):
             if kw:
                 raise InvalidArgumentError("pass sampling keywords or a SamplerChain, not both")
-            return sampling, False
+            return None, sampling, False
         if sampling is None:
             params = SamplingParams(**kw) if kw else SamplingParams()
         elif isinstance(sampling, SamplingParams):
@@ -282,7 +361,13 @@ class Scheduler:
             raise InvalidArgumentError(f"sampling must be SamplingParams or SamplerChain, got {sampling!r}")
         if params.seed is None and self.ctx.seed is not None:
             params = params.replace(seed=self.ctx.seed)
-        return params.build(self._model), True
+        grammar = params.grammar_sampler(self._model)
+        try:
+            return grammar, params._build(self._model, with_grammar=False), True
+        except BaseException:
+            if grammar is not None:
+                grammar.close()
+            raise
 
     # -- running ----------------------------------------------------------------------------
     def run(self) -> list[Completion]:
@@ -326,10 +411,10 @@ class Scheduler:
             while n_common < limit and cached[n_common] == prompt[n_common]:
                 n_common += 1
         mem = lib.llama_get_memory(ctx._ptr)
-        if n_common < len(cached) or not cached:
-            if not lib.llama_memory_seq_rm(mem, seq.seq_id, n_common, -1):
-                lib.llama_memory_seq_rm(mem, seq.seq_id, -1, -1)
-                n_common = 0
+        stale = n_common < len(cached) or not cached
+        if stale and not lib.llama_memory_seq_rm(mem, seq.seq_id, n_common, -1):
+            lib.llama_memory_seq_rm(mem, seq.seq_id, -1, -1)  # cannot cut (recurrent): start over
+            n_common = 0
         held = cached[:n_common]
         ctx._seq_tokens[seq.seq_id] = held
         seq.n_cached = n_common
@@ -385,8 +470,34 @@ class Scheduler:
         n_ctx = ctx.n_ctx_seq
         for s, _ in fed:
             if s.logit_index >= 0:
-                self._advance(s, int(lib.llama_sampler_sample(s.chain._ptr, ctx._ptr, s.logit_index)),
-                              n_ctx)
+                if s.grammar is None:
+                    token = int(lib.llama_sampler_sample(s.chain._ptr, ctx._ptr, s.logit_index))
+                else:
+                    token = self._sample_with_grammar(s)
+                self._advance(s, token, n_ctx)
+
+    def _sample_with_grammar(self, s: _Sequence) -> int:
+        """Sample without the grammar, then check only that token against it.
+
+        Applying a grammar to the whole vocabulary is the costly part of constrained
+        decoding; most tokens the model picks are allowed, so the full pass runs only when
+        the first choice is rejected.
+        """
+        cand = self._candidates
+        if cand is None:
+            cand = self._candidates = _Candidates(self._model)
+        chain, grammar = s.chain._ptr, s.grammar._ptr  # type: ignore[union-attr]
+        cur = cand.fill(self.ctx, s.logit_index)
+        lib.llama_sampler_apply(chain, cur)
+        token = cand.selected()
+        if not cand.allowed(grammar, token):
+            cur = cand.fill(self.ctx, s.logit_index)
+            lib.llama_sampler_apply(grammar, cur)
+            lib.llama_sampler_apply(chain, cur)
+            token = cand.selected()
+        lib.llama_sampler_accept(grammar, token)
+        lib.llama_sampler_accept(chain, token)
+        return token
 
     def _advance(self, s: _Sequence, token: int, n_ctx: int) -> None:
         if token in s.eog:
@@ -425,3 +536,5 @@ class Scheduler:
         s.finish_reason = reason
         if s.owns_chain:
             s.chain.close()
+            if s.grammar is not None:
+                s.grammar.close()

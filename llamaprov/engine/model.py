@@ -118,7 +118,7 @@ def _model_params(*, n_gpu_layers: int, devices: Sequence[str | int] | None, spl
         handles = [_device_handle(d) for d in devices]
         arr = (ctypes.c_void_p * (len(handles) + 1))(*handles, None)
         keep.append(arr)
-        params.devices = ctypes.cast(arr, type(params.devices))
+        params.devices = ctypes.cast(arr, ctypes.c_void_p)
     if tensor_split is not None:
         n = lib.llama_max_devices()
         if len(tensor_split) > n:

@@ -230,21 +230,21 @@ def mirostat_v2(seed: int | None, tau: float, eta: float) -> Sampler:
                    what="mirostat_v2")
 
 
-def penalties(penalty_last_n: int, penalty_repeat: float = 1.0, penalty_freq: float = 0.0,
-              penalty_present: float = 0.0) -> Sampler:
+def penalties(model: Model, penalty_last_n: int, penalty_repeat: float = 1.0,
+              penalty_freq: float = 0.0, penalty_present: float = 0.0) -> Sampler:
     """Repeat, frequency and presence penalties over the last ``penalty_last_n`` tokens."""
-    return Sampler(lib.llama_sampler_init_penalties(int(penalty_last_n), float(penalty_repeat),
-                                                    float(penalty_freq), float(penalty_present)),
-                   what="penalties")
+    return Sampler(lib.llama_sampler_init_penalties(_n_vocab(model), int(penalty_last_n),
+                                                    float(penalty_repeat), float(penalty_freq),
+                                                    float(penalty_present)), what="penalties")
 
 
 def dry(model: Model, multiplier: float, base: float, allowed_length: int, penalty_last_n: int,
         breakers: Sequence[str] = ("\n", ":", '"', "*")) -> Sampler:
     """DRY repetition penalty."""
     arr = (ctypes.c_char_p * len(breakers))(*[c_str(b) for b in breakers])
-    return Sampler(lib.llama_sampler_init_dry(_vocab(model), model.n_ctx_train, float(multiplier),
-                                              float(base), int(allowed_length),
-                                              int(penalty_last_n), arr, len(breakers)), what="dry")
+    return Sampler(lib.llama_sampler_init_dry(_vocab(model), float(multiplier), float(base),
+                                              int(allowed_length), int(penalty_last_n), arr,
+                                              len(breakers)), what="dry")
 
 
 def adaptive_p(target: float, decay: float, seed: int | None = None) -> Sampler:
@@ -385,21 +385,29 @@ class SamplingParams:
         return replace(self, **changes)
 
     def build(self, model: Model) -> SamplerChain:
-        """The sampler chain for these parameters on ``model``."""
+        """The sampler chain for these parameters on ``model`` (the grammar first)."""
+        return self._build(model, with_grammar=True)
+
+    def grammar_sampler(self, model: Model) -> Sampler | None:
+        """The grammar sampler alone (None without a grammar)."""
+        if self.grammar is None:
+            return None
+        if self.grammar_lazy:
+            return grammar_lazy(model, self.grammar, patterns=self.grammar_trigger_patterns,
+                                tokens=self.grammar_trigger_tokens, root=self.grammar_root)
+        return grammar(model, self.grammar, self.grammar_root)
+
+    def _build(self, model: Model, *, with_grammar: bool) -> SamplerChain:
         chain = SamplerChain()
         try:
             # The grammar goes first: later samplers must never keep only forbidden tokens.
-            if self.grammar is not None:
-                if self.grammar_lazy:
-                    chain.add(grammar_lazy(model, self.grammar, patterns=self.grammar_trigger_patterns,
-                                           tokens=self.grammar_trigger_tokens,
-                                           root=self.grammar_root))
-                else:
-                    chain.add(grammar(model, self.grammar, self.grammar_root))
+            g = self.grammar_sampler(model) if with_grammar else None
+            if g is not None:
+                chain.add(g)
             if self.logit_bias:
                 chain.add(logit_bias(model, self.logit_bias))
             if (self.repeat_penalty != 1.0 or self.frequency_penalty or self.presence_penalty):
-                chain.add(penalties(self.penalty_last_n, self.repeat_penalty,
+                chain.add(penalties(model, self.penalty_last_n, self.repeat_penalty,
                                     self.frequency_penalty, self.presence_penalty))
             if self.dry_multiplier > 0:
                 chain.add(dry(model, self.dry_multiplier, self.dry_base, self.dry_allowed_length,

@@ -54,9 +54,17 @@ def _strftime_now(fmt: str) -> str:
     return datetime.datetime.now().strftime(str(fmt))
 
 
+class _StrictSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, but reaching for an unsafe attribute is an error, not ''."""
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+        raise jinja2.exceptions.SecurityError(
+            f"access to attribute {attribute!r} of a {type(obj).__name__!r} object is unsafe")
+
+
 @functools.lru_cache(maxsize=1)
 def _environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+    env = _StrictSandbox(trim_blocks=True, lstrip_blocks=True,
                                         undefined=jinja2.ChainableUndefined)
     env.filters["tojson"] = _tojson
     env.globals["raise_exception"] = _raise_exception

@@ -6,4 +6,11 @@ from .gbnf import GrammarMatcher, validate_gbnf
 from .json_schema import WHITESPACE_MODES, json_schema_to_gbnf
 from .library import available, load
 
-__all__ = ["WHITESPACE_MODES", "GrammarMatcher", "available", "json_schema_to_gbnf", "load", "validate_gbnf"]
+__all__ = [
+    "WHITESPACE_MODES",
+    "GrammarMatcher",
+    "available",
+    "json_schema_to_gbnf",
+    "load",
+    "validate_gbnf",
+]

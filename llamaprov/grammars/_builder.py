@@ -190,10 +190,7 @@ class RuleSet:
     def repeat(self, atom: str, lo: int, hi: int | None, hint: str) -> str:
         """``lo`` to ``hi`` (None: unbounded) copies of ``atom``; may be the empty string."""
         req = self.times(atom, lo, hint)
-        if hi is None:
-            opt = atom + "*"
-        else:
-            opt = self.upto(atom, hi - lo, hint)
+        opt = atom + "*" if hi is None else self.upto(atom, hi - lo, hint)
         return f"{req} {opt}".strip()
 
 

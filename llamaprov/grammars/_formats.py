@@ -24,7 +24,8 @@ def _date(rules: RuleSet) -> str:
     year = "[0-9] [0-9] [0-9] [0-9]"
     leap = rules.add(
         "leap-year",
-        '[0-9] [0-9] ("0" [48] | [2468] [048] | [13579] [26]) | ([02468] [048] | [13579] [26]) "00"',
+        '[0-9] [0-9] ("0" [48] | [2468] [048] | [13579] [26])'
+        ' | ([02468] [048] | [13579] [26]) "00"',
     )
     d31 = '("0" [1-9] | [12] [0-9] | "3" [01])'
     d30 = '("0" [1-9] | [12] [0-9] | "30")'
@@ -41,7 +42,8 @@ def _date(rules: RuleSet) -> str:
 def _time(rules: RuleSet) -> str:
     hh = '([01] [0-9] | "2" [0-3])'
     mm = "[0-5] [0-9]"
-    body = f'{hh} ":" {mm} ":" ([0-5] [0-9] | "60") ("." [0-9]+)? ("Z" | [+-] {hh} ":" {mm})'
+    # no leap second: whether :60 is valid depends on the UTC time of day
+    body = f'{hh} ":" {mm} ":" [0-5] [0-9] ("." [0-9]+)? ("Z" | [+-] {hh} ":" {mm})'
     return rules.add("time", body)
 
 
@@ -86,7 +88,9 @@ def _hostname_dotted(rules: RuleSet) -> str:
 
 
 def _ipv4(rules: RuleSet) -> str:
-    octet = rules.add("ipv4-octet", '"25" [0-5] | "2" [0-4] [0-9] | "1" [0-9] [0-9] | [1-9] [0-9] | [0-9]')
+    octet = rules.add(
+        "ipv4-octet", '"25" [0-5] | "2" [0-4] [0-9] | "1" [0-9] [0-9] | [1-9] [0-9] | [0-9]'
+    )
     return rules.add("ipv4", f'{octet} "." {octet} "." {octet} "." {octet}')
 
 
@@ -124,7 +128,7 @@ def _uuid(rules: RuleSet) -> str:
 
 
 def _uri(rules: RuleSet) -> str:
-    ch = rules.add("uri-char", f"[a-zA-Z0-9._~:/?#@!$&'()*+,;=\\x5b\\x5d-] | \"%\" {_HEX} {_HEX}")
+    ch = rules.add("uri-char", f'[a-zA-Z0-9._~:/?#@!$&\'()*+,;=\\x5b\\x5d-] | "%" {_HEX} {_HEX}')
     return rules.add("uri", f'[a-zA-Z] [a-zA-Z0-9+.-]* ":" {ch}*')
 
 
@@ -141,5 +145,17 @@ _FORMATS = {
     "uri": _uri,
 }
 
-#: Formats with a fixed length (for combining with minLength/maxLength).
-FIXED_LENGTH = {"date": 10, "uuid": 36}
+#: Shortest and longest (None: unbounded) string each format grammar accepts, for combining a
+#: format with minLength/maxLength.
+FORMAT_LENGTHS: dict[str, tuple[int, int | None]] = {
+    "date": (10, 10),
+    "time": (9, None),  # 00:00:00Z
+    "date-time": (20, None),
+    "duration": (3, None),  # P1D
+    "email": (6, None),  # a@b.cd
+    "hostname": (1, None),
+    "ipv4": (7, 15),
+    "ipv6": (2, 45),
+    "uuid": (36, 36),
+    "uri": (2, None),  # a:
+}

@@ -96,7 +96,9 @@ def _frac(lo: str, lo_ex: bool, hi: str | None, hi_ex: bool) -> tuple[bool, list
         if hi_ex or not lower_zero_ok:
             return False, []
         return True, ['"0"+']
-    if not lo and not lo_ex and hi is None:
+    if not lo and hi is None:
+        if lo_ex:  # > 0: some non-zero digit
+            return False, [f'"0"* [1-9] {_D}*']
         return True, [f"{_D}+"]
     lo_d = int(lo[0]) if lo else 0
     groups: dict[tuple[tuple[str, bool], tuple[str, bool] | None], list[int]] = {}
@@ -113,7 +115,9 @@ def _frac(lo: str, lo_ex: bool, hi: str | None, hi_ex: bool) -> tuple[bool, list
     alts = []
     for (low, up), ds in groups.items():
         cls = _digit_set(ds)
-        empty, sub = _frac(low[0], low[1], None if up is None else up[0], False if up is None else up[1])
+        empty, sub = _frac(
+            low[0], low[1], None if up is None else up[0], False if up is None else up[1]
+        )
         if not empty and not sub:
             continue
         if sub == [f"{_D}+"] and empty:
@@ -169,9 +173,7 @@ def _nonneg_decimal(lo: Decimal, lo_ex: bool, hi: Decimal | None, hi_ex: bool) -
     return alt(parts) if parts else None
 
 
-def decimal_range(
-    lo: Decimal | None, lo_ex: bool, hi: Decimal | None, hi_ex: bool
-) -> str | None:
+def decimal_range(lo: Decimal | None, lo_ex: bool, hi: Decimal | None, hi_ex: bool) -> str | None:
     """JSON numbers without exponent in the interval given by the bounds."""
     parts = []
     if hi is None or hi >= 0:

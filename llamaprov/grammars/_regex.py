@@ -23,15 +23,29 @@ class RegexUnsupported(Exception):
 DIGIT: Ranges = ((0x30, 0x39),)
 WORD: Ranges = ((0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A))
 SPACE: Ranges = normalize(
-    [(0x09, 0x0D), (0x20, 0x20), (0xA0, 0xA0), (0x1680, 0x1680), (0x2000, 0x200A),
-     (0x2028, 0x2029), (0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000), (0xFEFF, 0xFEFF)]
+    [
+        (0x09, 0x0D),
+        (0x20, 0x20),
+        (0xA0, 0xA0),
+        (0x1680, 0x1680),
+        (0x2000, 0x200A),
+        (0x2028, 0x2029),
+        (0x202F, 0x202F),
+        (0x205F, 0x205F),
+        (0x3000, 0x3000),
+        (0xFEFF, 0xFEFF),
+    ]
 )
 DOT: Ranges = complement(((0x0A, 0x0A), (0x0D, 0x0D), (0x2028, 0x2029)))
 ANY: Ranges = ((0, MAX_CODEPOINT),)
 
 _CLASS_ESCAPES = {
-    "d": DIGIT, "D": complement(DIGIT), "w": WORD, "W": complement(WORD),
-    "s": SPACE, "S": complement(SPACE),
+    "d": DIGIT,
+    "D": complement(DIGIT),
+    "w": WORD,
+    "W": complement(WORD),
+    "s": SPACE,
+    "S": complement(SPACE),
 }
 _CONTROL_ESCAPES = {"t": 9, "n": 10, "v": 11, "f": 12, "r": 13}
 
@@ -125,7 +139,10 @@ class _Parser:
         if c == "(":
             if self.s.startswith("?:", self.i):
                 self.i += 2
-            elif self.s.startswith("?<", self.i) and self.s[self.i + 2 : self.i + 3] not in ("=", "!"):
+            elif self.s.startswith("?<", self.i) and self.s[self.i + 2 : self.i + 3] not in (
+                "=",
+                "!",
+            ):
                 end = self.s.find(">", self.i)
                 if end < 0:
                     raise RegexUnsupported("bad group name")
@@ -220,11 +237,7 @@ class _Parser:
                 self.i += 1
                 break
             lo_set = self.class_atom()
-            if (
-                self.peek() == "-"
-                and self.i + 1 < len(self.s)
-                and self.s[self.i + 1] != "]"
-            ):
+            if self.peek() == "-" and self.i + 1 < len(self.s) and self.s[self.i + 1] != "]":
                 self.i += 1
                 hi_set = self.class_atom()
                 if _single(lo_set) is None or _single(hi_set) is None:

@@ -25,7 +25,9 @@ __all__ = ["GrammarMatcher", "validate_gbnf"]
 
 _lock = threading.Lock()
 _vocab_state: dict[str, Any] = {}
-_MAX_NESTING = 200  # llama.cpp's recursive-descent parser overflows the C stack on deep nesting
+_MAX_NESTING = (
+    1000  # llama.cpp's recursive-descent parser overflows the C stack on deep nesting (30,000 did)
+)
 
 
 def _lib() -> Any:
@@ -113,7 +115,9 @@ def _init_sampler(text: str, root: str, vocab: Any) -> Any:
     ffi = _lib()
     ffi.recent_log(clear=True)
     with _lock, _captured_stderr() as err:
-        sampler = ffi.lib.llama_sampler_init_grammar(vocab, text.encode("utf-8"), root.encode("utf-8"))
+        sampler = ffi.lib.llama_sampler_init_grammar(
+            vocab, text.encode("utf-8"), root.encode("utf-8")
+        )
     if not sampler:
         printed = err[0].strip().split("\n\n")[0].strip() if err and err[0].strip() else ""
         lines = [ln for ln in ffi.recent_log(clear=True) if ln.strip()]
@@ -155,7 +159,9 @@ class GrammarMatcher:
         self._data = (self._lib.llama_token_data * 1)()
         self._array = self._lib.llama_token_data_array(
             data=ctypes.cast(self._data, ctypes.POINTER(self._lib.llama_token_data)),
-            size=1, selected=-1, sorted=False,
+            size=1,
+            selected=-1,
+            sorted=False,
         )
         self._tokens = (self._lib.llama_token * 4096)()
 
@@ -171,14 +177,14 @@ class GrammarMatcher:
         self.close()
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:
-            pass
 
     def tokenize(self, text: str) -> list[int]:
         raw = text.encode("utf-8")
-        n = self._lib.llama_tokenize(self._vocab, raw, len(raw), self._tokens, len(self._tokens), False, False)
+        n = self._lib.llama_tokenize(
+            self._vocab, raw, len(raw), self._tokens, len(self._tokens), False, False
+        )
         if n < 0:
             buf = (self._lib.llama_token * -n)()
             n = self._lib.llama_tokenize(self._vocab, raw, len(raw), buf, -n, False, False)

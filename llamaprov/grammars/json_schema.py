@@ -39,7 +39,7 @@ from ._builder import (
     literal,
     subtract,
 )
-from ._formats import FIXED_LENGTH, format_rule
+from ._formats import FORMAT_LENGTHS, format_rule
 from ._numbers import decimal_range, int_range, multiple_of_digits
 
 __all__ = ["WHITESPACE_MODES", "json_schema_to_gbnf"]
@@ -54,27 +54,123 @@ _ENUM_EXPAND_LIMIT = 256
 
 # Keywords that constrain instances; anything else is an annotation (ignored).
 _VALIDATION = frozenset(
-    """type enum const properties required additionalProperties patternProperties propertyNames
-    minProperties maxProperties dependentRequired dependencies dependentSchemas items prefixItems
-    additionalItems minItems maxItems contains minContains maxContains uniqueItems minLength
-    maxLength pattern format minimum maximum exclusiveMinimum exclusiveMaximum multipleOf anyOf
-    oneOf allOf $ref not if then else unevaluatedProperties unevaluatedItems $dynamicRef
-    $recursiveRef nullable _false _alts _patterns _nots""".split()
+    [
+        "type",
+        "enum",
+        "const",
+        "properties",
+        "required",
+        "additionalProperties",
+        "patternProperties",
+        "propertyNames",
+        "minProperties",
+        "maxProperties",
+        "dependentRequired",
+        "dependencies",
+        "dependentSchemas",
+        "items",
+        "prefixItems",
+        "additionalItems",
+        "minItems",
+        "maxItems",
+        "contains",
+        "minContains",
+        "maxContains",
+        "uniqueItems",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "format",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "anyOf",
+        "oneOf",
+        "allOf",
+        "$ref",
+        "not",
+        "if",
+        "then",
+        "else",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "$dynamicRef",
+        "$recursiveRef",
+        "nullable",
+        "_false",
+        "_alts",
+        "_patterns",
+        "_nots",
+        "_absent_all",
+    ]
 )
 _SCALAR_KEYWORDS = frozenset(
-    """type minLength maxLength pattern format minimum maximum exclusiveMinimum exclusiveMaximum
-    multipleOf""".split()
+    [
+        "type",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "format",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+    ]
 )
 _CONTAINER_KEYWORDS = frozenset(
-    """properties required additionalProperties patternProperties propertyNames minProperties
-    maxProperties dependentRequired dependentSchemas items prefixItems minItems maxItems contains
-    minContains maxContains uniqueItems""".split()
+    [
+        "properties",
+        "required",
+        "additionalProperties",
+        "patternProperties",
+        "propertyNames",
+        "minProperties",
+        "maxProperties",
+        "dependentRequired",
+        "dependentSchemas",
+        "items",
+        "prefixItems",
+        "minItems",
+        "maxItems",
+        "contains",
+        "minContains",
+        "maxContains",
+        "uniqueItems",
+    ]
 )
 _SCHEMA_DICTS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
 _SCHEMA_SINGLE = (
-    "additionalProperties", "additionalItems", "contains", "not", "if", "then", "else",
-    "propertyNames", "unevaluatedProperties", "unevaluatedItems",
+    "additionalProperties",
+    "additionalItems",
+    "contains",
+    "not",
+    "if",
+    "then",
+    "else",
+    "propertyNames",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+)
+
+# Formats that validators commonly assert (jsonschema's FormatChecker) but we do not enforce;
+# other unknown formats are annotations.
+_ASSERTED_FORMATS = frozenset(
+    [
+        "regex",
+        "json-pointer",
+        "relative-json-pointer",
+        "uri-reference",
+        "iri",
+        "iri-reference",
+        "idn-email",
+        "idn-hostname",
+        "uri-template",
+        "color",
+    ]
 )
 
 _CONTROL = ((0, 0x1F),)
@@ -127,7 +223,10 @@ def json_schema_to_gbnf(
 def _compile_cached(key: str, whitespace: str, strict: bool) -> tuple[str, tuple[str, ...]]:
     schema, additional = json.loads(key)
     comp = _Compiler(schema, whitespace, additional, strict)
-    return comp.compile(), tuple(comp.notes)
+    try:
+        return comp.compile(), tuple(comp.notes)
+    except RecursionError:
+        raise UnsupportedSchemaError("$ref", "#", "the schema nests too deeply") from None
 
 
 def _pointer(base: str, *parts: object) -> str:
@@ -146,7 +245,10 @@ def _json_key(value: Any) -> Any:
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return (type(value).__name__, value)
     if isinstance(value, (int, float)):
-        return ("num", Fraction(value) if not isinstance(value, float) or math.isfinite(value) else value)
+        return (
+            "num",
+            Fraction(value) if not isinstance(value, float) or math.isfinite(value) else value,
+        )
     if isinstance(value, list):
         return ("list", tuple(_json_key(v) for v in value))
     if isinstance(value, dict):
@@ -172,7 +274,9 @@ def _type_of(value: Any) -> str:
 
 def _as_count(value: Any, keyword: str, ptr: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise UnsupportedSchemaError(keyword, ptr, f"expected a non-negative integer, got {describe(value)}")
+        raise UnsupportedSchemaError(
+            keyword, ptr, f"expected a non-negative integer, got {describe(value)}"
+        )
     if isinstance(value, float):
         if not value.is_integer():
             raise UnsupportedSchemaError(keyword, ptr, f"expected an integer, got {value}")
@@ -259,9 +363,11 @@ class _Compiler:
             if key in _SCHEMA_DICTS and isinstance(sub, dict):
                 for k, v in sub.items():
                     self._index(v, base, _pointer(ptr, key, k))
-            elif key in _SCHEMA_LISTS and isinstance(sub, list):
-                self._index(sub, base, _pointer(ptr, key))
-            elif key in _SCHEMA_SINGLE or key == "items":
+            elif (
+                (key in _SCHEMA_LISTS and isinstance(sub, list))
+                or key in _SCHEMA_SINGLE
+                or key == "items"
+            ):
                 self._index(sub, base, _pointer(ptr, key))
             elif key == "dependencies" and isinstance(sub, dict):
                 for k, v in sub.items():
@@ -310,7 +416,7 @@ class _Compiler:
         hint = "ref-" + tptr.rsplit("/", 1)[-1]
         name = self.rules.fresh(hint)
         self.ref_rules[key] = name
-        body = self.value(target, tptr, tbase, guard | {key})
+        body = self.body(target, tptr, tbase, guard | {key})
         if body is None:
             self.unsat_refs.add(key)
             self.rules.define(name, "[^\\x00-\\U0010ffff]")  # matches nothing
@@ -329,7 +435,9 @@ class _Compiler:
         if schema is False:
             return {"_false": True}
         if not isinstance(schema, dict):
-            raise UnsupportedSchemaError("schema", ptr, f"expected an object or boolean, got {describe(schema)}")
+            raise UnsupportedSchemaError(
+                "schema", ptr, f"expected an object or boolean, got {describe(schema)}"
+            )
         base = self.bases.get(id(schema), base)
         s = dict(schema)
         parts: list[dict[str, Any]] = []
@@ -348,9 +456,8 @@ class _Compiler:
 
     def _normalize(self, s: dict[str, Any], ptr: str, base: str) -> None:
         for bound, excl in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
-            if isinstance(s.get(excl), bool):
-                if s.pop(excl) and bound in s:
-                    s[excl] = s.pop(bound)
+            if isinstance(s.get(excl), bool) and s.pop(excl) and bound in s:
+                s[excl] = s.pop(bound)
         if "const" in s:
             c = s.pop("const")
             if "enum" in s and isinstance(s["enum"], list):
@@ -376,6 +483,22 @@ class _Compiler:
                     s.setdefault("dependentRequired", {})[k] = v
                 else:
                     s.setdefault("dependentSchemas", {})[k] = v
+        dep_schemas = s.get("dependentSchemas")
+        if isinstance(dep_schemas, dict):
+            # a dependent schema that only requires keys is a dependentRequired entry
+            rest = {}
+            for k, v in dep_schemas.items():
+                if v is True or v == {}:
+                    continue
+                if isinstance(v, dict) and {x for x in v if x in _VALIDATION} == {"required"}:
+                    req = s.setdefault("dependentRequired", {})
+                    req[k] = [*req.get(k, []), *v["required"]]
+                else:
+                    rest[k] = v
+            if rest:
+                s["dependentSchemas"] = rest
+            else:
+                del s["dependentSchemas"]
         for kind in ("anyOf", "oneOf"):
             branches = s.pop(kind, None)
             if isinstance(branches, list):
@@ -400,11 +523,25 @@ class _Compiler:
                 out[key] = [v for v in va if _json_key(v) in keys]
             elif key == "required":
                 out[key] = list(dict.fromkeys([*va, *vb]))
-            elif key in ("_alts", "_nots", "_patterns"):
+            elif key in ("_alts", "_nots", "_patterns", "_absent_all"):
                 out[key] = [*va, *vb]
-            elif key in ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "minContains"):
+            elif key in (
+                "minimum",
+                "exclusiveMinimum",
+                "minLength",
+                "minItems",
+                "minProperties",
+                "minContains",
+            ):
                 out[key] = max(va, vb)
-            elif key in ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains"):
+            elif key in (
+                "maximum",
+                "exclusiveMaximum",
+                "maxLength",
+                "maxItems",
+                "maxProperties",
+                "maxContains",
+            ):
                 out[key] = min(va, vb)
             elif key in ("items", "propertyNames", "contains", "additionalProperties"):
                 out[key] = _all_of(va, vb)
@@ -417,10 +554,11 @@ class _Compiler:
                 out[key] = merged
             elif key == "multipleOf":
                 out[key] = _merge_multiple(va, vb, ptr)
-            elif key in ("format", "prefixItems", "patternProperties", "dependentSchemas"):
-                if json.dumps(va, sort_keys=True) != json.dumps(vb, sort_keys=True):
-                    raise UnsupportedSchemaError(key, ptr, "two different values in allOf")
-        if "properties" in a and "properties" in b or (
+            elif key in ("format", "prefixItems", "patternProperties", "dependentSchemas") and (
+                json.dumps(va, sort_keys=True) != json.dumps(vb, sort_keys=True)
+            ):
+                raise UnsupportedSchemaError(key, ptr, "two different values in allOf")
+        if ("properties" in a and "properties" in b) or (
             ("properties" in a or "properties" in b)
             and ("additionalProperties" in a or "additionalProperties" in b)
         ):
@@ -429,7 +567,9 @@ class _Compiler:
 
     def _merge_properties(self, a: dict[str, Any], b: dict[str, Any], ptr: str) -> dict[str, Any]:
         if "patternProperties" in a or "patternProperties" in b:
-            raise UnsupportedSchemaError("patternProperties", ptr, "merged with other properties in allOf")
+            raise UnsupportedSchemaError(
+                "patternProperties", ptr, "merged with other properties in allOf"
+            )
         pa, pb = a.get("properties", {}), b.get("properties", {})
         if not isinstance(pa, dict) or not isinstance(pb, dict):
             raise UnsupportedSchemaError("properties", ptr, "expected an object")
@@ -449,14 +589,53 @@ class _Compiler:
         if schema is False:
             return None
         if not isinstance(schema, dict):
-            raise UnsupportedSchemaError("schema", ptr, f"expected an object or boolean, got {describe(schema)}")
+            raise UnsupportedSchemaError(
+                "schema", ptr, f"expected an object or boolean, got {describe(schema)}"
+            )
         base = self.bases.get(id(schema), base)
         ref = schema.get("$ref")
         if isinstance(ref, str) and not _has_validation(schema, ("$ref",)):
             return self.ref_rule(ref, ptr, base, guard)
         if not _has_validation(schema):
             return self.any_value()
+        if "allOf" in schema or "$ref" in schema:
+            # may recurse through merged references: give it a named rule like a $ref target
+            return self.named(schema, ptr, base, guard)
         return self.flat(self.flatten(schema, ptr, base), ptr, base, guard)
+
+    def body(self, schema: Any, ptr: str, base: str, guard: frozenset[int]) -> str | None:
+        """Like :meth:`value`, but ``schema`` itself never gets a named rule (the caller's)."""
+        if isinstance(schema, dict) and ("allOf" in schema or "$ref" in schema):
+            ref = schema.get("$ref")
+            if not (isinstance(ref, str) and not _has_validation(schema, ("$ref",))):
+                base = self.bases.get(id(schema), base)
+                return self.flat(self.flatten(schema, ptr, base), ptr, base, guard)
+        return self.value(schema, ptr, base, guard)
+
+    def named(
+        self, schema: dict[str, Any], ptr: str, base: str, guard: frozenset[int]
+    ) -> str | None:
+        key = id(schema)
+        if key in guard:
+            raise UnsupportedSchemaError(
+                "$ref", ptr, "recursion without consuming input (left recursion)"
+            )
+        if key in self.unsat_refs:
+            return None
+        name = self.ref_rules.get(key)
+        if name is not None:
+            return name
+        name = self.rules.fresh("s-" + ptr.rsplit("/", 1)[-1])
+        self.ref_rules[key] = name
+        body = self.flat(self.flatten(schema, ptr, base), ptr, base, guard | {key})
+        if body is None:
+            self.unsat_refs.add(key)
+            self.rules.define(name, "[^\\x00-\\U0010ffff]")  # matches nothing
+            return None
+        if body == name:
+            raise UnsupportedSchemaError("$ref", ptr, "schema refers only to itself")
+        self.rules.define(name, body)
+        return name
 
     def flat(self, s: dict[str, Any], ptr: str, base: str, guard: frozenset[int]) -> str | None:
         if s.get("_false"):
@@ -500,9 +679,8 @@ class _Compiler:
         nots = s.get("_nots")
         if nots:
             self.apply_nots(s, ptr)
-        if "then" in s or "else" in s:
-            if "if" in s:
-                self.unsupported("if", ptr, "if/then/else cannot be expressed in a grammar")
+        if ("then" in s or "else" in s) and "if" in s:
+            self.unsupported("if", ptr, "if/then/else cannot be expressed in a grammar")
         for kw in ("unevaluatedProperties", "unevaluatedItems"):
             if kw in s and s[kw] is not True and s[kw] != {}:
                 self.unsupported(kw, ptr, "not supported")
@@ -518,9 +696,14 @@ class _Compiler:
                 continue
             if sub is False:
                 continue
-            if isinstance(sub, dict) and set(sub) <= {"type", "description", "title"} and "type" in sub:
+            if (
+                isinstance(sub, dict)
+                and set(sub) <= {"type", "description", "title"}
+                and "type" in sub
+            ):
                 banned = sub["type"] if isinstance(sub["type"], list) else [sub["type"]]
-                types = s.get("type") or list(_TYPES)
+                types = s.get("type")
+                types = list(_TYPES) if types is None else types
                 kept = [t for t in types if t not in banned]
                 if "number" in banned:
                     kept = [t for t in kept if t != "integer"]
@@ -529,7 +712,21 @@ class _Compiler:
                     continue
                 s["type"] = kept
                 continue
-            if isinstance(sub, dict) and set(sub) <= {"required", "description", "title"} and isinstance(sub.get("required"), list) and len(sub["required"]) == 1:
+            if (
+                isinstance(sub, dict)
+                and set(sub) <= {"required", "description", "title"}
+                and isinstance(sub.get("required"), list)
+                and len(sub["required"]) > 1
+            ):
+                # objects must not have all these keys; other types pass
+                s["_absent_all"] = [*s.get("_absent_all", []), list(sub["required"])]
+                continue
+            if (
+                isinstance(sub, dict)
+                and set(sub) <= {"required", "description", "title"}
+                and isinstance(sub.get("required"), list)
+                and len(sub["required"]) == 1
+            ):
                 k = sub["required"][0]
                 props = dict(s.get("properties", {}))
                 props[k] = False
@@ -539,7 +736,9 @@ class _Compiler:
                 continue
             self.unsupported("not", nptr, f"cannot express {json.dumps(sub)[:80]}")
 
-    def alternatives(self, s: dict[str, Any], ptr: str, base: str, guard: frozenset[int]) -> str | None:
+    def alternatives(
+        self, s: dict[str, Any], ptr: str, base: str, guard: frozenset[int]
+    ) -> str | None:
         groups = list(s["_alts"])
         kind, branches, gptr, gbase = groups[0]
         rest = {k: v for k, v in s.items() if k != "_alts"}
@@ -548,6 +747,10 @@ class _Compiler:
         self.branches += len(branches)
         if self.branches > _MAX_BRANCHES:
             raise UnsupportedSchemaError(kind, gptr, "too many anyOf/oneOf combinations")
+        if kind == "oneOf" and len(branches) > 1:
+            reqs = self._required_only(branches, gptr, gbase)
+            if reqs is not None:
+                return self.one_of_required(rest, reqs, gptr, gbase, guard)
         standalone = not _has_validation(rest)
         exprs: list[str] = []
         flats: list[dict[str, Any] | None] = []
@@ -563,7 +766,9 @@ class _Compiler:
             if e is not None:
                 exprs.append(e)
                 if kind == "oneOf":
-                    flats[-1] = flats[-1] if flats[-1] is not None else self._flatten_quiet(b, bptr, gbase)
+                    flats[-1] = (
+                        flats[-1] if flats[-1] is not None else self._flatten_quiet(b, bptr, gbase)
+                    )
             else:
                 flats[-1] = None
         if kind == "oneOf":
@@ -571,7 +776,44 @@ class _Compiler:
             if len(live) < sum(1 for _ in exprs):
                 self.unsupported("oneOf", gptr, "branches may overlap")
             elif not _pairwise_disjoint(live):
-                self.unsupported("oneOf", gptr, "branches may overlap (cannot prove exactly one matches)")
+                self.unsupported(
+                    "oneOf", gptr, "branches may overlap (cannot prove exactly one matches)"
+                )
+        if not exprs:
+            return None
+        return self.rules.add("alt", alt(exprs)) if len(exprs) > 1 else exprs[0]
+
+    def _required_only(self, branches: list[Any], ptr: str, base: str) -> list[list[str]] | None:
+        """The branches' ``required`` lists when that is all they say, else None."""
+        out = []
+        for b in branches:
+            if not isinstance(b, dict) or "$ref" in b:
+                return None
+            keys = {k for k in b if k in _VALIDATION}
+            if keys != {"required"} or not isinstance(b["required"], list):
+                return None
+            out.append([r for r in b["required"] if isinstance(r, str)])
+        return out
+
+    def one_of_required(
+        self,
+        rest: dict[str, Any],
+        reqs: list[list[str]],
+        ptr: str,
+        base: str,
+        guard: frozenset[int],
+    ) -> str | None:
+        """oneOf of branches that only list required keys: exactly one list must be complete."""
+        exprs = []
+        for i, req in enumerate(reqs):
+            branch = self.merge(rest, {"type": ["object"], "required": req}, ptr)
+            others = [r for j, r in enumerate(reqs) if j != i]
+            if any(set(o) <= set(req) for o in others):
+                continue  # whenever branch i matches, so does another one
+            branch["_absent_all"] = [*branch.get("_absent_all", []), *others]
+            e = self.flat(branch, _pointer(ptr, "oneOf", i), base, guard)
+            if e is not None:
+                exprs.append(e)
         if not exprs:
             return None
         return self.rules.add("alt", alt(exprs)) if len(exprs) > 1 else exprs[0]
@@ -675,7 +917,9 @@ class _Compiler:
         try:
             return bool(jsonschema.Draft202012Validator(checks, format_checker=checker).is_valid(v))
         except Exception:  # a pattern Python cannot compile: refuse rather than guess
-            self.unsupported("enum", ptr, f"cannot check {describe(v)} against its sibling keywords")
+            self.unsupported(
+                "enum", ptr, f"cannot check {describe(v)} against its sibling keywords"
+            )
             return True
 
     def json_literal(self, v: Any) -> str:
@@ -683,7 +927,11 @@ class _Compiler:
         if isinstance(v, dict):
             if not v:
                 return f'"{{" {ws} "}}"'
-            members = [f"{literal(json.dumps(k, ensure_ascii=False))} {ws} \":\" {ws} {self.json_literal(x)} {ws}" for k, x in v.items()]
+            members = [
+                f"{literal(json.dumps(k, ensure_ascii=False))} {ws} "
+                f'":" {ws} {self.json_literal(x)} {ws}'
+                for k, x in v.items()
+            ]
             return "(" + f'"{{" {ws} ' + f' "," {ws} '.join(members) + ' "}")'
         if isinstance(v, list):
             if not v:
@@ -708,15 +956,24 @@ class _Compiler:
         patterns = s.get("_patterns", [])
         fmt = s.get("format")
         quote = '"\\""'
+        if (
+            isinstance(fmt, str)
+            and fmt in _ASSERTED_FORMATS
+            and format_rule(fmt, self.rules) is None
+        ):
+            self.unsupported("format", ptr, f"format {fmt!r} cannot be enforced")
         if isinstance(fmt, str) and (rule := format_rule(fmt, self.rules)) is not None:
             if patterns:
                 self.unsupported("format", ptr, "format together with pattern")
             elif min_len or max_len is not None:
-                fixed = FIXED_LENGTH.get(fmt)
-                if fixed is not None:
-                    if not (min_len <= fixed and (max_len is None or fixed <= max_len)):
-                        return None
-                else:
+                shortest, longest = FORMAT_LENGTHS[fmt]
+                if max_len is not None and max_len < shortest:
+                    return None
+                if longest is not None and min_len > longest:
+                    return None
+                if min_len > shortest or (
+                    max_len is not None and (longest is None or longest > max_len)
+                ):
                     self.unsupported("format", ptr, "format together with minLength/maxLength")
             return f"{quote} {rule} {quote}"
         if len(patterns) > 1:
@@ -735,7 +992,9 @@ class _Compiler:
 
     def pattern(self, pattern: Any, min_len: int, max_len: int | None, ptr: str) -> str | None:
         if not isinstance(pattern, str):
-            raise UnsupportedSchemaError("pattern", ptr, f"expected a string, got {describe(pattern)}")
+            raise UnsupportedSchemaError(
+                "pattern", ptr, f"expected a string, got {describe(pattern)}"
+            )
         cache_key = f"pattern:{min_len}:{max_len}:{pattern}"
         if cache_key in self._cache:
             return self._cache[cache_key] or None
@@ -752,15 +1011,14 @@ class _Compiler:
                 items.insert(0, anything)
             if not end:
                 items.append(anything)
-            items = _fit_length(items, min_len, max_len)
-            if items is None:
-                continue
-            if items == "refuse":
+            variants = _fit_length(items, min_len, max_len)
+            if variants == "refuse":
                 self.unsupported("pattern", ptr, "pattern combined with minLength/maxLength")
-                items = _flatten_seq(body)
-            expr = self.regex_expr(("seq", items))
-            if expr is not None:
-                options.append(expr)
+                variants = [items]
+            for variant in variants:
+                expr = self.regex_expr(("seq", variant))
+                if expr is not None:
+                    options.append(expr)
         result = alt(options) if options else None
         self._cache[cache_key] = result or ""
         return result
@@ -842,7 +1100,9 @@ class _Compiler:
                     "number", f'"-"? ("0" | [1-9] [0-9]*) ("." {frac} "0"*)?'.replace("( ", "(")
                 )
         if lo is None and hi is None:
-            return self.rules.add("number", '"-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)? ([eE] [-+]? [0-9]+)?')
+            return self.rules.add(
+                "number", '"-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)? ([eE] [-+]? [0-9]+)?'
+            )
         body = decimal_range(lo, lo_ex, hi, hi_ex)
         return None if body is None else self.rules.add("number", body)
 
@@ -885,7 +1145,9 @@ class _Compiler:
         if max_items is not None:
             max_items = _as_count(max_items, "maxItems", ptr)
         if s.get("uniqueItems") is True and (max_items is None or max_items > 1):
-            self.unsupported("uniqueItems", ptr, "uniqueItems on arrays that may hold several items")
+            self.unsupported(
+                "uniqueItems", ptr, "uniqueItems on arrays that may hold several items"
+            )
         prefix_exprs: list[str] = []
         for i, p in enumerate(prefix):
             e = self.value(p, _pointer(ptr, "prefixItems", i), base, frozenset())
@@ -895,7 +1157,9 @@ class _Compiler:
             prefix_exprs.append(e)
         rest_expr = self.value(rest, _pointer(ptr, "items"), base, frozenset())
         if rest_expr is None:
-            max_items = len(prefix_exprs) if max_items is None else min(max_items, len(prefix_exprs))
+            max_items = (
+                len(prefix_exprs) if max_items is None else min(max_items, len(prefix_exprs))
+            )
         if max_items is not None and min_items > max_items:
             return None
         if "contains" in s:
@@ -929,20 +1193,31 @@ class _Compiler:
         return self.rules.add("array", f'"[" {ws} {body} "]"'.replace("  ", " "))
 
     def array_contains(
-        self, s: dict[str, Any], ptr: str, base: str, prefix: list[str], rest: str | None,
-        min_items: int, max_items: int | None,
+        self,
+        s: dict[str, Any],
+        ptr: str,
+        base: str,
+        prefix: list[str],
+        rest: str | None,
+        min_items: int,
+        max_items: int | None,
     ) -> str | None:
         ws = self.ws
         k = _as_count(s.get("minContains", 1), "minContains", ptr)
         if "maxContains" in s or max_items is not None or prefix or min_items > max(k, 1):
-            self.unsupported("contains", ptr, "contains with maxContains/maxItems/prefixItems/minItems")
+            self.unsupported(
+                "contains", ptr, "contains with maxContains/maxItems/prefixItems/minItems"
+            )
         if k == 0:
             s2 = {key: v for key, v in s.items() if key not in ("contains", "minContains")}
             return self.array(s2, ptr, base)
         if rest is None:
             return None
-        both = self.merge(self.flatten(s.get("items", True), _pointer(ptr, "items"), base),
-                          self.flatten(s["contains"], _pointer(ptr, "contains"), base), ptr)
+        both = self.merge(
+            self.flatten(s.get("items", True), _pointer(ptr, "items"), base),
+            self.flatten(s["contains"], _pointer(ptr, "contains"), base),
+            ptr,
+        )
         c_expr = self.flat(both, _pointer(ptr, "contains"), base, frozenset())
         if c_expr is None:
             return None
@@ -975,10 +1250,14 @@ class _ObjectBuilder:
         comp, s, ptr, ws = self.c, self.s, self.ptr, self.ws
         props = s.get("properties", {})
         if not isinstance(props, dict):
-            raise UnsupportedSchemaError("properties", ptr, f"expected an object, got {describe(props)}")
+            raise UnsupportedSchemaError(
+                "properties", ptr, f"expected an object, got {describe(props)}"
+            )
         required = s.get("required", [])
         if not isinstance(required, list):
-            raise UnsupportedSchemaError("required", ptr, f"expected an array, got {describe(required)}")
+            raise UnsupportedSchemaError(
+                "required", ptr, f"expected an array, got {describe(required)}"
+            )
         required = [r for r in dict.fromkeys(required) if isinstance(r, str)]
         additional = s.get("additionalProperties", comp.additional_default)
         pattern_props = s.get("patternProperties", {})
@@ -1005,19 +1284,32 @@ class _ObjectBuilder:
                     sch = _all_of(sch, psub)
             members.append((k, sch, _pointer(ptr, "properties", k), k in required))
         defined = set(props)
-        for k in required:
+        # keys named by required, dependencies or oneOf-of-required but not listed: listed here
+        # (at the end) so the object grammar can track them
+        named_keys = list(required)
+        dep = s.get("dependentRequired", {})
+        if isinstance(dep, dict):
+            for trig, ds in dep.items():
+                if isinstance(ds, list):
+                    named_keys += [trig, *(d for d in ds if isinstance(d, str))]
+        named_keys += [k for c in s.get("_absent_all", []) for k in c if isinstance(k, str)]
+        for k in dict.fromkeys(named_keys):
             if k in defined:
                 continue
-            matching = [psub for pat, psub in pattern_props.items() if _py_search(pat, k, comp, ptr)]
+            matching = [
+                psub for pat, psub in pattern_props.items() if _py_search(pat, k, comp, ptr)
+            ]
             if matching:
                 sch: Any = True
                 for m in matching:
                     sch = _all_of(sch, m)
             elif additional is False:
-                return None
+                if k in required:
+                    return None
+                continue
             else:
                 sch = additional
-            members.append((k, sch, _pointer(ptr, "required"), True))
+            members.append((k, sch, _pointer(ptr, "required"), k in required))
             defined.add(k)
 
         # property names: drop members whose key is not a valid name
@@ -1030,6 +1322,16 @@ class _ObjectBuilder:
                     return None
             members = kept
 
+        self.deps, forbidden = self._dependencies(
+            s.get("dependentRequired", {}), {m[0] for m in members}
+        )
+        combo_keys = {k for c in s.get("_absent_all", []) for k in c}
+        hidden = (forbidden | combo_keys) - {m[0] for m in members}
+        all_keys = [m[0] for m in members] + sorted(hidden)
+        for m in members:
+            if m[0] in forbidden and m[3]:
+                return None
+        members = [m for m in members if m[0] not in forbidden]
         member_exprs: list[tuple[str, str | None, bool]] = []
         for k, sch, mptr, req in members:
             e = comp.value(sch, mptr, self.base, frozenset())
@@ -1040,19 +1342,27 @@ class _ObjectBuilder:
             key_lit = literal(json.dumps(k, ensure_ascii=False))
             member_exprs.append((k, comp.rules.add("kv", f'{key_lit} {ws} ":" {ws} {e} {ws}'), req))
 
-        extras = self.extras([m[0] for m in member_exprs], additional, pattern_props, names, names_flat)
+        extras = self.extras(all_keys, additional, pattern_props, names, names_flat)
 
         self.members = member_exprs
         self.extras_expr = extras
         self.min_p, self.max_p = min_p, max_p
         self.cap = max_p if max_p is not None else max(min_p, 1)
-        self.deps = self._dependencies(s.get("dependentRequired", {}), {m[0] for m in member_exprs}, extras is not None)
-        self.relevant = frozenset(k for trig, ds in self.deps.items() for k in (trig, *ds))
-        self.memo: dict[tuple[int, int, frozenset[str], bool], str | None] = {}
-        start = self.state(0, 0, frozenset(), True)
-        if start is None:
+        listed = {m[0] for m in member_exprs}
+        self.deps = {t: ds for t, ds in self.deps.items() if t in listed}
+        # key sets that must not all be present (oneOf of required lists); a set with a key
+        # that is not listed can never be complete because extras exclude it (see all_keys)
+        self.absent = [frozenset(c) for c in s.get("_absent_all", []) if set(c) <= listed]
+        self.relevant = frozenset(
+            [k for trig, ds in self.deps.items() for k in (trig, *ds)]
+            + [k for c in self.absent for k in c]
+        )
+        self.memo: dict[tuple[int, int, frozenset[str], bool], int] = {}
+        self.states: list[list[tuple[str, int | None]]] = []
+        body = self.emit(self.state(0, 0, frozenset(), True))
+        if body is None:
             return None
-        return comp.rules.add("object", f'"{{" {ws} {start} "}}"')
+        return comp.rules.add("object", f'"{{" {ws} {body} "}}"')
 
     def _name_ok(self, key: str, names: Any) -> bool:
         import jsonschema
@@ -1063,25 +1373,33 @@ class _ObjectBuilder:
             self.c.unsupported("propertyNames", self.ptr, "cannot check the defined property names")
             return True
 
-    def _dependencies(self, dep: Any, keys: set[str], extras: bool) -> dict[str, tuple[str, ...]]:
+    def _dependencies(
+        self, dep: Any, keys: set[str]
+    ) -> tuple[dict[str, tuple[str, ...]], set[str]]:
+        """dependentRequired among listed properties, and keys forbidden to stay exact.
+
+        A trigger that is not a listed property, or whose dependents are not all listed, is
+        forbidden outright (a subset of what the schema allows, never more).
+        """
         if not isinstance(dep, dict):
-            return {}
+            return {}, set()
         out: dict[str, tuple[str, ...]] = {}
+        forbidden: set[str] = set()
         for trig, ds in dep.items():
-            if not isinstance(ds, list) or not ds:
+            if not isinstance(ds, list) or not ds or ds == [trig]:
                 continue
-            if trig not in keys:
-                if extras:
-                    self.c.unsupported("dependentRequired", self.ptr, f"trigger {trig!r} is not a listed property")
+            if trig not in keys or any(d not in keys for d in ds):
+                forbidden.add(trig)
                 continue
-            missing = [d for d in ds if d not in keys]
-            if missing and extras:
-                self.c.unsupported("dependentRequired", self.ptr, f"{missing} are not listed properties")
             out[trig] = tuple(ds)
-        return out
+        return out, forbidden
 
     def extras(
-        self, keys: list[str], additional: Any, pattern_props: dict[str, Any], names: Any,
+        self,
+        keys: list[str],
+        additional: Any,
+        pattern_props: dict[str, Any],
+        names: Any,
         names_flat: dict[str, Any] | None,
     ) -> str | None:
         """Rule for one extra member (key not among ``keys``), or None when none is allowed."""
@@ -1090,15 +1408,25 @@ class _ObjectBuilder:
         if pattern_props:
             distinct = {json.dumps(v, sort_keys=True) for v in pattern_props.values()}
             if len(pattern_props) > 1 and len(distinct) > 1:
-                comp.unsupported("patternProperties", ptr, "several patterns with different schemas")
+                comp.unsupported(
+                    "patternProperties", ptr, "several patterns with different schemas"
+                )
             for pat, psub in pattern_props.items():
                 for m in self.s.get("properties", {}):
-                    if m in keys and _py_search(pat, m, comp, ptr) and not _trivial(self.s["properties"][m]):
-                        comp.unsupported("patternProperties", ptr, f"property {m!r} also matches {pat!r}")
+                    if (
+                        m in keys
+                        and _py_search(pat, m, comp, ptr)
+                        and not _trivial(self.s["properties"][m])
+                    ):
+                        comp.unsupported(
+                            "patternProperties", ptr, f"property {m!r} also matches {pat!r}"
+                        )
                 if names_flat is not None:
                     comp.unsupported("propertyNames", ptr, "together with patternProperties")
                 body = comp.pattern(pat, 0, None, _pointer(ptr, "patternProperties", pat))
-                val = comp.value(psub, _pointer(ptr, "patternProperties", pat), self.base, frozenset())
+                val = comp.value(
+                    psub, _pointer(ptr, "patternProperties", pat), self.base, frozenset()
+                )
                 if body is None or val is None:
                     continue
                 key = comp.rules.add("pkey", f'"\\"" {body} "\\""')
@@ -1106,9 +1434,13 @@ class _ObjectBuilder:
             if additional is not False and not (
                 _trivial(additional) and all(_trivial(v) for v in pattern_props.values())
             ):
-                comp.unsupported("patternProperties", ptr, "additionalProperties next to patternProperties")
+                # keys matching no pattern would need the complement of a regex: allow only
+                # keys that match a pattern (a subset of what the schema accepts)
+                additional = False
         if additional is not False and names is not False:
-            val = comp.value(additional, _pointer(ptr, "additionalProperties"), self.base, frozenset())
+            val = comp.value(
+                additional, _pointer(ptr, "additionalProperties"), self.base, frozenset()
+            )
             if val is not None:
                 key = self.extra_key(keys, names, names_flat)
                 if key is not None:
@@ -1117,17 +1449,25 @@ class _ObjectBuilder:
             return None
         return comp.rules.add("extra", alt(options)) if len(options) > 1 else options[0]
 
-    def extra_key(self, keys: list[str], names: Any, names_flat: dict[str, Any] | None) -> str | None:
+    def extra_key(
+        self, keys: list[str], names: Any, names_flat: dict[str, Any] | None
+    ) -> str | None:
         comp = self.c
         if names_flat is not None:
             enum = names_flat.get("enum")
             if isinstance(enum, list):
-                allowed = [v for v in enum if isinstance(v, str) and v not in keys and self._name_ok(v, names)]
+                allowed = [
+                    v
+                    for v in enum
+                    if isinstance(v, str) and v not in keys and self._name_ok(v, names)
+                ]
                 if not allowed:
                     return None
                 return alt([literal(json.dumps(v, ensure_ascii=False)) for v in allowed])
             if any(self._name_ok(k, names) for k in keys):
-                comp.unsupported("propertyNames", self.ptr, "extra keys must differ from listed properties")
+                comp.unsupported(
+                    "propertyNames", self.ptr, "extra keys must differ from listed properties"
+                )
             sub = {k: v for k, v in names_flat.items() if k not in ("type",)}
             sub["type"] = ["string"]
             return comp.flat(sub, _pointer(self.ptr, "propertyNames"), self.base, frozenset())
@@ -1135,45 +1475,79 @@ class _ObjectBuilder:
             return comp.any_string()
         return _excluding_keys(comp, keys)
 
-    def state(self, i: int, count: int, seen: frozenset[str], extras_ok: bool) -> str | None:
+    def state(self, i: int, count: int, seen: frozenset[str], extras_ok: bool) -> int:
+        """Index of the state "before member i, ``count`` members emitted, ``seen`` keys"."""
         key = (i, count, seen, extras_ok)
-        if key in self.memo:
-            return self.memo[key]
-        comp, ws = self.c, self.ws
-        name = comp.rules.fresh("obj")
-        self.memo[key] = name
-        sep = "" if count == 0 else f'"," {ws} '
+        found = self.memo.get(key)
+        if found is not None:
+            return found
+        idx = len(self.states)
+        self.memo[key] = idx
+        alts: list[tuple[str, int | None]] = []  # (text, next state or None for the end)
+        self.states.append(alts)
+        sep = "" if count == 0 else f'"," {self.ws} '
         can_add = self.max_p is None or count < self.max_p
         nxt_count = min(count + 1, self.cap) if self.max_p is None else count + 1
-        alts: list[str] = []
         n = len(self.members)
         if i < n:
             k, kv, req = self.members[i]
             if can_add:
                 seen2 = seen | {k} if k in self.relevant else seen
-                after = self.state(i + 1, nxt_count, seen2, True)
-                if after is not None:
-                    alts.append(f"{sep}{kv} {after}")
+                alts.append((f"{sep}{kv}", self.state(i + 1, nxt_count, seen2, True)))
             if not req:
-                skipped = self.state(i + 1, count, seen, False)
-                if skipped is not None:
-                    alts.append(skipped)
+                alts.append(("", self.state(i + 1, count, seen, False)))
         if extras_ok and self.extras_expr is not None and can_add:
-            after = self.state(i, nxt_count, seen, True)
-            if after is not None:
-                alts.append(f"{sep}{self.extras_expr} {after}")
-        if i >= n and count >= self.min_p and all(set(self.deps[t]) <= seen for t in seen if t in self.deps):
-            alts.append("")
-        alts = list(dict.fromkeys(alts))
-        if not alts or alts == [""]:
-            result = None if not alts else ""
-            self.memo[key] = result
-            del comp.rules.rules[name]
-            return result
-        # the empty alternative goes first: llama.cpp's parser misreads a trailing "| "
-        body = " | ".join(a for a in alts if a)
-        comp.rules.define(name, ("| " + body) if "" in alts else body)
-        return name
+            alts.append((f"{sep}{self.extras_expr}", self.state(i, nxt_count, seen, True)))
+        if (
+            i >= n
+            and count >= self.min_p
+            and all(set(self.deps[t]) <= seen for t in seen if t in self.deps)
+            and not any(c <= seen for c in self.absent)
+        ):
+            alts.append(("", None))
+        return idx
+
+    def emit(self, start: int) -> str | None:
+        """Rules for the states that can reach the end; expression for ``start``."""
+        productive: set[int] = set()
+        changed = True
+        while changed:
+            changed = False
+            for idx, alts in enumerate(self.states):
+                if idx not in productive and any(n is None or n in productive for _, n in alts):
+                    productive.add(idx)
+                    changed = True
+        if start not in productive:
+            return None
+        names: dict[int, str] = {}
+        exprs: dict[int, str] = {}
+
+        def expr(idx: int) -> str:
+            if idx in exprs:
+                return exprs[idx]
+            alts = self.states[idx]
+            live = [(t, nxt) for t, nxt in alts if nxt is None or nxt in productive]
+            if live == [("", None)]:
+                exprs[idx] = ""
+                return ""
+            name = self.c.rules.fresh("obj")
+            names[idx] = name
+            exprs[idx] = name
+            texts = []
+            for t, nxt in live:
+                tail = "" if nxt is None else expr(nxt)
+                texts.append(f"{t} {tail}".strip())
+            texts = list(dict.fromkeys(texts))
+            if texts == [""]:  # every way on is empty: no rule needed
+                del self.c.rules.rules[name]
+                exprs[idx] = ""
+                return ""
+            body = " | ".join(x for x in texts if x)
+            # the empty alternative goes first: llama.cpp's parser misreads a trailing "| "
+            self.c.rules.define(name, ("| " + body) if "" in texts else body)
+            return name
+
+        return expr(start)
 
 
 def _excluding_keys(comp: _Compiler, keys: list[str]) -> str:
@@ -1214,18 +1588,32 @@ def _excluding_keys(comp: _Compiler, keys: list[str]) -> str:
 # --- helpers -------------------------------------------------------------------------------
 
 
+_ALLOF_CACHE: dict[tuple[int, int], tuple[Any, Any, dict[str, Any]]] = {}
+
+
 def _all_of(a: Any, b: Any) -> Any:
+    """``{"allOf": [a, b]}``, the same object for the same pair (so recursion can be named)."""
     if a is True or a == {}:
         return b
     if b is True or b == {}:
         return a
     if a is False or b is False:
         return False
-    return {"allOf": [a, b]}
+    key = (id(a), id(b))
+    hit = _ALLOF_CACHE.get(key)
+    if hit is not None and hit[0] is a and hit[1] is b:
+        return hit[2]
+    out = {"allOf": [a, b]}
+    if len(_ALLOF_CACHE) > 4096:
+        _ALLOF_CACHE.clear()
+    _ALLOF_CACHE[key] = (a, b, out)
+    return out
 
 
 def _trivial(schema: Any) -> bool:
-    return schema is True or schema == {} or (isinstance(schema, dict) and not _has_validation(schema))
+    return (
+        schema is True or schema == {} or (isinstance(schema, dict) and not _has_validation(schema))
+    )
 
 
 def _merge_types(a: list[str], b: list[str]) -> list[str]:
@@ -1276,33 +1664,64 @@ def _flatten_seq(node: _regex.Node) -> list[_regex.Node]:
     return [node]
 
 
-def _fit_length(items: list[_regex.Node], min_len: int, max_len: int | None) -> Any:
-    """Adjust a pattern branch so it also obeys min/max length; None: empty; "refuse"."""
+def _fit_length(
+    items: list[_regex.Node], min_len: int, max_len: int | None, budget: list[int] | None = None
+) -> Any:
+    """Pattern branch variants that also obey min/max length: a list of item lists, or "refuse".
+
+    Exact when the length can be pushed into the pattern: alternations and optional parts are
+    split into separate branches (a few), then the one part of variable length must be a
+    repetition of a fixed-length piece, whose count is adjusted.
+    """
+    budget = [16] if budget is None else budget
     ranges = [_regex.length_range(n) for n in items]
     lo = sum(r[0] for r in ranges)
     his = [r[1] for r in ranges]
     hi = None if any(h is None for h in his) else sum(h for h in his if h is not None)
     if lo >= min_len and (max_len is None or (hi is not None and hi <= max_len)):
-        return items
+        return [items]
     if (hi is not None and hi < min_len) or (max_len is not None and lo > max_len):
-        return None
+        return []
     variable = [i for i, r in enumerate(ranges) if r[0] != r[1]]
+    for v in variable:
+        node = items[v]
+        if node[0] == "alt":
+            options = node[1]
+        elif node[0] == "rep" and node[2] == 0 and node[3] == 1:
+            options = [("seq", []), node[1]]
+        else:
+            continue
+        budget[0] -= len(options)
+        if budget[0] < 0:
+            return "refuse"
+        out: list[list[_regex.Node]] = []
+        for opt in options:
+            expanded = items[:v] + _flatten_seq(opt) + items[v + 1 :]
+            sub = _fit_length(expanded, min_len, max_len, budget)
+            if sub == "refuse":
+                return "refuse"
+            out.extend(sub)
+        return out
     if len(variable) != 1:
         return "refuse"
     v = variable[0]
     node = items[v]
-    if node[0] != "rep" or node[1][0] != "set":
+    if node[0] != "rep":
+        return "refuse"
+    piece, piece_hi = _regex.length_range(node[1])
+    if piece != piece_hi or piece == 0:
         return "refuse"
     fixed = lo - ranges[v][0]
-    new_lo = max(node[2], min_len - fixed)
+    new_lo = max(node[2], -(-(min_len - fixed) // piece))
     new_hi = node[3]
     if max_len is not None:
-        new_hi = max_len - fixed if new_hi is None else min(new_hi, max_len - fixed)
+        cap = (max_len - fixed) // piece
+        new_hi = cap if new_hi is None else min(new_hi, cap)
     if new_hi is not None and new_hi < new_lo:
-        return None
-    out = list(items)
-    out[v] = ("rep", node[1], new_lo, new_hi)
-    return out
+        return []
+    out_items = list(items)
+    out_items[v] = ("rep", node[1], new_lo, new_hi)
+    return [out_items]
 
 
 def _nonempty(node: _regex.Node) -> _regex.Node | None:
@@ -1374,9 +1793,8 @@ def _objects_disjoint(a: dict[str, Any], b: dict[str, Any]) -> bool:
     pa, pb = a.get("properties", {}), b.get("properties", {})
     ra, rb = set(a.get("required", [])), set(b.get("required", []))
     # a forbids extra keys and b requires a key a does not list
-    if a.get("additionalProperties") is False and not a.get("patternProperties"):
-        if rb - set(pa):
-            return True
+    if a.get("additionalProperties") is False and not a.get("patternProperties") and rb - set(pa):
+        return True
     for k in ra & rb:
         ea = _const_values(pa.get(k))
         eb = _const_values(pb.get(k))
@@ -1386,13 +1804,20 @@ def _objects_disjoint(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def _const_values(s: Any) -> set[Any] | None:
+    """The values a schema allows when it lists them (const/enum, also inside allOf)."""
     if not isinstance(s, dict):
         return None
+    found: set[Any] | None = None
     if "const" in s:
-        return {_json_key(s["const"])}
+        found = {_json_key(s["const"])}
     if isinstance(s.get("enum"), list):
-        return {_json_key(v) for v in s["enum"]}
-    return None
+        vals = {_json_key(v) for v in s["enum"]}
+        found = vals if found is None else found & vals
+    for sub in s.get("allOf", []) if isinstance(s.get("allOf"), list) else []:
+        vals = _const_values(sub)
+        if vals is not None:
+            found = vals if found is None else found & vals
+    return found
 
 
 def _ranges_disjoint(a: dict[str, Any], b: dict[str, Any]) -> bool:

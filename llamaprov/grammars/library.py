@@ -17,7 +17,7 @@ def available() -> list[str]:
     return sorted(p.stem for p in _DIR.glob("*.gbnf"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load(name: str) -> str:
     """Text of a bundled grammar: ``json``, ``json_arr``, ``list``, ``yes_no``, ``number``."""
     if not isinstance(name, str) or name not in available():

@@ -26,7 +26,14 @@ from typing import Any
 
 __all__ = ["check_schema", "main", "run"]
 
-STATUSES = ("passing", "compile_error", "validation_error", "invalidation_error", "crash", "timeout")
+STATUSES = (
+    "passing",
+    "compile_error",
+    "validation_error",
+    "invalidation_error",
+    "crash",
+    "timeout",
+)
 
 
 def check_schema(case: dict[str, Any]) -> dict[str, Any]:
@@ -85,8 +92,13 @@ def _worker(conn: Connection) -> None:
             case = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
             result = check_schema(case)
         except Exception as exc:  # a harness bug must not stop the run
-            result = {"status": "compile_error", "error": f"{type(exc).__name__}: {exc}"[:300],
-                      "n_valid": 0, "valid_rejected": 0, "invalid_accepted": 0}
+            result = {
+                "status": "compile_error",
+                "error": f"{type(exc).__name__}: {exc}"[:300],
+                "n_valid": 0,
+                "valid_rejected": 0,
+                "invalid_accepted": 0,
+            }
         conn.send(result)
 
 
@@ -113,8 +125,13 @@ class _Slot:
 
 
 def run(
-    directory: str | pathlib.Path, *, limit: int | None = None, seed: int = 0, workers: int = 2,
-    timeout: float = 10.0, progress: bool = False,
+    directory: str | pathlib.Path,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    workers: int = 2,
+    timeout: float = 10.0,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Run the harness over a MaskBench directory; returns the summary and per-schema results."""
     files = sorted(str(p) for p in pathlib.Path(directory).iterdir() if p.is_file())
@@ -149,13 +166,22 @@ def run(
                 except (EOFError, OSError):
                     pass
             if s.proc.sentinel in ready or not s.proc.is_alive():
-                results[s.task] = {"status": "crash", "n_valid": 0, "valid_rejected": 0,
-                                   "invalid_accepted": 0, "error": f"exit code {s.proc.exitcode}"}
+                results[s.task] = {
+                    "status": "crash",
+                    "n_valid": 0,
+                    "valid_rejected": 0,
+                    "invalid_accepted": 0,
+                    "error": f"exit code {s.proc.exitcode}",
+                }
                 s.task = None
                 s.restart()
             elif time.monotonic() > s.deadline:
-                results[s.task] = {"status": "timeout", "n_valid": 0, "valid_rejected": 0,
-                                   "invalid_accepted": 0}
+                results[s.task] = {
+                    "status": "timeout",
+                    "n_valid": 0,
+                    "valid_rejected": 0,
+                    "invalid_accepted": 0,
+                }
                 s.task = None
                 s.restart()
         if progress:
@@ -201,6 +227,7 @@ def _summary(results: dict[str, dict[str, Any]], seconds: float) -> dict[str, An
 
 def format_table(summary: dict[str, Any]) -> str:
     n = summary["schemas"] or 1
+    valid = max(1, summary["valid_instances"])
 
     def row(label: str, value: int) -> str:
         return f"{label:<38}{value:>7}  {100 * value / n:6.2f}%"
@@ -213,8 +240,8 @@ def format_table(summary: dict[str, Any]) -> str:
         row("invalidation error (invalid accepted)", summary["invalidation_error"]),
         row("crash", summary["crash"]),
         row("timeout", summary["timeout"]),
-        f"{'valid instances rejected':<38}{summary['valid_rejected']:>7} of {summary['valid_instances']}"
-        f" ({100 * summary['valid_rejected'] / max(1, summary['valid_instances']):.2f}%)",
+        f"{'valid instances rejected':<38}{summary['valid_rejected']:>7} of "
+        f"{summary['valid_instances']} ({100 * summary['valid_rejected'] / valid:.2f}%)",
         f"{'compile ms p50 / p90 / p99':<38}{summary['compile_ms_p50']:>7} / "
         f"{summary['compile_ms_p90']} / {summary['compile_ms_p99']}",
         f"{'wall time (s)':<38}{summary['seconds']:>7}",
@@ -223,17 +250,27 @@ def format_table(summary: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m llamaprov.grammars.maskbench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m llamaprov.grammars.maskbench", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("directory")
-    parser.add_argument("--limit", type=int, default=None, help="check a random sample of N schemas")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="check a random sample of N schemas"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per schema")
     parser.add_argument("--details", help="also write per-schema results to this JSON file")
     args = parser.parse_args(argv)
-    summary = run(args.directory, limit=args.limit, seed=args.seed, workers=args.workers,
-                  timeout=args.timeout, progress=not args.json and sys.stderr.isatty())
+    summary = run(
+        args.directory,
+        limit=args.limit,
+        seed=args.seed,
+        workers=args.workers,
+        timeout=args.timeout,
+        progress=not args.json and sys.stderr.isatty(),
+    )
     if args.details:
         pathlib.Path(args.details).write_text(json.dumps(summary["results"], indent=1))
     brief = {k: v for k, v in summary.items() if k != "results"}

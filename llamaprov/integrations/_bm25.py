@@ -4,7 +4,8 @@ FTS5 scores every row that matches a query, so a query word found in most chunks
 grow with the store while adding nothing to the ranking: FTS5's BM25 gives a term in more than half
 the rows a zero weight. The planner looks up each query word's document frequency (with the index's
 own tokenizer, so stems match) and keeps the rarest words within a budget of postings to score;
-a query made only of such common words is ranked by its rarest word.
+a query made only of such common words is ranked by its rarest word. Costs stay bounded: at most
+``MAX_POSTINGS + POSTINGS_BUDGET`` rows are scored.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import sqlite3
 import threading
 
 TOKENIZER = "porter unicode61"
-#: Postings scored per query at most (beyond the rarest word, which is always kept).
+#: Postings (matching rows) scored per query, beyond the rarest word (ranking costs ~3-4 µs a row).
 POSTINGS_BUDGET = 3000
-#: A query of only words in over half the rows is ranked by its rarest word, up to this many rows.
-FALLBACK_POSTINGS = 30000
+#: The rarest word is used only if it matches at most this many rows; otherwise BM25 finds nothing
+#: (such a word barely ranks anything and would cost tens of milliseconds).
+MAX_POSTINGS = 10000
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOPWORD_TEXT = (
@@ -60,9 +62,10 @@ class QueryPlanner:
                 found.append((df, word))
         found.sort()
         informative = [(df, w) for df, w in found if df <= n_rows // 2]
-        if not informative:
-            # Only words that weigh (almost) nothing: rank by the rarest, if that stays affordable.
-            informative = found[:1] if found and found[0][0] <= FALLBACK_POSTINGS else []
+        if not informative:  # only words that weigh (almost) nothing: rank by the rarest
+            informative = found[:1]
+        if informative and informative[0][0] > MAX_POSTINGS:
+            return None
         kept: list[str] = []
         total = 0
         for df, word in informative:

@@ -41,6 +41,7 @@ class LlamaProvEmbedder:
         pooling: str | None = None,
         normalize: bool = True,
         batch_size: int | None = None,
+        n_threads: int | None = None,
     ) -> None:
         """See :func:`embed_llamaprov`."""
         from llamaprov.engine import Model, default_model_path, load_model
@@ -68,6 +69,7 @@ class LlamaProvEmbedder:
         self.pooling = pooling
         self.normalize = normalize
         self.batch_size = batch_size
+        self.n_threads = n_threads
         self._lock = threading.Lock()
         path = Path(self._model.path).resolve()
         self.model_path = path
@@ -100,6 +102,8 @@ class LlamaProvEmbedder:
         kwargs: dict[str, Any] = {"pooling": self.pooling, "normalize": self.normalize}
         if self.batch_size is not None:
             kwargs["batch_size"] = self.batch_size
+        if self.n_threads is not None:
+            kwargs["n_threads"] = self.n_threads
         with self._lock:
             out = embed_batch(self._model, texts, **kwargs)
         return np.asarray(out, dtype=np.float32)
@@ -181,15 +185,18 @@ def embed_llamaprov(
     pooling: str | None = None,
     normalize: bool = True,
     batch_size: int | None = None,
+    n_threads: int | None = None,
 ) -> LlamaProvEmbedder:
     """An embedder over a local GGUF model (default: the packaged SmolLM2-135M).
 
     ``pooling`` is passed to :func:`llamaprov.engine.embed_batch` (None: the model's own, or the
     engine's default when the model declares none); ``normalize`` scales vectors to unit length;
-    ``batch_size`` is the engine's batch (None: its default). The result is a callable ``list[str]
-    -> (n, dim) ndarray``.
+    ``batch_size`` is the engine's batch (None: its default); ``n_threads`` its CPU threads (not part
+    of the embedder's identity). The result is a callable ``list[str] -> (n, dim) ndarray``.
     """
-    return LlamaProvEmbedder(model, pooling=pooling, normalize=normalize, batch_size=batch_size)
+    return LlamaProvEmbedder(
+        model, pooling=pooling, normalize=normalize, batch_size=batch_size, n_threads=n_threads
+    )
 
 
 def embedder_id(embed: Callable[..., Any]) -> str:

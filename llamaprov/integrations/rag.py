@@ -27,6 +27,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -58,7 +59,7 @@ Method = Literal["hybrid", "vector", "bm25"]
 _FORMAT = "llamaprov-rag"
 _FORMAT_VERSION = 1
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-_RRF_K = 60
+_RRF_K = 20  # reciprocal-rank constant: below the usual 60 as our lists hold at most 50
 
 _SCHEMA_TEMPLATE = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -132,6 +133,7 @@ class RagStore:
         self._data_version = -1
         self._closed = False
         self._planner = QueryPlanner("temp.chunks_vocab")
+        self._pool: ThreadPoolExecutor | None = None
         conn.execute(
             "CREATE VIRTUAL TABLE temp.chunks_vocab USING fts5vocab(main, chunks_fts, 'row')"
         )
@@ -339,7 +341,7 @@ class RagStore:
                             (cur.lastrowid, chunk.text, chunk.context),
                         )
                         row += 1
-            self._refresh()
+            self._refresh(force=True)
         return doc_ids
 
     def delete(self, doc_ids: int | Iterable[int]) -> int:
@@ -397,9 +399,16 @@ class RagStore:
             allowed = self._filtered_ids(where, params) if where else None
             vec: list[tuple[int, float]] = []
             bm: list[tuple[int, float]] = []
-            if method in ("vector", "hybrid"):
+            if method == "hybrid":
+                # Both searches release the GIL (numpy, SQLite): run BM25 beside the matrix product.
+                pending = self._worker().submit(self._bm25_search, query, n_candidates, where, params)
+                try:
+                    vec = self._vector_search(query, n_candidates, allowed)
+                finally:
+                    bm = pending.result()
+            elif method == "vector":
                 vec = self._vector_search(query, n_candidates, allowed)
-            if method in ("bm25", "hybrid"):
+            else:
                 bm = self._bm25_search(query, n_candidates, where, params)
             vec_scores, bm_scores = dict(vec), dict(bm)
             if method == "vector":
@@ -428,6 +437,8 @@ class RagStore:
         with self._lock:
             if not self._closed:
                 self._closed = True
+                if self._pool is not None:
+                    self._pool.shutdown()
                 self._conn.close()
                 self._planner.close()
                 self._matrix = np.empty((0, self._dim), dtype=np.float32)
@@ -439,18 +450,23 @@ class RagStore:
         self.close()
 
     # ------------------------------------------------------------------ internals
+    def _worker(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragstore-bm25")
+        return self._pool
+
     def _db(self) -> sqlite3.Connection:
         if self._closed:
             raise StoreError(f"store {str(self._path)!r} is closed")
         return self._conn
 
-    def _refresh(self, *, full: bool = False) -> None:
+    def _refresh(self, *, full: bool = False, force: bool = False) -> None:
         """Bring the in-memory vectors up to date with the file (new rows; all after deletes)."""
         conn = self._db()
         version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+        if not (full or force) and version == self._data_version:
+            return  # nobody else committed (our own writes refresh with force=True)
         count = int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
-        if not full and version == self._data_version and count == self._n:
-            return
         if full or count < self._n:
             self._n = 0
         last = int(self._ids[self._n - 1]) if self._n else 0

@@ -1,0 +1,637 @@
+"""LangChain integration: :class:`ChatLlamaProv` (a ``BaseChatModel``) and
+:class:`LlamaProvEmbeddings` (an ``Embeddings``) on local GGUF models.
+
+Both take ``model=`` as a GGUF path, a loaded :class:`llamaprov.Model`, a Hugging Face repo id
+(``"owner/name"``) or None for the packaged default model. Instances naming the same file (with
+the same load options) share one loaded model. A chat model keeps a small pool of contexts on
+its model, so concurrent calls (``batch``, ``abatch``, threads) each decode in their own context
+and never share llama.cpp state.
+
+Install the extra: ``pip install llamaprov[langchain]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models.chat_models import LangSmithParams, generate_from_stream
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.output_parsers.openai_tools import (
+    JsonOutputKeyToolsParser,
+    PydanticToolsParser,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
+from langchain_core.utils.pydantic import is_basemodel_subclass
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+
+from llamaprov.chat.types import ChatParams, TurnDone
+from llamaprov.errors import InvalidArgumentError, describe
+from llamaprov.integrations._lc_messages import (
+    event_to_chunk,
+    last_chunk,
+    messages_to_turns,
+    normalize_tool_choice,
+    to_tool_defs,
+    turn_to_message,
+)
+
+if TYPE_CHECKING:
+    from llamaprov.chat.provider import LlamaProvider
+    from llamaprov.engine import Model
+
+__all__ = ["ChatLlamaProv", "LlamaProvEmbeddings"]
+
+# --------------------------------------------------------------------------------- model cache
+_MODELS: dict[tuple[Any, ...], Model] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _cache_key(model: Any, load_kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    options = tuple(sorted(load_kwargs.items()))
+    if isinstance(model, (str, os.PathLike)) and os.path.exists(model):
+        return ("path", str(pathlib.Path(model).resolve()), options)
+    return ("hub", str(model), options)
+
+
+def _check_model_spec(model: Any) -> None:
+    """Cheap validation of ``model=`` (nothing is loaded)."""
+    from llamaprov.engine import Model
+
+    if model is None or isinstance(model, (Model, os.PathLike)):
+        return
+    if not isinstance(model, str) or not model:
+        raise InvalidArgumentError(
+            "model must be a GGUF path, a loaded Model, a Hub repo id or None, "
+            f"got {describe(model)}"
+        )
+
+
+def shared_model(model: Any = None, **load_kwargs: Any) -> Model:
+    """The loaded model for ``model`` (a path, a Hub repo id, None for the default model, or a
+    ``Model``, returned as is), loading it once per resolved path and load options."""
+    from llamaprov.engine import Model, default_model_path, load_model
+
+    if isinstance(model, Model):
+        return model
+    _check_model_spec(model)
+    if model is None:
+        model = default_model_path()
+    key = _cache_key(model, load_kwargs)
+    with _MODELS_LOCK:
+        loaded = _MODELS.get(key)
+        if loaded is not None and not loaded.closed:
+            return loaded
+        if key[0] == "path" or not (isinstance(model, str) and model.count("/") == 1):
+            loaded = load_model(model, **load_kwargs)  # raises ModelNotFoundError for a bad path
+        else:
+            from llamaprov.hub import load_model_hf
+
+            loaded = load_model_hf(model, **load_kwargs)
+        _MODELS[key] = loaded
+        return loaded
+
+
+def _load_options(n_gpu_layers: int) -> dict[str, Any]:
+    """Load keywords that differ from the defaults (so equal settings share a cache entry)."""
+    return {"n_gpu_layers": n_gpu_layers} if n_gpu_layers else {}
+
+
+def _model_name(model: Any) -> str:
+    from llamaprov.engine import Model, default_model_path
+
+    if isinstance(model, Model):
+        return model.path.name
+    if model is None:
+        return default_model_path().name
+    if isinstance(model, os.PathLike) or os.path.exists(str(model)):
+        return pathlib.Path(model).name
+    return str(model)
+
+
+# ----------------------------------------------------------------------------- context pool
+class _ProviderPool:
+    """Idle :class:`LlamaProvider` objects (one engine context each) on one model.
+
+    A call takes one (or makes a new one) and gives it back when done, so concurrent calls never
+    share a context, and a finished conversation's KV cache is reused by the next call.
+    """
+
+    def __init__(self, factory: Callable[[], LlamaProvider], keep: int = 4) -> None:
+        self._factory = factory
+        self._keep = keep
+        self._idle: list[LlamaProvider] = []
+        self._lock = threading.Lock()
+
+    def acquire(self) -> LlamaProvider:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return self._factory()
+
+    def release(self, provider: LlamaProvider) -> None:
+        with self._lock:
+            if len(self._idle) < self._keep:
+                self._idle.append(provider)
+                return
+        provider.close()
+
+
+_DONE = object()
+# llamaprov's "eog" (the model ended its turn) is what LangChain providers call "stop"
+_FINISH_REASONS = {"eog": "stop"}
+_PARAM_FIELDS = ("temperature", "top_p", "top_k", "min_p", "seed", "max_tokens",
+                 "repeat_penalty", "frequency_penalty", "presence_penalty")
+_CALL_KWARGS = frozenset({"tools", "tool_choice", "format", "model", *_PARAM_FIELDS})
+
+
+# --------------------------------------------------------------------------------- chat model
+class ChatLlamaProv(BaseChatModel):
+    """A LangChain chat model running a local GGUF model with llamaprov.
+
+    Tool calling uses the model's native tool format (grammar-constrained calls, with
+    ``tool_choice`` "auto", "any"/"required", "none" or a tool name); structured output is
+    grammar-constrained JSON (``method="json_schema"``, the default), a forced tool call
+    (``"function_calling"``) or any JSON object (``"json_mode"``). Responses carry
+    ``usage_metadata`` (cache reads are prompt tokens reused from the KV cache) and
+    ``response_metadata`` with ``model_name`` and ``finish_reason``.
+
+    Example:
+        ```python
+        from llamaprov import ChatLlamaProv
+
+        llm = ChatLlamaProv(temperature=0, max_tokens=128)   # the packaged default model
+        llm.invoke("Name three colors.").content
+        ```
+    """
+
+    model: Any = None
+    """A GGUF path, a loaded ``llamaprov.Model``, a Hub repo id ("owner/name") or None for the
+    packaged default model."""
+    n_ctx: int | None = None
+    """Context window of each context (default: the model's training length, at most 4096)."""
+    n_threads: int | None = None
+    """CPU threads per generation (default: llamaprov's choice for this machine)."""
+    n_gpu_layers: int = 0
+    """Layers offloaded to the GPU when the model is loaded from a path or the Hub."""
+    temperature: float | None = None
+    """Sampling temperature; 0 is greedy (deterministic)."""
+    max_tokens: int | None = None
+    """Most tokens generated per call (default 512)."""
+    top_p: float | None = None
+    top_k: int | None = None
+    min_p: float | None = None
+    seed: int | None = None
+    repeat_penalty: float | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    """Stop strings (never included in the output)."""
+    tool_format: str | None = None
+    """Override the detected tool-call format ("hermes", "llama3", "mistral", "functionary",
+    "generic")."""
+    chat_template: str | None = None
+    """Override the model's chat template (Jinja text)."""
+    streaming: bool = False
+    """When True, ``invoke`` streams internally (callbacks receive each token)."""
+    timeout: float | None = None
+    """Most seconds one call may generate; a longer call raises ``TimeoutError``."""
+    max_retries: int | None = None
+    """Accepted for compatibility with LangChain's standard parameters. Unused: a local model
+    has no transient failures to retry."""
+    api_key: SecretStr | None = None
+    """Accepted so code written for hosted providers runs unchanged. Unused: a local model
+    needs no key."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    _pool: _ProviderPool | None = PrivateAttr(default=None)
+    _pool_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @model_validator(mode="after")
+    def _validate(self) -> ChatLlamaProv:
+        _check_model_spec(self.model)
+        if self.tool_format is not None:
+            from llamaprov.chat.tool_formats import TOOL_FORMATS
+
+            if self.tool_format not in TOOL_FORMATS:
+                raise InvalidArgumentError(
+                    f"tool_format must be one of {sorted(TOOL_FORMATS)}, got {self.tool_format!r}"
+                )
+        for name, value in (("n_ctx", self.n_ctx), ("n_threads", self.n_threads)):
+            if value is not None and value < 1:
+                raise InvalidArgumentError(f"{name} must be >= 1, got {value!r}")
+        if self.timeout is not None and self.timeout <= 0:
+            raise InvalidArgumentError(f"timeout must be > 0 seconds, got {self.timeout!r}")
+        self._params()  # validates the sampling settings
+        return self
+
+    # ------------------------------------------------------------------------- identity
+    @property
+    def _llm_type(self) -> str:
+        return "llamaprov"
+
+    @property
+    def model_name(self) -> str:
+        """The model's file name (or Hub repo id)."""
+        return _model_name(self.model)
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name, "n_ctx": self.n_ctx,
+                **self._params().as_dict()}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider="llamaprov",
+            ls_model_name=str(kwargs["model"]) if kwargs.get("model") else self.model_name,
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        stops = stop or self.stop
+        if stops:
+            params["ls_stop"] = list(stops)
+        return params
+
+    # ------------------------------------------------------------------------- settings
+    def _params(self, stop: list[str] | None = None, **overrides: Any) -> ChatParams:
+        values = {name: getattr(self, name) for name in _PARAM_FIELDS}
+        values.update({k: v for k, v in overrides.items() if k in _PARAM_FIELDS})
+        stops = [*(self.stop or ()), *(stop or ())]
+        if stops:
+            values["stop"] = tuple(dict.fromkeys(stops))
+        return ChatParams(**{k: v for k, v in values.items() if v is not None})
+
+    def _load(self, model: Any = None) -> Model:
+        spec = self.model if model is None else model
+        return shared_model(spec, **_load_options(self.n_gpu_layers))
+
+    def _provider_pool(self) -> _ProviderPool:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = _ProviderPool(lambda: self._new_provider(self._load()))
+            return self._pool
+
+    def _new_provider(self, model: Model) -> LlamaProvider:
+        from llamaprov.chat.provider import LlamaProvider
+
+        return LlamaProvider(model, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                             template=self.chat_template, tool_format=self.tool_format)
+
+    # --------------------------------------------------------------------------- tools
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Offer ``tools`` to the model.
+
+        Args:
+            tools: LangChain tools, functions, pydantic models, TypedDicts or tool dicts
+                (anything ``convert_to_openai_tool`` accepts).
+            tool_choice: "auto" (the model decides; default), "any" or "required" (it must call
+                one), "none" (it must not), a tool name (it must call that one), True (the
+                single bound tool must be called) or ``{"type": "function", "function":
+                {"name": ...}}``.
+            **kwargs: other call arguments bound with the tools.
+        """
+        defs = to_tool_defs(tools)  # validates now rather than at the first call
+        choice = normalize_tool_choice(tool_choice, defs)
+        formatted = [convert_to_openai_tool(t) for t in tools]
+        return super().bind(tools=formatted, tool_choice=choice, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type,
+        *,
+        method: Literal["json_schema", "function_calling", "json_mode"] = "json_schema",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
+        """A runnable returning data of ``schema`` (a pydantic class, a TypedDict, a JSON schema
+        or an OpenAI tool dict): a pydantic instance for a pydantic class, a dict otherwise.
+
+        Args:
+            method: "json_schema" (default): generation is constrained by a grammar compiled from
+                the schema. "function_calling": a forced call of a tool made from the schema.
+                "json_mode": any JSON object (describe the keys in the prompt).
+            include_raw: return ``{"raw": AIMessage, "parsed": ..., "parsing_error": ...}``
+                instead of raising on a parsing error.
+            strict: accepted for compatibility; grammar-constrained output is always strict.
+        """
+        if kwargs:
+            raise InvalidArgumentError(
+                f"with_structured_output got unknown arguments {sorted(kwargs)}"
+            )
+        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
+        parser: Runnable
+        if method == "function_calling":
+            tool = convert_to_openai_tool(schema)
+            name = tool["function"]["name"]
+            llm = self.bind_tools(
+                [schema], tool_choice=name,
+                ls_structured_output_format={"kwargs": {"method": method}, "schema": tool},
+            )
+            parser = (
+                PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
+                if is_pydantic
+                else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+            )
+        elif method in ("json_schema", "json_mode"):
+            json_schema = _json_schema_of(schema)
+            llm = self.bind(
+                format=json_schema if method == "json_schema" else "json",
+                ls_structured_output_format={"kwargs": {"method": method}, "schema": schema},
+            )
+            parser = (
+                PydanticOutputParser(pydantic_object=schema)  # type: ignore[arg-type]
+                if is_pydantic
+                else JsonOutputParser()
+            )
+        else:
+            raise InvalidArgumentError(
+                "method must be 'json_schema', 'function_calling' or 'json_mode', "
+                f"got {describe(method)}"
+            )
+        if not include_raw:
+            return llm | parser
+        parsed = RunnablePassthrough.assign(parsed=lambda x: parser.invoke(x["raw"]),
+                                            parsing_error=lambda _: None)
+        fallback = RunnablePassthrough.assign(parsed=lambda _: None)
+        with_raw = parsed.with_fallbacks([fallback], exception_key="parsing_error")
+        return RunnableMap(raw=llm) | with_raw
+
+    # ------------------------------------------------------------------------ generation
+    def _request(self, messages: list[BaseMessage], stop: list[str] | None,
+                 kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Validated arguments for ``LlamaProvider.stream_perform`` from a LangChain call."""
+        unknown = set(kwargs) - _CALL_KWARGS
+        if unknown:
+            raise InvalidArgumentError(
+                f"ChatLlamaProv got unknown call arguments {sorted(unknown)}; known: "
+                f"{sorted(_CALL_KWARGS)}"
+            )
+        tools = to_tool_defs(kwargs.get("tools") or ())
+        choice = normalize_tool_choice(kwargs.get("tool_choice"), tools)
+        fmt = kwargs.get("format")
+        type_: Any = None
+        if fmt == "json":
+            type_ = {"type": "object"}
+        elif isinstance(fmt, dict):
+            type_ = fmt
+        elif fmt is not None:
+            raise InvalidArgumentError(
+                f"format must be 'json' or a JSON schema dict, got {describe(fmt)}"
+            )
+        return {
+            "turns": messages_to_turns(messages),
+            "tools": tools,
+            "tool_choice": choice,
+            "type": type_,
+            "params": self._params(stop, **kwargs),
+        }
+
+    def _metadata(self, turn: Any, model: Any) -> dict[str, Any]:
+        return {
+            "model_name": _model_name(model if model is not None else self.model),
+            "finish_reason": _FINISH_REASONS.get(turn.finish_reason, turn.finish_reason),
+        }
+
+    def _events(self, messages: list[BaseMessage], stop: list[str] | None,
+                kwargs: dict[str, Any], cancel: threading.Event | None = None) -> Iterator[Any]:
+        """Stream events of one generation on a pooled context (the context is returned to the
+        pool when the generation ends, also when the consumer stops early)."""
+        request = self._request(messages, stop, kwargs)
+        override = kwargs.get("model")
+        if override is not None:
+            pool = None
+            provider = self._new_provider(self._load(override))
+        else:
+            pool = self._provider_pool()
+            provider = pool.acquire()
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        events = provider.stream_perform(**request)
+        try:
+            for event in events:
+                yield event
+                if cancel is not None and cancel.is_set():
+                    return
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"ChatLlamaProv: generation exceeded timeout={self.timeout}s"
+                    )
+        finally:
+            events.close()
+            if pool is not None:
+                pool.release(provider)
+            else:
+                provider.close()
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.streaming:
+            return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
+        turn = None
+        for event in self._events(messages, stop, kwargs):
+            if isinstance(event, TurnDone):
+                turn = event.turn
+        assert turn is not None
+        message = turn_to_message(turn, self._metadata(turn, kwargs.get("model")))
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        for event in self._events(messages, stop, kwargs):
+            chunk = self._chunk_for(event, kwargs)
+            if chunk is None:
+                continue
+            if run_manager is not None:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+    def _chunk_for(self, event: Any, kwargs: dict[str, Any]) -> ChatGenerationChunk | None:
+        if isinstance(event, TurnDone):
+            message: AIMessageChunk | None = last_chunk(
+                event.turn, self._metadata(event.turn, kwargs.get("model"))
+            )
+        else:
+            message = event_to_chunk(event)
+        return None if message is None else ChatGenerationChunk(message=message)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.streaming:
+            chunks = [c async for c in self._astream(messages, stop, run_manager, **kwargs)]
+            return generate_from_stream(iter(chunks))
+        turn = None
+        async for event in self._aevents(messages, stop, kwargs):
+            if isinstance(event, TurnDone):
+                turn = event.turn
+        assert turn is not None
+        message = turn_to_message(turn, self._metadata(turn, kwargs.get("model")))
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        async for event in self._aevents(messages, stop, kwargs):
+            chunk = self._chunk_for(event, kwargs)
+            if chunk is None:
+                continue
+            if run_manager is not None:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+    async def _aevents(self, messages: list[BaseMessage], stop: list[str] | None,
+                       kwargs: dict[str, Any]) -> AsyncIterator[Any]:
+        """The events of :meth:`_events`, produced on a worker thread as tokens are decoded and
+        handed to the event loop as they come (the loop never blocks on llama.cpp)."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        cancel = threading.Event()
+
+        def produce() -> None:
+            try:
+                for event in self._events(messages, stop, kwargs, cancel):
+                    loop.call_soon_threadsafe(queue.put_nowait, event)
+                loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+            except BaseException as exc:
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+
+        worker = threading.Thread(target=produce, name="llamaprov-langchain", daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = await queue.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            cancel.set()
+            if worker.is_alive():
+                await asyncio.to_thread(worker.join)
+
+
+def _json_schema_of(schema: Any) -> dict[str, Any]:
+    """The JSON schema of a pydantic class (v1 or v2), TypedDict, JSON schema or tool dict."""
+    if isinstance(schema, type) and is_basemodel_subclass(schema):
+        if hasattr(schema, "model_json_schema"):
+            return schema.model_json_schema()
+        return schema.schema()  # pydantic.v1 model
+    try:
+        converted = convert_to_json_schema(schema)
+    except Exception as exc:
+        raise InvalidArgumentError(
+            f"cannot make a JSON schema from {describe(schema)}: {exc}"
+        ) from exc
+    if "properties" in converted and "required" not in converted:
+        converted["required"] = list(converted["properties"])
+    return converted
+
+
+# --------------------------------------------------------------------------------- embeddings
+class LlamaProvEmbeddings(BaseModel, Embeddings):
+    """LangChain embeddings from a local GGUF model: one pooled vector per text.
+
+    Texts are embedded in batches of ``batch_size`` sequences per decode. ``pooling`` is the
+    model's own when it declares one, else "mean"; vectors are L2-normalized unless
+    ``normalize=False``.
+
+    Example:
+        ```python
+        from llamaprov import LlamaProvEmbeddings
+
+        emb = LlamaProvEmbeddings()          # the packaged default model
+        vectors = emb.embed_documents(["a cat", "a dog"])
+        ```
+    """
+
+    model: Any = None
+    """A GGUF path, a loaded ``llamaprov.Model``, a Hub repo id or None for the default model."""
+    batch_size: int = Field(default=32, ge=1)
+    pooling: Literal["mean", "cls", "last", "rank"] | None = None
+    normalize: bool = True
+    n_ctx: int | None = Field(default=None, ge=16)
+    """Longest text in tokens (longer ones are truncated with a warning)."""
+    n_threads: int | None = Field(default=None, ge=1)
+    n_gpu_layers: int = 0
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
+    @model_validator(mode="after")
+    def _validate(self) -> LlamaProvEmbeddings:
+        _check_model_spec(self.model)
+        return self
+
+    def _load(self) -> Model:
+        return shared_model(self.model, **_load_options(self.n_gpu_layers))
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text."""
+        from llamaprov.engine import embed_batch
+
+        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+            raise InvalidArgumentError(
+                f"embed_documents needs a list of str, got {describe(texts)}"
+            )
+        if not texts:
+            return []
+        vectors = embed_batch(self._load(), list(texts), batch_size=self.batch_size,
+                              pooling=self.pooling, normalize=self.normalize, n_ctx=self.n_ctx,
+                              n_threads=self.n_threads)
+        return [[float(x) for x in row] for row in vectors]
+
+    def embed_query(self, text: str) -> list[float]:
+        """The vector of one text."""
+        if not isinstance(text, str):
+            raise InvalidArgumentError(f"embed_query needs a str, got {describe(text)}")
+        return self.embed_documents([text])[0]
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        """:meth:`embed_documents` on a worker thread (the event loop keeps running)."""
+        return await asyncio.to_thread(self.embed_documents, texts)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        """:meth:`embed_query` on a worker thread."""
+        return await asyncio.to_thread(self.embed_query, text)

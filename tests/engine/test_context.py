@@ -1,0 +1,135 @@
+"""Context configuration, KV memory, batches, perf, and use from several threads."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from llamaprov import Batch, ContextError, InvalidArgumentError
+
+
+def prompt(model, text):
+    return model.apply_chat_template([{"role": "user", "content": text}])
+
+
+def test_configuration(model):
+    with model.new_context(n_ctx=512, n_batch=256, n_seq_max=2, n_threads=1) as ctx:
+        assert ctx.n_ctx >= 512 and ctx.n_batch == 256 and ctx.n_seq_max == 2
+        assert ctx.n_threads == 1
+        ctx.set_threads(2, 2)
+        assert (ctx.n_threads, ctx.n_threads_batch) == (2, 2)
+        ctx.set_causal_attn(True)
+        ctx.synchronize()
+    for bad in ({"n_ctx": 0}, {"n_seq_max": 10**6}, {"pooling": "max"}, {"flash_attn": "x"},
+                {"type_k": "q3"}, {"n_threads": -1}):
+        with pytest.raises(InvalidArgumentError):
+            model.new_context(**bad)
+
+
+def test_decode_logits_and_memory(model):
+    with model.new_context(n_ctx=256, n_seq_max=2) as ctx:
+        tokens = model.tokenize("The capital of France is", add_special=False)
+        ctx.decode(tokens)
+        logits = ctx.logits()
+        assert logits.shape == (len(model.vocab),) and np.isfinite(logits).all()
+        assert ctx.memory.seq_pos_range(0) == (0, len(tokens) - 1)
+        ctx.memory.seq_cp(0, 1)
+        assert ctx.memory.seq_pos_range(1) == (0, len(tokens) - 1)
+        assert ctx.memory.seq_rm(1, 2, -1)
+        assert ctx.memory.seq_pos_range(1) == (0, 1)
+        ctx.memory.seq_keep(0)
+        assert ctx.memory.seq_pos_range(1) == (-1, -1)
+        assert ctx.memory.can_shift
+        ctx.memory.seq_add(0, 0, -1, 3)
+        assert ctx.memory.seq_pos_range(0)[0] == 3
+        ctx.memory.seq_div(0, 0, -1, 2)
+        ctx.memory.clear()
+        assert ctx.memory.seq_pos_range(0) == (-1, -1)
+        with pytest.raises(InvalidArgumentError):
+            ctx.memory.seq_rm(5)
+        with pytest.raises(InvalidArgumentError):
+            ctx.decode([])
+
+
+def test_batch_and_decode_batch(model):
+    tokens = model.tokenize("Hello there", add_special=False)
+    with model.new_context(n_ctx=256) as ctx, Batch(16) as batch:
+        for i, t in enumerate(tokens):
+            batch.add(t, i, 0, logits=i == len(tokens) - 1)
+        assert len(batch) == len(tokens)
+        ctx.decode_batch(batch)
+        assert np.isfinite(ctx.logits_ith(-1)).all()
+        batch.clear()
+        assert len(batch) == 0
+        with pytest.raises(InvalidArgumentError):
+            Batch(0)
+        with pytest.raises(InvalidArgumentError):
+            batch.add_embedding([0.0], 0)
+
+
+def test_encode_on_decoder_only_model(model):
+    with model.new_context(n_ctx=128) as ctx, pytest.raises(ContextError, match="no encoder"):
+        ctx.encode(model.tokenize("hi"))
+
+
+def test_perf_counters(model):
+    with model.new_context(n_ctx=256) as ctx:
+        ctx.perf_reset()
+        ctx.generate("Hello", max_tokens=3, temperature=0)
+        perf = ctx.perf()
+        assert perf["n_p_eval"] >= 1 and perf["n_eval"] >= 1
+
+
+def test_abort_callback(model):
+    with model.new_context(n_ctx=256) as ctx:
+        ctx.set_abort_callback(lambda: True)
+        with pytest.raises(ContextError, match="aborted"):
+            ctx.generate("Hello", max_tokens=3)
+        ctx.set_abort_callback(None)
+        assert ctx.generate("Hello", max_tokens=2, temperature=0) is not None
+
+
+PROMPTS = ["Name a fruit.", "Name a color.", "Name an animal.", "Name a city."]
+
+
+def test_threads_with_separate_contexts(model):
+    with model.new_context(n_ctx=512) as ctx:
+        expected = {p: ctx.generate(prompt(model, p), max_tokens=8, temperature=0) for p in PROMPTS}
+    results: dict[str, str] = {}
+    errors: list[BaseException] = []
+
+    def work(p: str) -> None:
+        try:
+            with model.new_context(n_ctx=512, n_threads=1) as own:
+                results[p] = own.generate(prompt(model, p), max_tokens=8, temperature=0)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(p,)) for p in PROMPTS]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors and results == expected
+
+
+def test_threads_sharing_one_context(model):
+    with model.new_context(n_ctx=512) as ctx:
+        expected = {p: ctx.generate(prompt(model, p), max_tokens=8, temperature=0) for p in PROMPTS}
+        results: dict[str, str] = {}
+        errors: list[BaseException] = []
+
+        def work(p: str) -> None:
+            try:
+                results[p] = "".join(ctx.stream(prompt(model, p), max_tokens=8, temperature=0))
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(p,)) for p in PROMPTS]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=300)
+        assert not errors and results == expected

@@ -1,0 +1,114 @@
+"""The MaskBench conformance harness on a fixed sample of the shared cases."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from llamaprov.grammars.maskbench import check_schema, run
+
+DATA = pathlib.Path(
+    os.environ.get("LLAMAPROV_MASKBENCH_DIR", "/work/shared/jsonschemabench/maskbench")
+)
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"MaskBench data not found at {DATA}")
+
+
+def test_check_schema_reports_each_outcome() -> None:
+    case = {
+        "schema": {"type": "integer", "maximum": 3},
+        "tests": [{"valid": True, "data": 3}, {"valid": False, "data": 4}],
+    }
+    assert check_schema(case)["status"] == "passing"
+    wrong = {"schema": {"type": "integer"}, "tests": [{"valid": False, "data": 4}]}
+    assert check_schema(wrong)["status"] == "invalidation_error"
+    strict = {"schema": {"type": "integer"}, "tests": [{"valid": True, "data": "4"}]}
+    assert check_schema(strict)["status"] == "validation_error"
+    refused = {"schema": {"not": {"pattern": "x"}}, "tests": []}
+    assert check_schema(refused)["status"] == "compile_error"
+
+
+@needs_data
+def test_fixed_sample_meets_targets() -> None:
+    summary = run(DATA, limit=300, seed=1234, workers=2)
+    assert summary["schemas"] == 300
+    assert summary["invalidation_error"] == 0
+    assert summary["crash"] == 0
+    assert summary["timeout"] == 0
+    assert summary["passing"] / summary["schemas"] >= 0.88
+    assert summary["valid_rejected"] <= 0.02 * summary["valid_instances"]
+    assert summary["compile_ms_p50"] <= 5
+
+
+def test_broken_file_and_timeout_do_not_stop_the_run(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "ok.json").write_text(
+        json.dumps({"schema": {"type": "null"}, "tests": [{"valid": True, "data": None}]})
+    )
+    (tmp_path / "bad.json").write_text("{not json")
+    summary = run(tmp_path, workers=1)
+    assert summary["schemas"] == 2
+    assert summary["passing"] == 1
+    assert summary["compile_error"] == 1
+    # a worker that overruns its time is killed and replaced; the run goes on
+    summary = run(tmp_path, workers=1, timeout=0.0001)
+    assert summary["timeout"] >= 1
+    assert summary["schemas"] == 2
+
+
+@needs_data
+def test_cli_json_output() -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "llamaprov.grammars.maskbench",
+            str(DATA),
+            "--limit",
+            "20",
+            "--seed",
+            "3",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    for key in (
+        "schemas",
+        "passing",
+        "compile_error",
+        "validation_error",
+        "invalidation_error",
+        "crash",
+        "timeout",
+        "compile_ms_p50",
+        "compile_ms_p90",
+        "compile_ms_p99",
+    ):
+        assert key in summary
+    assert summary["schemas"] == 20
+
+
+@needs_data
+@pytest.mark.parametrize("whitespace", ["compact", "bounded", "flexible"])
+def test_sampled_grammars_parse_in_llama_cpp(whitespace: str) -> None:
+    from llamaprov.errors import UnsupportedSchemaError
+    from llamaprov.grammars import json_schema_to_gbnf, validate_gbnf
+
+    files = sorted(DATA.iterdir())[::20]
+    compiled = 0
+    for f in files:
+        schema = json.loads(f.read_text(encoding="utf-8"))["schema"]
+        try:
+            grammar = json_schema_to_gbnf(schema, whitespace=whitespace)
+        except UnsupportedSchemaError:
+            continue
+        validate_gbnf(grammar)
+        compiled += 1
+    assert compiled >= 0.85 * len(files)
