@@ -16,10 +16,11 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 
-WORDS = (
-    "river stone garden window lantern harbor meadow violin copper forest morning candle "
-    "village market letter bridge winter orchard feather compass island mirror velvet thunder"
-).split()
+WORDS = [
+    "river", "stone", "garden", "window", "lantern", "harbor", "meadow", "violin", "copper",
+    "forest", "morning", "candle", "village", "market", "letter", "bridge", "winter", "orchard",
+    "feather", "compass", "island", "mirror", "velvet", "thunder",
+]
 
 
 def user_message(turn: int) -> str:

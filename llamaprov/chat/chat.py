@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from typing import Any
 
 from llamaprov.chat.provider import Provider, check_tool_choice
 from llamaprov.chat.types import (
     ChatParams,
+    Content,
+    ContentText,
     ContentToolRequest,
     ContentToolResult,
     StreamEvent,
@@ -154,7 +156,7 @@ class Chat:
         """The conversation so far (user and assistant turns)."""
         turns = list(self._turns)
         if include_system_prompt and self._system_prompt is not None:
-            turns.insert(0, Turn("system", [self._system_prompt]))
+            turns.insert(0, Turn("system", [ContentText(self._system_prompt)]))
         return turns
 
     def set_turns(self, turns: Sequence[Turn]) -> None:
@@ -197,7 +199,11 @@ class Chat:
 
     # ----------------------------------------------------------------------------- generation
     def _full_turns(self, extra: Sequence[Turn]) -> list[Turn]:
-        head = [Turn("system", [self._system_prompt])] if self._system_prompt is not None else []
+        head = (
+            [Turn("system", [ContentText(self._system_prompt)])]
+            if self._system_prompt is not None
+            else []
+        )
         return head + self._turns + list(extra)
 
     def _user_turn(self, inputs: Sequence[Any]) -> Turn:
@@ -219,7 +225,7 @@ class Chat:
         tool_choice: str | None,
         loop: asyncio.AbstractEventLoop | None = None,
         stop: threading.Event | None = None,
-    ) -> Iterator[StreamEvent]:
+    ) -> Generator[StreamEvent, None, None]:
         """The conversation step behind every entry point: generate, run tools, repeat."""
         with self._lock:
             choice = check_tool_choice(
@@ -246,13 +252,13 @@ class Chat:
                 requests = turn.tool_requests
                 if not requests or this_choice == "none":
                     break
-                results = []
+                results: list[Content] = []
                 for request in requests:
-                    for cb in self._on_tool_request:
-                        cb(request)
+                    for on_request in self._on_tool_request:
+                        on_request(request)
                     result = self.provider.tool_call(request, self._tools, loop=loop)
-                    for cb in self._on_tool_result:
-                        cb(result)
+                    for on_result in self._on_tool_result:
+                        on_result(result)
                     results.append(result)
                     yield ToolResultEvent(result)
                 new_turns.append(Turn("user", results))

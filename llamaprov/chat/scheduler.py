@@ -8,7 +8,7 @@ from typing import Any
 
 from llamaprov.chat.chat import Chat
 from llamaprov.chat.provider import DEFAULT_MAX_TOKENS, LlamaProvider
-from llamaprov.chat.types import Turn, validate_against_type
+from llamaprov.chat.types import ContentText, Turn, validate_against_type
 from llamaprov.errors import InvalidArgumentError, StructuredOutputError, describe
 
 _DEFAULT_MAX_ACTIVE = 8
@@ -28,9 +28,7 @@ def _check(chat: Any, prompts: Any, max_active: Any) -> tuple[LlamaProvider, lis
     return chat.provider, list(prompts), max_active
 
 
-def _run_parallel(
-    chat: Chat, prompts: list[str], max_active: int, type: Any
-) -> list[Any]:
+def _run_parallel(chat: Chat, prompts: list[str], max_active: int | None, type: Any) -> list[Any]:
     """Generate one reply per prompt (each continuing ``chat``'s conversation independently);
     returns the completions in prompt order."""
     from llamaprov.engine import SamplingParams
@@ -40,9 +38,8 @@ def _run_parallel(
     base = chat.get_turns(include_system_prompt=True)
     grammar = None
     if type is not None:
-        from llamaprov.grammars import json_schema_to_gbnf
-
         from llamaprov.chat.types import to_json_schema
+        from llamaprov.grammars import json_schema_to_gbnf
 
         grammar = json_schema_to_gbnf(
             to_json_schema(type), whitespace="compact", additional_properties=False
@@ -50,7 +47,7 @@ def _run_parallel(
     kwargs = {k: v for k, v in settings.as_dict().items() if k not in ("stop", "max_tokens")}
     if grammar is not None:
         kwargs["grammar"] = grammar
-    texts = [provider.format_turns([*base, Turn("user", [p])]) for p in prompts]
+    texts = [provider.format_turns([*base, Turn("user", [ContentText(p)])]) for p in prompts]
     max_tokens = settings.max_tokens or DEFAULT_MAX_TOKENS
     longest = max(
         len(provider.model.tokenize(t, add_special=True, parse_special=True)) for t in texts

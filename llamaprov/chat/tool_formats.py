@@ -27,18 +27,18 @@ from typing import Any, ClassVar
 
 from llamaprov.chat.types import (
     Content,
-    ParseEvent,
-    TextDelta,
-    ThinkingDelta,
-    ToolRequestArgumentsDelta,
-    ToolRequestDone,
-    ToolRequestStart,
     ContentJson,
     ContentText,
     ContentThinking,
     ContentToolRequest,
     ContentToolResult,
+    ParseEvent,
+    TextDelta,
+    ThinkingDelta,
     ToolDef,
+    ToolRequestArgumentsDelta,
+    ToolRequestDone,
+    ToolRequestStart,
     Turn,
     new_tool_call_id,
 )
@@ -349,7 +349,7 @@ class ToolCallFormat(ABC):
             raise ToolError("a tool-call grammar needs at least one tool")
         roots, texts = _args_grammars(tools)
         alternatives = " | ".join(
-            f"( {self._name_args(td.name, root)} )" for td, root in zip(tools, roots)
+            f"( {self._name_args(td.name, root)} )" for td, root in zip(tools, roots, strict=True)
         )
         return _assemble(self._call_rules(alternatives), texts)
 
@@ -517,7 +517,7 @@ class FunctionaryFormat(ToolCallFormat):
         return [s for s in region.split(">>>") if s]
 
     def parse_calls(self, region: str) -> ParsedCalls:
-        calls = []
+        calls: list[tuple[str, dict[str, Any], str | None]] = []
         trailing = ""
         for seg in self._segments(region):
             name, sep, rest = seg.partition("\n")

@@ -16,7 +16,7 @@ import secrets
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import jsonschema
 import pydantic
@@ -83,7 +83,7 @@ class ContentJson:
     data: Any
 
 
-Content = Union[ContentText, ContentThinking, ContentToolRequest, ContentToolResult, ContentJson]
+Content = ContentText | ContentThinking | ContentToolRequest | ContentToolResult | ContentJson
 CONTENT_TYPES = (ContentText, ContentThinking, ContentToolRequest, ContentToolResult, ContentJson)
 
 
@@ -176,7 +176,7 @@ def as_turn(value: Any, *, role: str = "user") -> Turn:
     if isinstance(value, Turn):
         return value
     if isinstance(value, (str, *CONTENT_TYPES)):
-        return Turn(role, [value])
+        return Turn(role, [_as_content(value)])
     if isinstance(value, (list, tuple)):
         return Turn(role, list(value))
     usage = getattr(value, "usage", None)
@@ -231,9 +231,9 @@ class ToolRequestDone:
     request: ContentToolRequest
 
 
-ParseEvent = Union[
-    TextDelta, ThinkingDelta, ToolRequestStart, ToolRequestArgumentsDelta, ToolRequestDone
-]
+ParseEvent = (
+    TextDelta | ThinkingDelta | ToolRequestStart | ToolRequestArgumentsDelta | ToolRequestDone
+)
 
 
 @dataclass(frozen=True)
@@ -250,7 +250,7 @@ class TurnDone:
     turn: Turn
 
 
-StreamEvent = Union[ParseEvent, ToolResultEvent, TurnDone]
+StreamEvent = ParseEvent | ToolResultEvent | TurnDone
 
 
 
@@ -680,7 +680,9 @@ class ChatParams:
         if self.stop is not None:
             stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
             if not all(isinstance(s, str) and s for s in stop):
-                raise InvalidArgumentError(f"params: stop must be non-empty strings, got {describe(self.stop)}")
+                raise InvalidArgumentError(
+                    f"params: stop must be non-empty strings, got {describe(self.stop)}"
+                )
             object.__setattr__(self, "stop", stop)
 
     @classmethod

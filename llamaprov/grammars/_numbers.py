@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ._builder import alt, group
+from ._builder import RuleSet, alt, group
 
 _D = "[0-9]"
 
@@ -193,24 +193,83 @@ def decimal_range(lo: Decimal | None, lo_ex: bool, hi: Decimal | None, hi_ex: bo
     return alt(parts) if parts else None
 
 
-def multiple_of_digits(k: int, rules: object, hint: str) -> str:
-    """Canonical non-negative integers divisible by ``k`` (a right-linear automaton)."""
-    from ._builder import RuleSet
+def multiples_nonneg(k: int, lo: int, hi: int | None, rules: RuleSet, hint: str) -> str | None:
+    """Canonical integers in [lo, hi] (0 <= lo; hi None: unbounded) divisible by ``k``.
 
-    assert isinstance(rules, RuleSet)
-    names = [rules.fresh(f"{hint}-mod{k}-{r}") for r in range(k)]
-    for r in range(k):
-        alts = [""] if r == 0 else []
-        by_next: dict[int, list[int]] = {}
-        for d in range(10):
-            by_next.setdefault((10 * r + d) % k, []).append(d)
-        for nxt, ds in by_next.items():
-            alts.append(f"{_digit_set(ds)} {names[nxt]}")
-        rules.define(names[r], " | ".join(alts) if alts[0] else "| " + " | ".join(alts[1:]))
-    first: dict[int, list[int]] = {}
-    for d in range(1, 10):
-        first.setdefault(d % k, []).append(d)
-    return alt(['"0"'] + [f"{_digit_set(ds)} {names[r]}" for r, ds in first.items()])
+    A digit-by-digit automaton (remainder, still equal to a bound's prefix) as right-linear rules.
+    """
+    if hi is not None and hi < lo:
+        return None
+    parts: list[str] = []
+    len_lo = len(str(lo))
+    last = len(str(hi)) if hi is not None else len_lo
+    for length in range(len_lo, last + 1):
+        a = lo if length == len_lo else 10 ** (length - 1)
+        b = hi if hi is not None and length == last else 10**length - 1
+        if a <= b:
+            e = _mod_fixed(k, str(a), str(b), rules, hint)
+            if e is not None:
+                parts.append(e)
+    if hi is None:
+        tail = _mod_tail(k, 0, len_lo, rules, hint, {})
+        firsts: dict[str, list[int]] = {}
+        for d in range(1, 10):
+            name = _mod_tail(k, d % k, len_lo, rules, hint, {})
+            if name is not None:
+                firsts.setdefault(name, []).append(d)
+        del tail
+        parts += [f"{_digit_set(ds)} {name}" for name, ds in firsts.items()]
+    return alt([group(p) for p in parts]) if parts else None
+
+
+def _mod_fixed(k: int, a: str, b: str, rules: RuleSet, hint: str) -> str | None:
+    memo: dict[tuple[int, int, bool, bool], str | None] = {}
+    n = len(a)
+
+    def state(pos: int, rem: int, tlo: bool, thi: bool) -> str | None:
+        key = (pos, rem, tlo, thi)
+        if key in memo:
+            return memo[key]
+        if pos == n:
+            memo[key] = "" if rem == 0 else None
+            return memo[key]
+        lo_d = int(a[pos]) if tlo else 0
+        hi_d = int(b[pos]) if thi else 9
+        by_next: dict[str, list[int]] = {}
+        for d in range(lo_d, hi_d + 1):
+            nxt = state(pos + 1, (rem * 10 + d) % k, tlo and d == lo_d, thi and d == hi_d)
+            if nxt is not None:
+                by_next.setdefault(nxt, []).append(d)
+        if not by_next:
+            memo[key] = None
+            return None
+        body = " | ".join(f"{_digit_set(ds)} {nxt}".strip() for nxt, ds in by_next.items())
+        memo[key] = rules.add(f"{hint}-mod{k}", body)
+        return memo[key]
+
+    return state(0, 0, True, True)
+
+
+def _mod_tail(
+    k: int, rem: int, need: int, rules: RuleSet, hint: str, memo: dict[tuple[int, int], str]
+) -> str | None:
+    """Digit strings of length >= ``need`` taking remainder ``rem`` to 0 (rule name)."""
+    key = (rem, need)
+    if key in memo:
+        return memo[key]
+    name = rules.fresh(f"{hint}-mod{k}-tail")
+    memo[key] = name
+    by_next: dict[str, list[int]] = {}
+    for d in range(10):
+        nxt = _mod_tail(k, (rem * 10 + d) % k, max(need - 1, 0), rules, hint, memo)
+        if nxt is not None:
+            by_next.setdefault(nxt, []).append(d)
+    alts = [f"{_digit_set(ds)} {nxt}" for nxt, ds in by_next.items()]
+    if need == 0 and rem == 0:
+        rules.define(name, "| " + " | ".join(alts))
+    else:
+        rules.define(name, " | ".join(alts))
+    return name
 
 
 def _digit_set(ds: list[int]) -> str:

@@ -40,7 +40,7 @@ from ._builder import (
     subtract,
 )
 from ._formats import FORMAT_LENGTHS, format_rule
-from ._numbers import decimal_range, int_range, multiple_of_digits
+from ._numbers import decimal_range, int_range, multiples_nonneg
 
 __all__ = ["WHITESPACE_MODES", "json_schema_to_gbnf"]
 
@@ -1118,21 +1118,17 @@ class _Compiler:
         if k > 1000:
             self.unsupported("multipleOf", ptr, f"multipleOf {k} with these bounds")
             return int_range(lo, hi)
-        digits = multiple_of_digits(k, self.rules, "int")
-        if lo is None and hi is None:
-            return f'"-"? {group(digits)}'
-        if lo is not None and 0 <= lo <= k and hi is None:
-            return digits if lo == 0 else self._nonzero(digits)
-        if hi is not None and -k <= hi <= 0 and lo is None:
-            neg = f'"-" {self._nonzero(digits)}'
-            return alt([neg, '"0"']) if hi == 0 else neg
-        self.unsupported("multipleOf", ptr, f"multipleOf {k} with these bounds")
-        return int_range(lo, hi)
-
-    def _nonzero(self, digits: str) -> str:
-        # digits is '("0" | ...)' from multiple_of_digits; drop the lone zero
-        assert digits.startswith('("0" | ')
-        return "(" + digits[len('("0" | ') :]
+        parts = []
+        if hi is None or hi >= 0:
+            p = multiples_nonneg(k, max(lo, 0) if lo is not None else 0, hi, self.rules, "int")
+            if p:
+                parts.append(p)
+        if lo is None or lo < 0:
+            mag_lo = 1 if hi is None or hi >= 0 else -hi
+            p = multiples_nonneg(k, mag_lo, None if lo is None else -lo, self.rules, "int")
+            if p:
+                parts.append(f'"-" {group(p)}')
+        return alt(parts) if parts else None
 
     # --- arrays ---
 

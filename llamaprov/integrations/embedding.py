@@ -191,8 +191,8 @@ def embed_llamaprov(
 
     ``pooling`` is passed to :func:`llamaprov.engine.embed_batch` (None: the model's own, or the
     engine's default when the model declares none); ``normalize`` scales vectors to unit length;
-    ``batch_size`` is the engine's batch (None: its default); ``n_threads`` its CPU threads (not part
-    of the embedder's identity). The result is a callable ``list[str] -> (n, dim) ndarray``.
+    ``batch_size`` is the engine's batch (None: its default); ``n_threads`` its CPU threads (not
+    part of the embedder's identity). The result is a callable ``list[str] -> (n, dim) ndarray``.
     """
     return LlamaProvEmbedder(
         model, pooling=pooling, normalize=normalize, batch_size=batch_size, n_threads=n_threads

@@ -401,7 +401,9 @@ class RagStore:
             bm: list[tuple[int, float]] = []
             if method == "hybrid":
                 # Both searches release the GIL (numpy, SQLite): run BM25 beside the matrix product.
-                pending = self._worker().submit(self._bm25_search, query, n_candidates, where, params)
+                pending = self._worker().submit(
+                    self._bm25_search, query, n_candidates, where, params
+                )
                 try:
                     vec = self._vector_search(query, n_candidates, allowed)
                 finally:

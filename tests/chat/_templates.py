@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """Real chat templates (as published with the models) used by the tool-format tests."""
 
 # Qwen2.5-7B-Instruct (Hermes-style tool calls)

@@ -23,7 +23,6 @@ from llamaprov.chat import (
     TextDelta,
     TokenUsage,
     ToolRequestArgumentsDelta,
-    ToolRequestDone,
     ToolRequestStart,
     ToolResultEvent,
     Turn,

@@ -48,7 +48,8 @@ EXPECTED = {
         [
             "Environment: ipython",
             '"name": "secret_word"',
-            '<|start_header_id|>assistant<|end_header_id|>\n\n{"name": "add", "parameters": {"a": 2, "b": 3}}<|eot_id|>',
+            "<|start_header_id|>assistant<|end_header_id|>\n\n"
+            '{"name": "add", "parameters": {"a": 2, "b": 3}}<|eot_id|>',
             # the template passes string contents through tojson
             '<|start_header_id|>ipython<|end_header_id|>\n\n"5"<|eot_id|>',
         ],
@@ -57,7 +58,7 @@ EXPECTED = {
         MISTRAL_V03,
         [
             '[AVAILABLE_TOOLS] [{"type": "function", "function": {"name": "add"',
-            '[TOOL_CALLS] [{"arguments": {"a": 2, "b": 3}, "name": "add", "id": "abcDEF123"}]',
+            '[TOOL_CALLS] [{"name": "add", "arguments": {"a": 2, "b": 3}, "id": "abcDEF123"}]',
             '[TOOL_RESULTS] {"content": 5, "call_id": "abcDEF123"}[/TOOL_RESULTS]',
             "[INST] You are helpful.\n\nThanks![/INST]",
         ],
@@ -91,7 +92,10 @@ def test_prompt_rendering_per_format(model, name):
 def test_call_grammar_is_valid_and_constrains_generation(model, name):
     """Each format's grammar is accepted by llama.cpp and, forced on the small model, yields a
     call that parses into schema-valid arguments for the chosen tool."""
-    template = {"hermes": QWEN25, "llama3": LLAMA31, "mistral": MISTRAL_V03}.get(name, CHATML)
+    # Functionary's generation prompt ends with ">>>"; ChatML stands in for the rest of it
+    functionary = CHATML.replace("'<|im_start|>assistant\n'", "'<|im_start|>assistant\n>>>'")
+    template = {"hermes": QWEN25, "llama3": LLAMA31, "mistral": MISTRAL_V03,
+                "functionary": functionary}.get(name, CHATML)
     provider = LlamaProvider(model, template=template, tool_format=name, n_ctx=2048)
     grammar = provider.tool_format.grammar(TOOLS)
     validate_gbnf(grammar)

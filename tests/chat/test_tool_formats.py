@@ -215,8 +215,8 @@ def test_stream_functionary_text_streams_live():
     parser = StreamParser(FunctionaryFormat(), prefix=">>>")
     got = parser.feed("all\nHi th")
     assert [e.text for e in got] == ["Hi th"]
-    got = parser.feed('ere>>>add\n{"a": 1}')
-    final, contents = parser.finish()
+    parser.feed('ere>>>add\n{"a": 1}')
+    _, contents = parser.finish()
     assert _text(contents) == "Hi there"
     assert _calls(contents) == [("add", {"a": 1})]
 
