@@ -89,6 +89,16 @@ def bench_retrieval(n: int, n_queries: int) -> dict[str, object]:
             result[f"{method}_p50_ms"] = round(statistics.median(times), 2)
             result[f"{method}_p95_ms"] = round(times[int(0.95 * (len(times) - 1))], 2)
         store.close()
+    # The floor under vector search: one bare numpy matrix-vector product of the same size
+    # (memory-bandwidth bound), measured in the same run.
+    matrix = np.random.default_rng(4).standard_normal((n, DIM), dtype=np.float32)
+    q = hash_embed(["floor"])[0]
+    times = []
+    for _ in range(n_queries):
+        t0 = time.perf_counter()
+        matrix @ q
+        times.append((time.perf_counter() - t0) * 1000)
+    result["numpy_matvec_p50_ms"] = round(statistics.median(times), 2)
     return result
 
 

@@ -27,7 +27,12 @@ class Contact(BaseModel):
 
 PROMPT = ChatPromptTemplate.from_messages(
     [
-        ("system", "Extract the contact details from the text."),
+        (
+            "system",
+            "Copy the person's name, email address and age from the text into JSON.\n"
+            "Example: 'Bob Stone, bob@mail.net, 52' gives "
+            '{{"name": "Bob Stone", "email": "bob@mail.net", "age": 52}}',
+        ),
         ("human", "{text}"),
     ]
 )

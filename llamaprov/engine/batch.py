@@ -48,39 +48,36 @@ class Batch(_Handle):
 
     def add(self, token: int, pos: int, seq_ids: int | Sequence[int] = 0, logits: bool = False) -> int:
         """Append one token at ``pos`` in ``seq_ids``; returns its index (for logits_ith)."""
-        b = self._ptr
-        i = b.n_tokens
-        if i >= self.capacity:
-            raise InvalidArgumentError(f"batch is full ({self.capacity} tokens)")
         if self.embd:
             raise InvalidArgumentError("this batch carries embeddings; use add_embedding")
-        ids = (seq_ids,) if isinstance(seq_ids, int) else tuple(seq_ids)
-        if not 1 <= len(ids) <= self.n_seq_max:
-            raise InvalidArgumentError(f"a token belongs to 1..{self.n_seq_max} sequences, got {ids}")
-        b.token[i] = token
-        b.pos[i] = pos
-        b.n_seq_id[i] = len(ids)
-        for k, s in enumerate(ids):
-            b.seq_id[i][k] = s
-        b.logits[i] = logits
-        b.n_tokens = i + 1
-        return i
+        i = self._next_slot()
+        self._ptr.token[i] = token
+        return self._place(i, pos, seq_ids, logits)
 
     def add_embedding(self, vector: Sequence[float], pos: int, seq_ids: int | Sequence[int] = 0,
                       logits: bool = False) -> int:
         """Append one embedding vector (a batch made with ``embd > 0``)."""
-        b = self._ptr
         if not self.embd:
             raise InvalidArgumentError("this batch carries token ids; use add")
         if len(vector) != self.embd:
             raise InvalidArgumentError(f"embedding has {len(vector)} values, batch expects {self.embd}")
-        i = b.n_tokens
-        if i >= self.capacity:
-            raise InvalidArgumentError(f"batch is full ({self.capacity} tokens)")
+        i = self._next_slot()
         base = i * self.embd
         for k, x in enumerate(vector):
-            b.embd[base + k] = float(x)
+            self._ptr.embd[base + k] = float(x)
+        return self._place(i, pos, seq_ids, logits)
+
+    def _next_slot(self) -> int:
+        i = int(self._ptr.n_tokens)
+        if i >= self.capacity:
+            raise InvalidArgumentError(f"batch is full ({self.capacity} tokens)")
+        return i
+
+    def _place(self, i: int, pos: int, seq_ids: int | Sequence[int], logits: bool) -> int:
         ids = (seq_ids,) if isinstance(seq_ids, int) else tuple(seq_ids)
+        if not 1 <= len(ids) <= self.n_seq_max:
+            raise InvalidArgumentError(f"a token belongs to 1..{self.n_seq_max} sequences, got {ids}")
+        b = self._ptr
         b.pos[i] = pos
         b.n_seq_id[i] = len(ids)
         for k, s in enumerate(ids):

@@ -211,13 +211,12 @@ def multiples_nonneg(k: int, lo: int, hi: int | None, rules: RuleSet, hint: str)
             if e is not None:
                 parts.append(e)
     if hi is None:
-        tail = _mod_tail(k, 0, len_lo, rules, hint, {})
+        memo: dict[tuple[int, int], str] = {}
         firsts: dict[str, list[int]] = {}
         for d in range(1, 10):
-            name = _mod_tail(k, d % k, len_lo, rules, hint, {})
+            name = _mod_tail(k, d % k, len_lo, rules, hint, memo)
             if name is not None:
                 firsts.setdefault(name, []).append(d)
-        del tail
         parts += [f"{_digit_set(ds)} {name}" for name, ds in firsts.items()]
     return alt([group(p) for p in parts]) if parts else None
 

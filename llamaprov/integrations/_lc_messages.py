@@ -136,7 +136,7 @@ def messages_to_turns(messages: Sequence[BaseMessage]) -> list[Turn]:
             text = _content_text(message.content, where)
             turns.append(Turn("user", [*results, *([ContentText(text)] if text else [])]
                               or [ContentText("")]))
-    head = [Turn("system", ["\n\n".join(system)])] if system else []
+    head = [Turn("system", [ContentText("\n\n".join(system))])] if system else []
     if not turns:
         raise InvalidArgumentError("the messages hold only system messages; add a user message")
     return head + turns
@@ -266,6 +266,7 @@ def usage_metadata(tokens: TokenUsage | None) -> UsageMetadata | None:
         output_tokens=tokens.output,
         total_tokens=tokens.total,
         input_token_details={"cache_read": tokens.cached},
+        output_token_details={},
     )
 
 

@@ -17,7 +17,7 @@ import os
 import pathlib
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -430,7 +430,7 @@ class ChatLlamaProv(BaseChatModel):
             pool = self._provider_pool()
             provider = pool.acquire()
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        events = provider.stream_perform(**request)
+        events: Generator[Any, None, None] = provider.stream_perform(**request)  # type: ignore[assignment]
         try:
             for event in events:
                 yield event
@@ -558,7 +558,7 @@ def _json_schema_of(schema: Any) -> dict[str, Any]:
     if isinstance(schema, type) and is_basemodel_subclass(schema):
         if hasattr(schema, "model_json_schema"):
             return schema.model_json_schema()
-        return schema.schema()  # pydantic.v1 model
+        return schema.schema()  # type: ignore[attr-defined,no-any-return]  # pydantic.v1 model
     try:
         converted = convert_to_json_schema(schema)
     except Exception as exc:

@@ -94,42 +94,43 @@ def test_abort_callback(model):
 PROMPTS = ["Name a fruit.", "Name a color.", "Name an animal.", "Name a city."]
 
 
-def test_threads_with_separate_contexts(model):
-    with model.new_context(n_ctx=512) as ctx:
-        expected = {p: ctx.generate(prompt(model, p), max_tokens=8, temperature=0) for p in PROMPTS}
-    results: dict[str, str] = {}
+def _in_threads(work, items) -> dict:
+    """Run work(item) in one thread per item; return {item: result}, re-raising any error."""
+    results: dict = {}
     errors: list[BaseException] = []
 
-    def work(p: str) -> None:
+    def run(item) -> None:
         try:
-            with model.new_context(n_ctx=512, n_threads=1) as own:
-                results[p] = own.generate(prompt(model, p), max_tokens=8, temperature=0)
-        except BaseException as exc:  # pragma: no cover - reported below
+            results[item] = work(item)
+        except BaseException as exc:  # pragma: no cover - re-raised below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(p,)) for p in PROMPTS]
+    threads = [threading.Thread(target=run, args=(item,)) for item in items]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=300)
-    assert not errors and results == expected
+    if errors:
+        raise errors[0]
+    return results
+
+
+def test_threads_with_separate_contexts(model):
+    with model.new_context(n_ctx=512) as ctx:
+        expected = {p: ctx.generate(prompt(model, p), max_tokens=8, temperature=0) for p in PROMPTS}
+
+    def own_context(p: str) -> str:
+        with model.new_context(n_ctx=512, n_threads=1) as own:
+            return own.generate(prompt(model, p), max_tokens=8, temperature=0)
+
+    assert _in_threads(own_context, PROMPTS) == expected
 
 
 def test_threads_sharing_one_context(model):
     with model.new_context(n_ctx=512) as ctx:
         expected = {p: ctx.generate(prompt(model, p), max_tokens=8, temperature=0) for p in PROMPTS}
-        results: dict[str, str] = {}
-        errors: list[BaseException] = []
 
-        def work(p: str) -> None:
-            try:
-                results[p] = "".join(ctx.stream(prompt(model, p), max_tokens=8, temperature=0))
-            except BaseException as exc:  # pragma: no cover - reported below
-                errors.append(exc)
+        def shared(p: str) -> str:
+            return "".join(ctx.stream(prompt(model, p), max_tokens=8, temperature=0))
 
-        threads = [threading.Thread(target=work, args=(p,)) for p in PROMPTS]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=300)
-        assert not errors and results == expected
+        assert _in_threads(shared, PROMPTS) == expected

@@ -15,9 +15,7 @@ import pytest
 from llamaprov.errors import UnsupportedSchemaError
 from llamaprov.grammars import json_schema_to_gbnf
 
-DATA = pathlib.Path(
-    os.environ.get("LLAMAPROV_MASKBENCH_DIR", "/work/shared/jsonschemabench/maskbench")
-)
+DATA = pathlib.Path(os.environ.get("LLAMAPROV_MASKBENCH_DIR", "/work/shared/jsonschemabench/maskbench"))
 N_SCHEMAS = 50
 
 
@@ -46,11 +44,7 @@ def test_greedy_generation_is_valid(model: Any) -> None:
     failures = []
     start = time.perf_counter()
     for name, schema, grammar in _sample():
-        title = (
-            schema.get("title") or schema.get("description") or name
-            if isinstance(schema, dict)
-            else name
-        )
+        title = schema.get("title") or schema.get("description") or name if isinstance(schema, dict) else name
         prompt = (
             f"<|im_start|>user\nWrite one JSON value for: {str(title)[:80]}<|im_end|>\n"
             "<|im_start|>assistant\n"

@@ -179,6 +179,18 @@ CASES: list[tuple[str, Any, list[Any], list[Any]]] = [
         [0, 3, 25, 21],
     ),
     ("multipleOf-number", {"type": "number", "multipleOf": 0.01}, [1, 1.5, 2.25], [1.001]),
+    (
+        "multipleOf-lower-bound",
+        {"type": "integer", "multipleOf": 11, "minimum": 100},
+        [110, 121, 1100, 99990],
+        [99, 0, 111, -110],
+    ),
+    (
+        "pattern-optional-with-maxLength",
+        {"type": "string", "pattern": "^https?://.+$", "maxLength": 12},
+        ["http://abcde", "https://abcd"],
+        ["https://abcde", "http://"],
+    ),
     # arrays
     ("items", {"type": "array", "items": {"type": "integer"}}, [[], [1, 2, 3]], [[1, "a"], {}]),
     (
@@ -468,16 +480,12 @@ _NOT_PLAIN_JSON_SCHEMA = {"nullable", "forced-additional-false"}
         for ws in ("flexible", "compact")
     ],
 )
-def test_keyword(
-    case: str, schema: Any, valid: list[Any], invalid: list[Any], whitespace: str
-) -> None:
+def test_keyword(case: str, schema: Any, valid: list[Any], invalid: list[Any], whitespace: str) -> None:
     forced = {"additional_properties": False} if case == "forced-additional-false" else {}
     if case not in _NOT_PLAIN_JSON_SCHEMA:
         # jsonschema checks some formats only with optional packages: format cases are checked
         # against the RFCs by hand
-        formats = (
-            None if case.startswith("format-") else jsonschema.Draft202012Validator.FORMAT_CHECKER
-        )
+        formats = None if case.startswith("format-") else jsonschema.Draft202012Validator.FORMAT_CHECKER
         check = jsonschema.validators.validator_for(schema if isinstance(schema, dict) else {})(
             schema, format_checker=formats
         )
@@ -488,13 +496,9 @@ def test_keyword(
     with _matcher(schema, whitespace=whitespace, **forced) as m:
         sep = (",", ":") if whitespace == "compact" else None
         for v in valid:
-            assert m.accepts(json.dumps(v, ensure_ascii=False, separators=sep)), (
-                f"rejected valid {v!r}"
-            )
+            assert m.accepts(json.dumps(v, ensure_ascii=False, separators=sep)), f"rejected valid {v!r}"
         for v in invalid:
-            assert not m.accepts(json.dumps(v, ensure_ascii=False, separators=sep)), (
-                f"accepted invalid {v!r}"
-            )
+            assert not m.accepts(json.dumps(v, ensure_ascii=False, separators=sep)), f"accepted invalid {v!r}"
 
 
 def test_whitespace_modes() -> None:

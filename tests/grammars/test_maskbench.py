@@ -12,9 +12,7 @@ import pytest
 
 from llamaprov.grammars.maskbench import check_schema, run
 
-DATA = pathlib.Path(
-    os.environ.get("LLAMAPROV_MASKBENCH_DIR", "/work/shared/jsonschemabench/maskbench")
-)
+DATA = pathlib.Path(os.environ.get("LLAMAPROV_MASKBENCH_DIR", "/work/shared/jsonschemabench/maskbench"))
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"MaskBench data not found at {DATA}")
 
 
