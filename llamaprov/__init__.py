@@ -88,7 +88,12 @@ _LAZY = {
     "validate_gbnf": "llamaprov.grammars",
     "load_model_hf": "llamaprov.hub",
     "embed_llamaprov": "llamaprov.integrations.embedding",
+    "LlamaProvEmbedder": "llamaprov.integrations.embedding",
     "RagStore": "llamaprov.integrations.rag",
+    "RetrievedChunk": "llamaprov.integrations.rag",
+    "chunk_text": "llamaprov.integrations.rag",
+    "read_document": "llamaprov.integrations.rag",
+    "register_retrieve_tool": "llamaprov.integrations.rag",
     "ChatLlamaProv": "llamaprov.integrations.langchain",
     "LlamaProvEmbeddings": "llamaprov.integrations.langchain",
 }

@@ -145,7 +145,9 @@ class Provider(ABC):
         raw = turn.text
         if turn.finish_reason == "length":
             raise StructuredOutputError(
-                "structured output was cut off by max_tokens before the JSON was complete", raw=raw
+                "structured output was cut off by max_tokens before the JSON was complete: "
+                f"{describe(raw, 200)}",
+                raw=raw,
             )
         try:
             data = json.loads(raw)

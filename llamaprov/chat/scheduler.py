@@ -75,6 +75,7 @@ def _run_parallel(chat: Chat, prompts: list[str], max_active: int | None, type: 
 def parallel_chat(chat: Chat, prompts: Sequence[str], *, max_active: int | None = None) -> list[str]:
     """Reply to each prompt as a separate continuation of ``chat`` (which is not modified),
     decoding up to ``max_active`` sequences at once in one context. Tools are not offered."""
+    _check(chat, prompts, max_active)
     if not prompts:
         return []
     completions = _run_parallel(chat, list(prompts), max_active, None)
@@ -86,6 +87,7 @@ def parallel_chat_structured(
 ) -> list[Any]:
     """Extract data of ``type`` from each prompt in parallel (see :func:`parallel_chat`).
     Raises StructuredOutputError (with ``raw``) for the first result that does not validate."""
+    _check(chat, prompts, max_active)
     if not prompts:
         return []
     completions = _run_parallel(chat, list(prompts), max_active, type)
@@ -93,7 +95,9 @@ def parallel_chat_structured(
     for completion in completions:
         raw = completion.text
         if completion.finish_reason == "length":
-            raise StructuredOutputError("structured output was cut off by max_tokens", raw=raw)
+            raise StructuredOutputError(
+                f"structured output was cut off by max_tokens: {describe(raw, 200)}", raw=raw
+            )
         try:
             values.append(validate_against_type(json.loads(raw), type))
         except ValueError as exc:

@@ -50,7 +50,7 @@ def test_greedy_generation_is_valid(model: Any) -> None:
             "<|im_start|>assistant\n"
         )
         completion = ctx.completion(
-            prompt, max_tokens=64, sampling=SamplingParams(temperature=0, grammar=grammar)
+            prompt, max_tokens=48, sampling=SamplingParams(temperature=0, grammar=grammar)
         )
         for _ in completion:
             pass

@@ -37,7 +37,6 @@ def test_in_memory_vector_store(embeddings) -> None:
 
 
 def test_on_disk_chroma_vector_store(embeddings, tmp_path: Path) -> None:
-    pytest.importorskip("chromadb")
     from langchain_community.vectorstores import Chroma
 
     directory = str(tmp_path / "chroma")

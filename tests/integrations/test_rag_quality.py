@@ -99,7 +99,7 @@ def test_connect_rebuilds_the_recorded_embedder(corpus_store: RagStore, model: M
 
 
 def test_chroma_accepts_the_embedder(embedder: LlamaProvEmbedder) -> None:
-    chromadb = pytest.importorskip("chromadb")
+    import chromadb
     from chromadb.config import Settings
 
     client = chromadb.EphemeralClient(Settings(anonymized_telemetry=False))

@@ -341,7 +341,6 @@ def test_missing_store_and_closed_store(tmp_path: Path) -> None:
 
 
 def test_as_retriever_returns_langchain_documents(store: RagStore) -> None:
-    pytest.importorskip("langchain_core")
     from langchain_core.retrievers import BaseRetriever
 
     retriever = store.as_retriever(k=2)
