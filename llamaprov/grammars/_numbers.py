@@ -115,9 +115,7 @@ def _frac(lo: str, lo_ex: bool, hi: str | None, hi_ex: bool) -> tuple[bool, list
     alts = []
     for (low, up), ds in groups.items():
         cls = _digit_set(ds)
-        empty, sub = _frac(
-            low[0], low[1], None if up is None else up[0], False if up is None else up[1]
-        )
+        empty, sub = _frac(low[0], low[1], None if up is None else up[0], False if up is None else up[1])
         if not empty and not sub:
             continue
         if sub == [f"{_D}+"] and empty:

@@ -293,7 +293,7 @@ def length_range(node: Node) -> tuple[int, int | None]:
     if kind in ("bol", "eol"):
         return (0, 0)
     if kind == "seq":
-        lo, hi = 0, 0
+        lo = 0
         hi_n: int | None = 0
         for n in node[1]:
             a, b = length_range(n)
@@ -307,7 +307,7 @@ def length_range(node: Node) -> tuple[int, int | None]:
         return los, None if any(h is None for h in his) else max(h for h in his if h is not None)
     if kind == "rep":
         a, b = length_range(node[1])
-        hi = None if node[3] is None or b is None else b * node[3]
+        hi: int | None = None if node[3] is None or b is None else b * node[3]
         if node[3] is not None and b == 0:
             hi = 0
         return a * node[2], hi

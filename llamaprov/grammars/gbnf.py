@@ -25,9 +25,7 @@ __all__ = ["GrammarMatcher", "validate_gbnf"]
 
 _lock = threading.Lock()
 _vocab_state: dict[str, Any] = {}
-_MAX_NESTING = (
-    1000  # llama.cpp's recursive-descent parser overflows the C stack on deep nesting (30,000 did)
-)
+_MAX_NESTING = 1000  # llama.cpp's recursive-descent parser overflows the C stack on deep nesting (30,000 did)
 
 
 def _lib() -> Any:
@@ -115,9 +113,7 @@ def _init_sampler(text: str, root: str, vocab: Any) -> Any:
     ffi = _lib()
     ffi.recent_log(clear=True)
     with _lock, _captured_stderr() as err:
-        sampler = ffi.lib.llama_sampler_init_grammar(
-            vocab, text.encode("utf-8"), root.encode("utf-8")
-        )
+        sampler = ffi.lib.llama_sampler_init_grammar(vocab, text.encode("utf-8"), root.encode("utf-8"))
     if not sampler:
         printed = err[0].strip().split("\n\n")[0].strip() if err and err[0].strip() else ""
         lines = [ln for ln in ffi.recent_log(clear=True) if ln.strip()]

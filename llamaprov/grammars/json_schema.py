@@ -274,9 +274,7 @@ def _type_of(value: Any) -> str:
 
 def _as_count(value: Any, keyword: str, ptr: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise UnsupportedSchemaError(
-            keyword, ptr, f"expected a non-negative integer, got {describe(value)}"
-        )
+        raise UnsupportedSchemaError(keyword, ptr, f"expected a non-negative integer, got {describe(value)}")
     if isinstance(value, float):
         if not value.is_integer():
             raise UnsupportedSchemaError(keyword, ptr, f"expected an integer, got {value}")
@@ -311,6 +309,7 @@ class _Compiler:
         self.unsat_refs: set[int] = set()
         self.branches = 0
         self._cache: dict[str, str] = {}
+        self._validators: dict[int, tuple[dict[str, Any], Any]] = {}
         base = _DEFAULT_BASE
         self.ids[base] = schema
         self._index(schema, base, "#")
@@ -363,11 +362,7 @@ class _Compiler:
             if key in _SCHEMA_DICTS and isinstance(sub, dict):
                 for k, v in sub.items():
                     self._index(v, base, _pointer(ptr, key, k))
-            elif (
-                (key in _SCHEMA_LISTS and isinstance(sub, list))
-                or key in _SCHEMA_SINGLE
-                or key == "items"
-            ):
+            elif (key in _SCHEMA_LISTS and isinstance(sub, list)) or key in _SCHEMA_SINGLE or key == "items":
                 self._index(sub, base, _pointer(ptr, key))
             elif key == "dependencies" and isinstance(sub, dict):
                 for k, v in sub.items():
@@ -567,9 +562,7 @@ class _Compiler:
 
     def _merge_properties(self, a: dict[str, Any], b: dict[str, Any], ptr: str) -> dict[str, Any]:
         if "patternProperties" in a or "patternProperties" in b:
-            raise UnsupportedSchemaError(
-                "patternProperties", ptr, "merged with other properties in allOf"
-            )
+            raise UnsupportedSchemaError("patternProperties", ptr, "merged with other properties in allOf")
         pa, pb = a.get("properties", {}), b.get("properties", {})
         if not isinstance(pa, dict) or not isinstance(pb, dict):
             raise UnsupportedSchemaError("properties", ptr, "expected an object")
@@ -612,14 +605,10 @@ class _Compiler:
                 return self.flat(self.flatten(schema, ptr, base), ptr, base, guard)
         return self.value(schema, ptr, base, guard)
 
-    def named(
-        self, schema: dict[str, Any], ptr: str, base: str, guard: frozenset[int]
-    ) -> str | None:
+    def named(self, schema: dict[str, Any], ptr: str, base: str, guard: frozenset[int]) -> str | None:
         key = id(schema)
         if key in guard:
-            raise UnsupportedSchemaError(
-                "$ref", ptr, "recursion without consuming input (left recursion)"
-            )
+            raise UnsupportedSchemaError("$ref", ptr, "recursion without consuming input (left recursion)")
         if key in self.unsat_refs:
             return None
         name = self.ref_rules.get(key)
@@ -696,11 +685,7 @@ class _Compiler:
                 continue
             if sub is False:
                 continue
-            if (
-                isinstance(sub, dict)
-                and set(sub) <= {"type", "description", "title"}
-                and "type" in sub
-            ):
+            if isinstance(sub, dict) and set(sub) <= {"type", "description", "title"} and "type" in sub:
                 banned = sub["type"] if isinstance(sub["type"], list) else [sub["type"]]
                 types = s.get("type")
                 types = list(_TYPES) if types is None else types
@@ -736,9 +721,7 @@ class _Compiler:
                 continue
             self.unsupported("not", nptr, f"cannot express {json.dumps(sub)[:80]}")
 
-    def alternatives(
-        self, s: dict[str, Any], ptr: str, base: str, guard: frozenset[int]
-    ) -> str | None:
+    def alternatives(self, s: dict[str, Any], ptr: str, base: str, guard: frozenset[int]) -> str | None:
         groups = list(s["_alts"])
         kind, branches, gptr, gbase = groups[0]
         rest = {k: v for k, v in s.items() if k != "_alts"}
@@ -766,9 +749,7 @@ class _Compiler:
             if e is not None:
                 exprs.append(e)
                 if kind == "oneOf":
-                    flats[-1] = (
-                        flats[-1] if flats[-1] is not None else self._flatten_quiet(b, bptr, gbase)
-                    )
+                    flats[-1] = flats[-1] if flats[-1] is not None else self._flatten_quiet(b, bptr, gbase)
             else:
                 flats[-1] = None
         if kind == "oneOf":
@@ -776,9 +757,7 @@ class _Compiler:
             if len(live) < sum(1 for _ in exprs):
                 self.unsupported("oneOf", gptr, "branches may overlap")
             elif not _pairwise_disjoint(live):
-                self.unsupported(
-                    "oneOf", gptr, "branches may overlap (cannot prove exactly one matches)"
-                )
+                self.unsupported("oneOf", gptr, "branches may overlap (cannot prove exactly one matches)")
         if not exprs:
             return None
         return self.rules.add("alt", alt(exprs)) if len(exprs) > 1 else exprs[0]
@@ -915,11 +894,13 @@ class _Compiler:
 
         checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
         try:
-            return bool(jsonschema.Draft202012Validator(checks, format_checker=checker).is_valid(v))
+            validator = self._validators.get(id(s))
+            if validator is None or validator[0] is not s:
+                validator = (s, jsonschema.Draft202012Validator(checks, format_checker=checker))
+                self._validators[id(s)] = validator
+            return bool(validator[1].is_valid(v))
         except Exception:  # a pattern Python cannot compile: refuse rather than guess
-            self.unsupported(
-                "enum", ptr, f"cannot check {describe(v)} against its sibling keywords"
-            )
+            self.unsupported("enum", ptr, f"cannot check {describe(v)} against its sibling keywords")
             return True
 
     def json_literal(self, v: Any) -> str:
@@ -928,8 +909,7 @@ class _Compiler:
             if not v:
                 return f'"{{" {ws} "}}"'
             members = [
-                f"{literal(json.dumps(k, ensure_ascii=False))} {ws} "
-                f'":" {ws} {self.json_literal(x)} {ws}'
+                f'{literal(json.dumps(k, ensure_ascii=False))} {ws} ":" {ws} {self.json_literal(x)} {ws}'
                 for k, x in v.items()
             ]
             return "(" + f'"{{" {ws} ' + f' "," {ws} '.join(members) + ' "}")'
@@ -956,11 +936,7 @@ class _Compiler:
         patterns = s.get("_patterns", [])
         fmt = s.get("format")
         quote = '"\\""'
-        if (
-            isinstance(fmt, str)
-            and fmt in _ASSERTED_FORMATS
-            and format_rule(fmt, self.rules) is None
-        ):
+        if isinstance(fmt, str) and fmt in _ASSERTED_FORMATS and format_rule(fmt, self.rules) is None:
             self.unsupported("format", ptr, f"format {fmt!r} cannot be enforced")
         if isinstance(fmt, str) and (rule := format_rule(fmt, self.rules)) is not None:
             if patterns:
@@ -971,9 +947,7 @@ class _Compiler:
                     return None
                 if longest is not None and min_len > longest:
                     return None
-                if min_len > shortest or (
-                    max_len is not None and (longest is None or longest > max_len)
-                ):
+                if min_len > shortest or (max_len is not None and (longest is None or longest > max_len)):
                     self.unsupported("format", ptr, "format together with minLength/maxLength")
             return f"{quote} {rule} {quote}"
         if len(patterns) > 1:
@@ -992,9 +966,7 @@ class _Compiler:
 
     def pattern(self, pattern: Any, min_len: int, max_len: int | None, ptr: str) -> str | None:
         if not isinstance(pattern, str):
-            raise UnsupportedSchemaError(
-                "pattern", ptr, f"expected a string, got {describe(pattern)}"
-            )
+            raise UnsupportedSchemaError("pattern", ptr, f"expected a string, got {describe(pattern)}")
         cache_key = f"pattern:{min_len}:{max_len}:{pattern}"
         if cache_key in self._cache:
             return self._cache[cache_key] or None
@@ -1100,9 +1072,7 @@ class _Compiler:
                     "number", f'"-"? ("0" | [1-9] [0-9]*) ("." {frac} "0"*)?'.replace("( ", "(")
                 )
         if lo is None and hi is None:
-            return self.rules.add(
-                "number", '"-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)? ([eE] [-+]? [0-9]+)?'
-            )
+            return self.rules.add("number", '"-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)? ([eE] [-+]? [0-9]+)?')
         body = decimal_range(lo, lo_ex, hi, hi_ex)
         return None if body is None else self.rules.add("number", body)
 
@@ -1141,9 +1111,7 @@ class _Compiler:
         if max_items is not None:
             max_items = _as_count(max_items, "maxItems", ptr)
         if s.get("uniqueItems") is True and (max_items is None or max_items > 1):
-            self.unsupported(
-                "uniqueItems", ptr, "uniqueItems on arrays that may hold several items"
-            )
+            self.unsupported("uniqueItems", ptr, "uniqueItems on arrays that may hold several items")
         prefix_exprs: list[str] = []
         for i, p in enumerate(prefix):
             e = self.value(p, _pointer(ptr, "prefixItems", i), base, frozenset())
@@ -1153,9 +1121,7 @@ class _Compiler:
             prefix_exprs.append(e)
         rest_expr = self.value(rest, _pointer(ptr, "items"), base, frozenset())
         if rest_expr is None:
-            max_items = (
-                len(prefix_exprs) if max_items is None else min(max_items, len(prefix_exprs))
-            )
+            max_items = len(prefix_exprs) if max_items is None else min(max_items, len(prefix_exprs))
         if max_items is not None and min_items > max_items:
             return None
         if "contains" in s:
@@ -1201,9 +1167,7 @@ class _Compiler:
         ws = self.ws
         k = _as_count(s.get("minContains", 1), "minContains", ptr)
         if "maxContains" in s or max_items is not None or prefix or min_items > max(k, 1):
-            self.unsupported(
-                "contains", ptr, "contains with maxContains/maxItems/prefixItems/minItems"
-            )
+            self.unsupported("contains", ptr, "contains with maxContains/maxItems/prefixItems/minItems")
         if k == 0:
             s2 = {key: v for key, v in s.items() if key not in ("contains", "minContains")}
             return self.array(s2, ptr, base)
@@ -1246,14 +1210,10 @@ class _ObjectBuilder:
         comp, s, ptr, ws = self.c, self.s, self.ptr, self.ws
         props = s.get("properties", {})
         if not isinstance(props, dict):
-            raise UnsupportedSchemaError(
-                "properties", ptr, f"expected an object, got {describe(props)}"
-            )
+            raise UnsupportedSchemaError("properties", ptr, f"expected an object, got {describe(props)}")
         required = s.get("required", [])
         if not isinstance(required, list):
-            raise UnsupportedSchemaError(
-                "required", ptr, f"expected an array, got {describe(required)}"
-            )
+            raise UnsupportedSchemaError("required", ptr, f"expected an array, got {describe(required)}")
         required = [r for r in dict.fromkeys(required) if isinstance(r, str)]
         additional = s.get("additionalProperties", comp.additional_default)
         pattern_props = s.get("patternProperties", {})
@@ -1274,7 +1234,7 @@ class _ObjectBuilder:
         # members: (key, schema, pointer, required)
         members: list[tuple[str, Any, str, bool]] = []
         for k, sub in props.items():
-            sch = sub
+            sch: Any = sub
             for pat, psub in pattern_props.items():
                 if _py_search(pat, k, comp, ptr):
                     sch = _all_of(sch, psub)
@@ -1292,11 +1252,9 @@ class _ObjectBuilder:
         for k in dict.fromkeys(named_keys):
             if k in defined:
                 continue
-            matching = [
-                psub for pat, psub in pattern_props.items() if _py_search(pat, k, comp, ptr)
-            ]
+            matching = [psub for pat, psub in pattern_props.items() if _py_search(pat, k, comp, ptr)]
             if matching:
-                sch: Any = True
+                sch = True
                 for m in matching:
                     sch = _all_of(sch, m)
             elif additional is False:
@@ -1318,9 +1276,7 @@ class _ObjectBuilder:
                     return None
             members = kept
 
-        self.deps, forbidden = self._dependencies(
-            s.get("dependentRequired", {}), {m[0] for m in members}
-        )
+        self.deps, forbidden = self._dependencies(s.get("dependentRequired", {}), {m[0] for m in members})
         combo_keys = {k for c in s.get("_absent_all", []) for k in c}
         hidden = (forbidden | combo_keys) - {m[0] for m in members}
         all_keys = [m[0] for m in members] + sorted(hidden)
@@ -1350,8 +1306,7 @@ class _ObjectBuilder:
         # that is not listed can never be complete because extras exclude it (see all_keys)
         self.absent = [frozenset(c) for c in s.get("_absent_all", []) if set(c) <= listed]
         self.relevant = frozenset(
-            [k for trig, ds in self.deps.items() for k in (trig, *ds)]
-            + [k for c in self.absent for k in c]
+            [k for trig, ds in self.deps.items() for k in (trig, *ds)] + [k for c in self.absent for k in c]
         )
         self.memo: dict[tuple[int, int, frozenset[str], bool], int] = {}
         self.states: list[list[tuple[str, int | None]]] = []
@@ -1369,9 +1324,7 @@ class _ObjectBuilder:
             self.c.unsupported("propertyNames", self.ptr, "cannot check the defined property names")
             return True
 
-    def _dependencies(
-        self, dep: Any, keys: set[str]
-    ) -> tuple[dict[str, tuple[str, ...]], set[str]]:
+    def _dependencies(self, dep: Any, keys: set[str]) -> tuple[dict[str, tuple[str, ...]], set[str]]:
         """dependentRequired among listed properties, and keys forbidden to stay exact.
 
         A trigger that is not a listed property, or whose dependents are not all listed, is
@@ -1404,25 +1357,15 @@ class _ObjectBuilder:
         if pattern_props:
             distinct = {json.dumps(v, sort_keys=True) for v in pattern_props.values()}
             if len(pattern_props) > 1 and len(distinct) > 1:
-                comp.unsupported(
-                    "patternProperties", ptr, "several patterns with different schemas"
-                )
+                comp.unsupported("patternProperties", ptr, "several patterns with different schemas")
             for pat, psub in pattern_props.items():
                 for m in self.s.get("properties", {}):
-                    if (
-                        m in keys
-                        and _py_search(pat, m, comp, ptr)
-                        and not _trivial(self.s["properties"][m])
-                    ):
-                        comp.unsupported(
-                            "patternProperties", ptr, f"property {m!r} also matches {pat!r}"
-                        )
+                    if m in keys and _py_search(pat, m, comp, ptr) and not _trivial(self.s["properties"][m]):
+                        comp.unsupported("patternProperties", ptr, f"property {m!r} also matches {pat!r}")
                 if names_flat is not None:
                     comp.unsupported("propertyNames", ptr, "together with patternProperties")
                 body = comp.pattern(pat, 0, None, _pointer(ptr, "patternProperties", pat))
-                val = comp.value(
-                    psub, _pointer(ptr, "patternProperties", pat), self.base, frozenset()
-                )
+                val = comp.value(psub, _pointer(ptr, "patternProperties", pat), self.base, frozenset())
                 if body is None or val is None:
                     continue
                 key = comp.rules.add("pkey", f'"\\"" {body} "\\""')
@@ -1431,39 +1374,31 @@ class _ObjectBuilder:
                 _trivial(additional) and all(_trivial(v) for v in pattern_props.values())
             ):
                 # keys matching no pattern would need the complement of a regex: allow only
-                # keys that match a pattern (a subset of what the schema accepts)
+                # keys that match a pattern (a subset of what the schema accepts, never more)
                 additional = False
         if additional is not False and names is not False:
-            val = comp.value(
-                additional, _pointer(ptr, "additionalProperties"), self.base, frozenset()
-            )
+            val = comp.value(additional, _pointer(ptr, "additionalProperties"), self.base, frozenset())
             if val is not None:
-                key = self.extra_key(keys, names, names_flat)
-                if key is not None:
-                    options.append(comp.rules.add("xkv", f'{key} {ws} ":" {ws} {val} {ws}'))
+                xkey = self.extra_key(keys, names, names_flat)
+                if xkey is not None:
+                    options.append(comp.rules.add("xkv", f'{xkey} {ws} ":" {ws} {val} {ws}'))
         if not options:
             return None
         return comp.rules.add("extra", alt(options)) if len(options) > 1 else options[0]
 
-    def extra_key(
-        self, keys: list[str], names: Any, names_flat: dict[str, Any] | None
-    ) -> str | None:
+    def extra_key(self, keys: list[str], names: Any, names_flat: dict[str, Any] | None) -> str | None:
         comp = self.c
         if names_flat is not None:
             enum = names_flat.get("enum")
             if isinstance(enum, list):
                 allowed = [
-                    v
-                    for v in enum
-                    if isinstance(v, str) and v not in keys and self._name_ok(v, names)
+                    v for v in enum if isinstance(v, str) and v not in keys and self._name_ok(v, names)
                 ]
                 if not allowed:
                     return None
                 return alt([literal(json.dumps(v, ensure_ascii=False)) for v in allowed])
             if any(self._name_ok(k, names) for k in keys):
-                comp.unsupported(
-                    "propertyNames", self.ptr, "extra keys must differ from listed properties"
-                )
+                comp.unsupported("propertyNames", self.ptr, "extra keys must differ from listed properties")
             sub = {k: v for k, v in names_flat.items() if k not in ("type",)}
             sub["type"] = ["string"]
             return comp.flat(sub, _pointer(self.ptr, "propertyNames"), self.base, frozenset())
@@ -1607,9 +1542,7 @@ def _all_of(a: Any, b: Any) -> Any:
 
 
 def _trivial(schema: Any) -> bool:
-    return (
-        schema is True or schema == {} or (isinstance(schema, dict) and not _has_validation(schema))
-    )
+    return schema is True or schema == {} or (isinstance(schema, dict) and not _has_validation(schema))
 
 
 def _merge_types(a: list[str], b: list[str]) -> list[str]:
@@ -1810,9 +1743,9 @@ def _const_values(s: Any) -> set[Any] | None:
         vals = {_json_key(v) for v in s["enum"]}
         found = vals if found is None else found & vals
     for sub in s.get("allOf", []) if isinstance(s.get("allOf"), list) else []:
-        vals = _const_values(sub)
-        if vals is not None:
-            found = vals if found is None else found & vals
+        inner = _const_values(sub)
+        if inner is not None:
+            found = inner if found is None else found & inner
     return found
 
 

@@ -157,16 +157,17 @@ def run(
         wait_for = max(0.0, min(s.deadline for s in busy) - time.monotonic())
         ready = wait(waitables, timeout=wait_for)
         for s in busy:
-            assert s.task is not None
+            task = s.task
+            assert task is not None
             if s.conn in ready:
                 try:
-                    results[s.task] = s.conn.recv()
+                    results[task] = s.conn.recv()
                     s.task = None
                     continue
                 except (EOFError, OSError):
                     pass
             if s.proc.sentinel in ready or not s.proc.is_alive():
-                results[s.task] = {
+                results[task] = {
                     "status": "crash",
                     "n_valid": 0,
                     "valid_rejected": 0,
@@ -176,7 +177,7 @@ def run(
                 s.task = None
                 s.restart()
             elif time.monotonic() > s.deadline:
-                results[s.task] = {
+                results[task] = {
                     "status": "timeout",
                     "n_valid": 0,
                     "valid_rejected": 0,
@@ -254,9 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m llamaprov.grammars.maskbench", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("directory")
-    parser.add_argument(
-        "--limit", type=int, default=None, help="check a random sample of N schemas"
-    )
+    parser.add_argument("--limit", type=int, default=None, help="check a random sample of N schemas")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--workers", type=int, default=2)

@@ -116,7 +116,7 @@ def test_stop_sequences_end_the_text(llm: ChatLlamaProv) -> None:
 
 def test_forced_tool_call_streams_tool_call_chunks(llm: ChatLlamaProv) -> None:
     bound = llm.bind_tools([add], tool_choice="add")
-    chunks = list(bound.stream("What is 2 + 3?"))
+    chunks = list(bound.stream("What is 2 + 3?", max_tokens=64))
     assert any(c.tool_call_chunks for c in chunks)
     full = chunks[0]
     for c in chunks[1:]:
