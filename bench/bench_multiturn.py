@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     results: dict[str, list[tuple[float, int]]] = {}
     for name, runner in runners.items():
+        print(f"running {name}...", file=sys.stderr, flush=True)
         runs = [runner(path, args.turns, args.max_tokens, args.threads) for _ in range(args.repeat)]
         results[name] = [
             (statistics.median(r[t][0] for r in runs), runs[0][t][1]) for t in range(args.turns)

@@ -548,11 +548,15 @@ class _Compiler:
                     merged[k] = list(dict.fromkeys([*merged.get(k, []), *v]))
                 out[key] = merged
             elif key == "multipleOf":
-                out[key] = _merge_multiple(va, vb, ptr)
+                merged_step = _merge_multiple(va, vb)
+                if merged_step is None:
+                    self.unsupported("multipleOf", ptr, f"cannot combine multipleOf {va} and {vb}")
+                    merged_step = va
+                out[key] = merged_step
             elif key in ("format", "prefixItems", "patternProperties", "dependentSchemas") and (
                 json.dumps(va, sort_keys=True) != json.dumps(vb, sort_keys=True)
             ):
-                raise UnsupportedSchemaError(key, ptr, "two different values in allOf")
+                self.unsupported(key, ptr, "two different values in allOf")
         if ("properties" in a and "properties" in b) or (
             ("properties" in a or "properties" in b)
             and ("additionalProperties" in a or "additionalProperties" in b)
@@ -562,7 +566,7 @@ class _Compiler:
 
     def _merge_properties(self, a: dict[str, Any], b: dict[str, Any], ptr: str) -> dict[str, Any]:
         if "patternProperties" in a or "patternProperties" in b:
-            raise UnsupportedSchemaError("patternProperties", ptr, "merged with other properties in allOf")
+            self.unsupported("patternProperties", ptr, "merged with other properties in allOf")
         pa, pb = a.get("properties", {}), b.get("properties", {})
         if not isinstance(pa, dict) or not isinstance(pb, dict):
             raise UnsupportedSchemaError("properties", ptr, "expected an object")
@@ -1554,7 +1558,8 @@ def _merge_types(a: list[str], b: list[str]) -> list[str]:
     return out
 
 
-def _merge_multiple(a: Any, b: Any, ptr: str) -> Any:
+def _merge_multiple(a: Any, b: Any) -> Any:
+    """A multipleOf implying both (None when neither is a multiple of the other)."""
     fa, fb = Fraction(str(a)), Fraction(str(b))
     if fa == fb:
         return a
@@ -1564,7 +1569,7 @@ def _merge_multiple(a: Any, b: Any, ptr: str) -> Any:
         return a
     if (fb / fa).denominator == 1:
         return b
-    raise UnsupportedSchemaError("multipleOf", ptr, f"cannot combine multipleOf {a} and {b}")
+    return None
 
 
 def _decimal_places(step: Fraction) -> int | None:

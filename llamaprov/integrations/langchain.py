@@ -396,7 +396,9 @@ class ChatLlamaProv(BaseChatModel):
         fmt = kwargs.get("format")
         type_: Any = None
         if fmt == "json":
-            type_ = {"type": "object"}
+            # any object: llamaprov closes objects without "additionalProperties" (that alone
+            # would allow only {}), so JSON mode says it explicitly
+            type_ = {"type": "object", "additionalProperties": True}
         elif isinstance(fmt, dict):
             type_ = fmt
         elif fmt is not None:

@@ -345,11 +345,13 @@ async def test_async_tool_function_is_awaited(model):
 
 def test_eight_threads_eight_chats_one_model(model):
     prompts = [f"Say the number {i}." for i in range(8)]
-    expected = [new_chat(model, params={"temperature": 0, "max_tokens": 12}).chat(p) for p in prompts]
+    settings = {"temperature": 0, "max_tokens": 12}
+    # one thread per context: eight contexts already oversubscribe the cores
+    expected = [new_chat(model, params=settings, n_threads=1).chat(p) for p in prompts]
     got: list[str | None] = [None] * 8
 
     def work(i: int) -> None:
-        got[i] = new_chat(model, params={"temperature": 0, "max_tokens": 12}).chat(prompts[i])
+        got[i] = new_chat(model, params=settings, n_threads=1).chat(prompts[i])
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
     for t in threads:
