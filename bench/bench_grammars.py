@@ -48,8 +48,10 @@ def measure(name: str, compile_fn: Callable[[Any], str], schemas: list[Any]) -> 
             parsed += 1
         except GrammarError:
             pass
-    print(f"{name:<28} compiled {len(times):>5}/{len(schemas)}  parsed by llama.cpp {parsed:>5}  "
-          f"{_percentiles(times)}")
+    print(
+        f"{name:<28} compiled {len(times):>5}/{len(schemas)}  parsed by llama.cpp {parsed:>5}  "
+        f"{_percentiles(times)}"
+    )
 
 
 def main() -> None:

@@ -96,6 +96,7 @@ class _Sequence:
         "finish_reason",
         "generated",
         "grammar",
+        "greedy",
         "logit_index",
         "max_tokens",
         "n_cached",
@@ -121,6 +122,7 @@ class _Sequence:
         self.prompt = prompt
         self.chain = chain
         self.grammar = grammar
+        self.greedy = False
         self.owns_chain = owns_chain
         self.max_tokens = max_tokens
         self.stop = _StopMatcher(stops)
@@ -174,6 +176,19 @@ class _Candidates:
     def selected(self) -> int:
         a = self.array
         return int(a.data[a.selected].id)
+
+    def best_allowed(self, grammar: Any, tries: int = 64) -> int | None:
+        """The highest-logit token among the top ``tries`` that the grammar allows, if any."""
+        view = self.view
+        logits = view["logit"]
+        top = np.argpartition(logits, -tries)[-tries:]
+        for i in top[np.argsort(logits[top])[::-1]]:
+            if math.isinf(float(logits[i])):
+                break
+            token = int(view["id"][i])
+            if self.allowed(grammar, token):
+                return token
+        return None
 
     def allowed(self, grammar: Any, token: int) -> bool:
         self.one[0] = lib.llama_token_data(id=token, logit=1.0, p=0.0)
@@ -320,10 +335,11 @@ class Scheduler:
                 f"(room is also needed for at least one generated token)",
                 n_tokens=len(tokens), n_ctx=n_ctx)
         seq_id = self._pick_seq_id(seq_id)
-        grammar, chain, owns = self._samplers(sampling, sampling_kw)
+        grammar, chain, owns, greedy = self._samplers(sampling, sampling_kw)
         seq = _Sequence(seq_id, tokens, chain, owns, max_tokens, stops, model.vocab.eog_tokens(),
                         functools.partial(model.token_bytes, special=True) if special
                         else model.token_bytes, grammar)
+        seq.greedy = greedy
         seq.pending = tokens  # trimmed to the uncached suffix when the sequence starts
         seq.pos = -1  # not started
         self._seqs.append(seq)
@@ -347,12 +363,12 @@ class Scheduler:
         return seq_id
 
     def _samplers(self, sampling: SamplingParams | SamplerChain | None,
-                  kw: dict[str, Any]) -> tuple[Sampler | None, SamplerChain, bool]:
-        """(grammar sampler or None, the rest of the chain, whether we own them)."""
+                  kw: dict[str, Any]) -> tuple[Sampler | None, SamplerChain, bool, bool]:
+        """(grammar sampler or None, the rest of the chain, whether we own them, greedy)."""
         if isinstance(sampling, SamplerChain):
             if kw:
                 raise InvalidArgumentError("pass sampling keywords or a SamplerChain, not both")
-            return None, sampling, False
+            return None, sampling, False, False
         if sampling is None:
             params = SamplingParams(**kw) if kw else SamplingParams()
         elif isinstance(sampling, SamplingParams):
@@ -363,7 +379,7 @@ class Scheduler:
             params = params.replace(seed=self.ctx.seed)
         grammar = params.grammar_sampler(self._model)
         try:
-            return grammar, params._build(self._model, with_grammar=False), True
+            return grammar, params._build(self._model, with_grammar=False), True, params.is_greedy
         except BaseException:
             if grammar is not None:
                 grammar.close()
@@ -491,10 +507,15 @@ class Scheduler:
         lib.llama_sampler_apply(chain, cur)
         token = cand.selected()
         if not cand.allowed(grammar, token):
-            cur = cand.fill(self.ctx, s.logit_index)
-            lib.llama_sampler_apply(grammar, cur)
-            lib.llama_sampler_apply(chain, cur)
-            token = cand.selected()
+            # Greedy: the answer is the best-scoring allowed token, so try the runners-up
+            # one by one before paying for a pass over the whole vocabulary.
+            found = cand.best_allowed(grammar) if s.greedy else None
+            if found is None:
+                cur = cand.fill(self.ctx, s.logit_index)
+                lib.llama_sampler_apply(grammar, cur)
+                lib.llama_sampler_apply(chain, cur)
+                found = cand.selected()
+            token = found
         lib.llama_sampler_accept(grammar, token)
         lib.llama_sampler_accept(chain, token)
         return token
