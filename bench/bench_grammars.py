@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-DEFAULT_DIR = "/work/shared/jsonschemabench/maskbench"
+DEFAULT_DIR = str(pathlib.Path(__file__).resolve().parents[2] / "shared" / "jsonschemabench" / "maskbench")
 
 
 def _percentiles(ms: list[float]) -> str:

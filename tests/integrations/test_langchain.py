@@ -8,10 +8,8 @@ import pathlib
 import threading
 import time
 
+import langchain_core  # noqa: F401 - a dev dependency: fail loudly if missing
 import pytest
-
-pytest.importorskip("langchain_core")
-
 from langchain_core.messages import (
     AIMessage,
     HumanMessage,

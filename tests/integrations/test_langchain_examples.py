@@ -7,10 +7,7 @@ import importlib.util
 import pathlib
 from types import ModuleType
 
-import pytest
-
-pytest.importorskip("langchain_core")
-
+import langchain_core  # noqa: F401 - a dev dependency: fail loudly if missing
 from langchain_core.messages import AIMessage, ToolMessage
 
 from llamaprov.integrations.langchain import ChatLlamaProv
@@ -27,7 +24,6 @@ def _load(name: str) -> ModuleType:
 
 
 def test_agent_calls_a_tool_then_answers(default_model_path: pathlib.Path) -> None:
-    pytest.importorskip("langchain.agents")
     example = _load("langchain_agent")
     llm = ChatLlamaProv(model=str(default_model_path), temperature=0, max_tokens=64)
     agent = example.build_agent(llm)
