@@ -44,6 +44,38 @@ def _positive_int(name: str, value: Any, *, allow_none: bool = True) -> int | No
     return value
 
 
+class _CpuBudget:
+    """Process-wide cap on the CPU threads that llama.cpp computes with at once.
+
+    ggml's CPU threads busy-wait at every barrier of a graph; when two contexts decode at the
+    same time with more threads than cores, each decode stalls on descheduled peers and both
+    slow down tens of times. Each decode takes as many units as it has threads (at most the
+    number of cores), so concurrent contexts share the cores instead of fighting over them.
+    """
+
+    def __init__(self, units: int) -> None:
+        self.units = units
+        self._free = units
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, n: int) -> Iterator[None]:
+        n = min(max(n, 1), self.units)
+        with self._cond:
+            while self._free < n:
+                self._cond.wait()
+            self._free -= n
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._free += n
+                self._cond.notify_all()
+
+
+_CPU = _CpuBudget(_default_threads())
+
+
 class _SessionLock:
     """Serializes work on one context. Ownership may pass to a newer job of the same thread.
 
@@ -166,6 +198,7 @@ class Context(_Handle):
         self._seq_tokens: dict[int, list[int]] = {}
         self.memory = Memory(self)
         self._abort_cb: Any = None
+        self._threads, self._threads_batch = n_threads, n_threads_batch
 
     def _before_close(self) -> None:
         self._batch.close()
@@ -215,6 +248,7 @@ class Context(_Handle):
         n = _positive_int("n", n, allow_none=False) or 1
         nb = _positive_int("n_batch", n_batch) or n
         lib.llama_set_n_threads(self._ptr, n, nb)
+        self._threads, self._threads_batch = n, nb
 
     def set_causal_attn(self, causal: bool) -> None:
         """Switch causal attention on or off (off for some embedding models)."""
@@ -247,7 +281,9 @@ class Context(_Handle):
 
     # -- decode -----------------------------------------------------------------------------
     def _decode_batch(self, batch: Batch) -> None:
-        rc = lib.llama_decode(self._ptr, batch._ptr)
+        threads = self._threads if len(batch) == 1 else self._threads_batch
+        with _CPU.hold(threads):
+            rc = lib.llama_decode(self._ptr, batch._ptr)
         if rc == 0:
             return
         if rc == 1:
@@ -305,7 +341,8 @@ class Context(_Handle):
             batch.clear()
             for k, t in enumerate(toks):
                 batch.add(t, k, 0, True)
-            rc = lib.llama_encode(self._ptr, batch._ptr)
+            with _CPU.hold(self._threads_batch):
+                rc = lib.llama_encode(self._ptr, batch._ptr)
             if rc != 0:
                 raise ContextError(f"llama_encode failed with code {rc}")
 
