@@ -147,7 +147,9 @@ def embed_batch(model: Model, texts: Sequence[str], *, batch_size: int = 64,
     limit = n_ctx or min(model.n_ctx_train or 2048, 2048)
     token_lists = _tokenize_all(model, items, limit, truncate)
     longest = max(len(t) for t in token_lists)
-    size = max(limit if len(items) > 1 else longest, longest)
+    # Attention in a decode spans every token in the batch (masked across sequences, but still
+    # computed), so big batches cost quadratically: pack about 256 tokens per decode.
+    size = max(min(limit, 256), longest)
     n_seq = min(batch_size, len(items), lib.llama_max_parallel_sequences())
     bar = _progress_bar(len(items)) if progress else None
     with model.new_context(n_ctx=size, n_batch=size, n_ubatch=size, n_seq_max=n_seq,
