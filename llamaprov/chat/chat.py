@@ -8,6 +8,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from typing import Any
 
+from llamaprov.chat._async import iterate_in_thread
 from llamaprov.chat.provider import Provider, check_tool_choice
 from llamaprov.chat.types import (
     ChatParams,
@@ -26,8 +27,6 @@ from llamaprov.chat.types import (
     tool,
 )
 from llamaprov.errors import InvalidArgumentError, describe
-
-_DONE = object()
 
 
 class Chat:
@@ -311,36 +310,10 @@ class Chat:
         self, inputs: Sequence[Any], tool_choice: str | None
     ) -> AsyncIterator[StreamEvent]:
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        stop = threading.Event()
-
-        def produce() -> None:
-            events = self._run(inputs, tool_choice, loop=loop, stop=stop)
-            try:
-                for event in events:
-                    loop.call_soon_threadsafe(queue.put_nowait, event)
-                    if stop.is_set():
-                        break
-                loop.call_soon_threadsafe(queue.put_nowait, _DONE)
-            except BaseException as exc:
-                loop.call_soon_threadsafe(queue.put_nowait, exc)
-            finally:
-                events.close()  # ends the engine generation at once when the consumer left
-
-        worker = threading.Thread(target=produce, name="llamaprov-chat", daemon=True)
-        worker.start()
-        try:
-            while True:
-                item = await queue.get()
-                if item is _DONE:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            stop.set()
-            if worker.is_alive():
-                await asyncio.to_thread(worker.join)
+        events = iterate_in_thread(
+            lambda stop: self._run(inputs, tool_choice, loop=loop, stop=stop), name="llamaprov-chat")
+        async for event in events:
+            yield event
 
     def chat_structured(self, *inputs: Any, type: Any) -> Any:
         """Extract data of ``type`` (pydantic model, JSON-schema dict or type spec) from the

@@ -37,6 +37,7 @@ from langchain_core.utils.function_calling import convert_to_json_schema, conver
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
+from llamaprov.chat._async import iterate_in_thread
 from llamaprov.chat.types import ChatParams, TurnDone
 from llamaprov.errors import InvalidArgumentError, describe
 from llamaprov.integrations._lc_messages import (
@@ -149,7 +150,6 @@ class _ProviderPool:
         provider.close()
 
 
-_DONE = object()
 # llamaprov's "eog" (the model ended its turn) is what LangChain providers call "stop"
 _FINISH_REASONS = {"eog": "stop"}
 _PARAM_FIELDS = ("temperature", "top_p", "top_k", "min_p", "seed", "max_tokens",
@@ -527,32 +527,10 @@ class ChatLlamaProv(BaseChatModel):
                        kwargs: dict[str, Any]) -> AsyncIterator[Any]:
         """The events of :meth:`_events`, produced on a worker thread as tokens are decoded and
         handed to the event loop as they come (the loop never blocks on llama.cpp)."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        cancel = threading.Event()
-
-        def produce() -> None:
-            try:
-                for event in self._events(messages, stop, kwargs, cancel):
-                    loop.call_soon_threadsafe(queue.put_nowait, event)
-                loop.call_soon_threadsafe(queue.put_nowait, _DONE)
-            except BaseException as exc:
-                loop.call_soon_threadsafe(queue.put_nowait, exc)
-
-        worker = threading.Thread(target=produce, name="llamaprov-langchain", daemon=True)
-        worker.start()
-        try:
-            while True:
-                item = await queue.get()
-                if item is _DONE:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            cancel.set()
-            if worker.is_alive():
-                await asyncio.to_thread(worker.join)
+        events = iterate_in_thread(lambda cancel: self._events(messages, stop, kwargs, cancel),
+                                   name="llamaprov-langchain")
+        async for event in events:
+            yield event
 
 
 def _json_schema_of(schema: Any) -> dict[str, Any]:
