@@ -7,7 +7,7 @@ In one run, on the default model, with the same threads and greedy decoding:
   - prompt tokens/s (time to first token on a long prompt) of both libraries
 
 Targets: stream >= 1.0x create_completion, >= 0.95x the bare loop, prompt >= 1.0x.
-Run: python bench/bench_generate.py [--tokens 128] [--rounds 3] [--threads 2]
+Run: python bench/bench_generate.py [--tokens 128] [--rounds 7] [--threads 2]
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def prompt_speed_peer(llm: llama_cpp.Llama, tokens: list[int]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--prompt-tokens", type=int, default=512)
     args = parser.parse_args()
