@@ -194,7 +194,8 @@ def json_schema_to_gbnf(
         whitespace: ``"compact"`` (no whitespace), ``"bounded"`` (a little, so a model cannot emit
             endless whitespace; the default) or ``"flexible"`` (everything JSON allows).
         additional_properties: what an object without ``additionalProperties`` allows; None means
-            the specification's default (``true``); pass False for tool arguments.
+            the specification's default (``true``); pass False for tool arguments. An object that
+            declares neither ``properties`` nor ``patternProperties`` always allows any keys.
         strict: raise :class:`UnsupportedSchemaError` for keywords that cannot be enforced; with
             False they are ignored with a warning (the grammar may then accept invalid values).
     """
@@ -1219,7 +1220,10 @@ class _ObjectBuilder:
         if not isinstance(required, list):
             raise UnsupportedSchemaError("required", ptr, f"expected an array, got {describe(required)}")
         required = [r for r in dict.fromkeys(required) if isinstance(r, str)]
-        additional = s.get("additionalProperties", comp.additional_default)
+        # A forced default is for objects that list their keys; one that lists none (a bare
+        # {"type": "object"}) keeps the spec's "anything", or it could only ever be {}.
+        declares_keys = "properties" in s or "patternProperties" in s
+        additional = s.get("additionalProperties", comp.additional_default if declares_keys else True)
         pattern_props = s.get("patternProperties", {})
         names = s.get("propertyNames")
         min_p = _as_count(s.get("minProperties", 0), "minProperties", ptr)

@@ -501,6 +501,16 @@ def test_keyword(case: str, schema: Any, valid: list[Any], invalid: list[Any], w
             assert not m.accepts(json.dumps(v, ensure_ascii=False, separators=sep)), f"accepted invalid {v!r}"
 
 
+def test_forced_default_spares_objects_without_declared_keys() -> None:
+    # A bare {"type": "object"} (JSON mode) must not shrink to {} when tools force false.
+    with _matcher({"type": "object"}, whitespace="compact", additional_properties=False) as m:
+        assert m.accepts('{"setup":"a","n":[1]}') and m.accepts("{}")
+        assert not m.accepts("[]")
+    with _matcher({"type": "object", "properties": {}}, whitespace="compact",
+                  additional_properties=False) as m:
+        assert m.accepts("{}") and not m.accepts('{"a":1}')
+
+
 def test_whitespace_modes() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "array"}}}
     with _matcher(schema, whitespace="compact") as m:
