@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from .gbnf import GrammarMatcher, validate_gbnf
-from .json_schema import WHITESPACE_MODES, json_schema_to_gbnf
+from .json_schema import PROPERTY_ORDERS, WHITESPACE_MODES, json_schema_to_gbnf
 from .library import available, load
 
 __all__ = [
+    "PROPERTY_ORDERS",
     "WHITESPACE_MODES",
     "GrammarMatcher",
     "available",

@@ -10,8 +10,11 @@ the schema forbids.
 Design: the schema is flattened (``allOf`` and ``$ref`` siblings merged, sibling keywords pushed
 into ``anyOf``/``oneOf`` branches), then compiled per JSON type. ``$ref`` targets become named
 rules (recursion works); references that would recurse without consuming input are refused.
-Objects keep the definition order of ``properties``; optional ones may be skipped and extra keys
-(when allowed) may appear after any emitted property.
+Objects keep the definition order of ``properties`` by default (what a model should generate);
+optional ones may be skipped and extra keys (when allowed) may appear after any emitted property.
+With ``property_order="any"`` an object with few enough listed properties accepts them in any
+order, each at most once (one grammar state per set of emitted keys); larger ones keep the
+definition order, which only ever rejects, never accepts, more.
 """
 
 from __future__ import annotations
@@ -42,9 +45,13 @@ from ._builder import (
 from ._formats import FORMAT_LENGTHS, format_rule
 from ._numbers import decimal_range, int_range, multiples_nonneg
 
-__all__ = ["WHITESPACE_MODES", "json_schema_to_gbnf"]
+__all__ = ["PROPERTY_ORDERS", "WHITESPACE_MODES", "json_schema_to_gbnf"]
 
 WHITESPACE_MODES = ("compact", "bounded", "flexible")
+PROPERTY_ORDERS = ("definition", "any")
+# property_order="any" needs one grammar state per subset of the listed keys: 2**7 = 128 states
+# of up to 7 alternatives keeps the grammar small and llama.cpp's matcher fast
+_ANY_ORDER_MAX = 7
 
 _TYPES = ("null", "boolean", "object", "array", "string", "number", "integer")
 _DEFAULT_BASE = "https://llamaprov.invalid/schema.json"
@@ -186,6 +193,7 @@ def json_schema_to_gbnf(
     whitespace: str = "bounded",
     additional_properties: bool | dict[str, Any] | None = None,
     strict: bool = True,
+    property_order: str = "definition",
 ) -> str:
     """Compile a JSON Schema to a GBNF grammar (root rule ``root``).
 
@@ -198,10 +206,17 @@ def json_schema_to_gbnf(
             declares neither ``properties`` nor ``patternProperties`` always allows any keys.
         strict: raise :class:`UnsupportedSchemaError` for keywords that cannot be enforced; with
             False they are ignored with a warning (the grammar may then accept invalid values).
+        property_order: ``"definition"`` (listed properties appear in the order the schema lists
+            them; the default, and what generation wants) or ``"any"`` (any order, each key at most
+            once, for objects listing up to 7 properties, to check existing JSON against a schema).
     """
     if whitespace not in WHITESPACE_MODES:
         raise InvalidArgumentError(
             f"whitespace must be one of {WHITESPACE_MODES}, got {describe(whitespace)}"
+        )
+    if property_order not in PROPERTY_ORDERS:
+        raise InvalidArgumentError(
+            f"property_order must be one of {PROPERTY_ORDERS}, got {describe(property_order)}"
         )
     if not isinstance(schema, (dict, bool)):
         raise InvalidArgumentError(f"a JSON Schema is a dict or a bool, got {describe(schema)}")
@@ -214,16 +229,18 @@ def json_schema_to_gbnf(
         key = json.dumps([schema, additional_properties], allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(f"schema is not JSON-serializable: {exc}") from None
-    grammar, notes = _compile_cached(key, whitespace, strict)
+    grammar, notes = _compile_cached(key, whitespace, strict, property_order)
     for note in notes:
         warnings.warn(note, stacklevel=2)
     return grammar
 
 
 @functools.lru_cache(maxsize=512)
-def _compile_cached(key: str, whitespace: str, strict: bool) -> tuple[str, tuple[str, ...]]:
+def _compile_cached(
+    key: str, whitespace: str, strict: bool, property_order: str
+) -> tuple[str, tuple[str, ...]]:
     schema, additional = json.loads(key)
-    comp = _Compiler(schema, whitespace, additional, strict)
+    comp = _Compiler(schema, whitespace, additional, strict, property_order == "any")
     try:
         return comp.compile(), tuple(comp.notes)
     except RecursionError:
@@ -296,9 +313,12 @@ def _as_decimal(value: Any, keyword: str, ptr: str) -> Decimal:
 
 
 class _Compiler:
-    def __init__(self, schema: Any, whitespace: str, additional: Any, strict: bool) -> None:
+    def __init__(
+        self, schema: Any, whitespace: str, additional: Any, strict: bool, any_order: bool = False
+    ) -> None:
         self.root = schema
         self.strict = strict
+        self.any_order = any_order
         self.additional_default = True if additional is None else additional
         self.rules = RuleSet()
         self.notes: list[str] = []
@@ -1318,7 +1338,11 @@ class _ObjectBuilder:
         )
         self.memo: dict[tuple[int, int, frozenset[str], bool], int] = {}
         self.states: list[list[tuple[str, int | None]]] = []
-        body = self.emit(self.state(0, 0, frozenset(), True))
+        if comp.any_order and 1 < len(member_exprs) <= _ANY_ORDER_MAX:
+            start = self.state_any(0, frozenset())
+        else:
+            start = self.state(0, 0, frozenset(), True)
+        body = self.emit(start)
         if body is None:
             return None
         return comp.rules.add("object", f'"{{" {ws} {body} "}}"')
@@ -1414,19 +1438,37 @@ class _ObjectBuilder:
             return comp.any_string()
         return _excluding_keys(comp, keys)
 
+    def _new_state(
+        self, key: tuple[int, int, frozenset[str], bool]
+    ) -> tuple[int, list[tuple[str, int | None]]]:
+        idx = len(self.states)
+        self.memo[key] = idx
+        alts: list[tuple[str, int | None]] = []  # (text, next state or None for the end)
+        self.states.append(alts)
+        return idx, alts
+
+    def _step(self, count: int) -> tuple[str, bool, int]:
+        """Separator before the next member, whether one more fits, and the count after it."""
+        sep = "" if count == 0 else f'"," {self.ws} '
+        can_add = self.max_p is None or count < self.max_p
+        nxt_count = min(count + 1, self.cap) if self.max_p is None else count + 1
+        return sep, can_add, nxt_count
+
+    def _may_end(self, count: int, seen: frozenset[str]) -> bool:
+        return (
+            count >= self.min_p
+            and all(set(self.deps[t]) <= seen for t in seen if t in self.deps)
+            and not any(c <= seen for c in self.absent)
+        )
+
     def state(self, i: int, count: int, seen: frozenset[str], extras_ok: bool) -> int:
         """Index of the state "before member i, ``count`` members emitted, ``seen`` keys"."""
         key = (i, count, seen, extras_ok)
         found = self.memo.get(key)
         if found is not None:
             return found
-        idx = len(self.states)
-        self.memo[key] = idx
-        alts: list[tuple[str, int | None]] = []  # (text, next state or None for the end)
-        self.states.append(alts)
-        sep = "" if count == 0 else f'"," {self.ws} '
-        can_add = self.max_p is None or count < self.max_p
-        nxt_count = min(count + 1, self.cap) if self.max_p is None else count + 1
+        idx, alts = self._new_state(key)
+        sep, can_add, nxt_count = self._step(count)
         n = len(self.members)
         if i < n:
             k, kv, req = self.members[i]
@@ -1437,12 +1479,31 @@ class _ObjectBuilder:
                 alts.append(("", self.state(i + 1, count, seen, False)))
         if extras_ok and self.extras_expr is not None and can_add:
             alts.append((f"{sep}{self.extras_expr}", self.state(i, nxt_count, seen, True)))
-        if (
-            i >= n
-            and count >= self.min_p
-            and all(set(self.deps[t]) <= seen for t in seen if t in self.deps)
-            and not any(c <= seen for c in self.absent)
-        ):
+        if i >= n and self._may_end(count, seen):
+            alts.append(("", None))
+        return idx
+
+    def state_any(self, count: int, seen: frozenset[str]) -> int:
+        """Index of the state "``seen`` keys emitted in any order, ``count`` members in all".
+
+        Every listed key not yet seen may come next, so each key appears at most once and the
+        required ones before the end; the key text tells the alternatives apart (extras exclude
+        listed keys), so the grammar stays unambiguous.
+        """
+        key = (-1, count, seen, True)
+        found = self.memo.get(key)
+        if found is not None:
+            return found
+        idx, alts = self._new_state(key)
+        sep, can_add, nxt_count = self._step(count)
+        if can_add:
+            for k, kv, _ in self.members:
+                if k not in seen:
+                    alts.append((f"{sep}{kv}", self.state_any(nxt_count, seen | {k})))
+            if self.extras_expr is not None:
+                alts.append((f"{sep}{self.extras_expr}", self.state_any(nxt_count, seen)))
+        required = {k for k, _, req in self.members if req}
+        if required <= seen and self._may_end(count, seen):
             alts.append(("", None))
         return idx
 

@@ -4,9 +4,11 @@
 
 Each MaskBench file holds ``{"schema": ..., "tests": [{"valid": bool, "data": ...}, ...]}``.
 Every schema is compiled (strict, flexible whitespace, the specification's additionalProperties
-default) and every test instance, serialized with ``json.dumps(data, ensure_ascii=False)``, is
-run through llama.cpp's grammar engine token by token (the default model's vocabulary). A schema
-passes when it compiles, every valid instance is accepted and every invalid one rejected.
+default, properties in any order: key order carries no meaning in JSON, and the instances list
+keys as they come; ``--property-order definition`` measures the generation default) and every
+test instance, serialized with ``json.dumps(data, ensure_ascii=False)``, is run through
+llama.cpp's grammar engine token by token (the default model's vocabulary). A schema passes when
+it compiles, every valid instance is accepted and every invalid one rejected.
 
 Schemas run in worker processes: a grammar that crashes llama.cpp counts as a crash and the run
 goes on; a schema that takes longer than the timeout (10 s) counts as a timeout.
@@ -36,7 +38,7 @@ STATUSES = (
 )
 
 
-def check_schema(case: dict[str, Any]) -> dict[str, Any]:
+def check_schema(case: dict[str, Any], *, property_order: str = "any") -> dict[str, Any]:
     """Compile one MaskBench case and check all its instances (runs in the current process)."""
     from ..errors import LlamaProvError
     from .gbnf import GrammarMatcher
@@ -47,7 +49,9 @@ def check_schema(case: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"n_valid": n_valid, "valid_rejected": 0, "invalid_accepted": 0}
     start = time.perf_counter()
     try:
-        grammar = json_schema_to_gbnf(case["schema"], whitespace="flexible")
+        grammar = json_schema_to_gbnf(
+            case["schema"], whitespace="flexible", property_order=property_order
+        )
     except LlamaProvError as exc:
         out.update(status="compile_error", error=str(exc)[:300])
         return out
@@ -85,12 +89,13 @@ def _worker(conn: Connection) -> None:
     _vocab()  # load the vocabulary before the first timed schema
     conn.send("ready")
     while True:
-        path = conn.recv()
-        if path is None:
+        task = conn.recv()
+        if task is None:
             return
+        path, property_order = task
         try:
             case = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
-            result = check_schema(case)
+            result = check_schema(case, property_order=property_order)
         except Exception as exc:  # a harness bug must not stop the run
             result = {
                 "status": "compile_error",
@@ -131,6 +136,7 @@ def run(
     seed: int = 0,
     workers: int = 2,
     timeout: float = 10.0,
+    property_order: str = "any",
     progress: bool = False,
 ) -> dict[str, Any]:
     """Run the harness over a MaskBench directory; returns the summary and per-schema results."""
@@ -151,7 +157,7 @@ def run(
             if s.task is None and pending:
                 s.task = pending.pop()
                 s.deadline = time.monotonic() + timeout
-                s.conn.send(s.task)
+                s.conn.send((s.task, property_order))
         busy = [s for s in slots if s.task]
         waitables: list[Any] = [s.conn for s in busy] + [s.proc.sentinel for s in busy]
         wait_for = max(0.0, min(s.deadline for s in busy) - time.monotonic())
@@ -261,6 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per schema")
     parser.add_argument("--details", help="also write per-schema results to this JSON file")
+    parser.add_argument(
+        "--property-order",
+        choices=("any", "definition"),
+        default="any",
+        help="object keys in any order (the schema's language; default) or in definition order",
+    )
     args = parser.parse_args(argv)
     summary = run(
         args.directory,
@@ -268,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         workers=args.workers,
         timeout=args.timeout,
+        property_order=args.property_order,
         progress=not args.json and sys.stderr.isatty(),
     )
     if args.details:

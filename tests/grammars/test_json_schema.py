@@ -536,6 +536,57 @@ def test_definition_order_kept() -> None:
         assert not m.accepts('{"a": 2, "b": 1}')
 
 
+_ORDERED = {
+    "type": "object",
+    "properties": {"a": {"type": "integer"}, "b": {"type": "string"}, "c": {"type": "boolean"}},
+    "required": ["a", "b"],
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize(
+    ("schema", "valid", "invalid"),
+    [
+        (
+            _ORDERED,
+            ['{"b":"x","a":1}', '{"c":true,"b":"x","a":1}', '{"a":1,"c":false,"b":"x"}'],
+            [
+                '{"b":"x"}',
+                '{"a":1,"a":2,"b":"x"}',
+                '{"a":1,"b":"x","c":true,"c":false}',
+                '{"b":"x","d":1,"a":1}',
+            ],
+        ),
+        (  # extras between listed keys, never a listed key twice through the extras
+            {**_ORDERED, "additionalProperties": {"type": "integer"}},
+            ['{"d":4,"b":"x","e":5,"a":1}'],
+            ['{"d":"s","b":"x","a":1}', '{"b":"x","a":1,"a":2}'],
+        ),
+        (  # maxProperties and dependentRequired hold whatever the order
+            {**_ORDERED, "required": [], "maxProperties": 2, "dependentRequired": {"c": ["a"]}},
+            ['{"c":true,"a":1}', '{"b":"x"}', "{}"],
+            ['{"c":true,"b":"x","a":1}', '{"c":true,"b":"x"}'],
+        ),
+    ],
+)
+def test_any_property_order(schema: dict[str, Any], valid: list[str], invalid: list[str]) -> None:
+    check = jsonschema.Draft202012Validator(schema)
+    for v in valid:
+        assert check.is_valid(json.loads(v)), f"bad test: {v}"
+    with _matcher(schema, whitespace="compact", property_order="any") as m:
+        for v in valid:
+            assert m.accepts(v), f"rejected valid {v}"
+        for v in invalid:
+            assert not m.accepts(v), f"accepted invalid {v}"
+
+
+def test_any_order_falls_back_to_definition_order_for_many_properties() -> None:
+    schema = {"type": "object", "properties": {f"p{i}": {"type": "integer"} for i in range(9)}}
+    with _matcher(schema, whitespace="compact", property_order="any") as m:
+        assert m.accepts('{"p0":0,"p8":8}')
+        assert not m.accepts('{"p8":8,"p0":0}')
+
+
 def test_unicode_escape_in_free_string() -> None:
     with _matcher({"type": "string"}) as m:
         assert m.accepts('"\\u00e9\\/"')
@@ -603,6 +654,8 @@ def test_bad_schema_argument(bad: Any) -> None:
 def test_bad_options() -> None:
     with pytest.raises(InvalidArgumentError, match="whitespace"):
         json_schema_to_gbnf({}, whitespace="lots")
+    with pytest.raises(InvalidArgumentError, match="'sorted'"):
+        json_schema_to_gbnf({}, property_order="sorted")
     with pytest.raises(InvalidArgumentError, match="additional_properties"):
         json_schema_to_gbnf({}, additional_properties="no")  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError):
