@@ -12,6 +12,8 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 from llamaprov.chat.tool_formats import (
@@ -47,6 +49,20 @@ from llamaprov.errors import (
 
 TOOL_CHOICES = ("auto", "required", "any", "none")
 DEFAULT_MAX_TOKENS = 512
+DEFAULT_MAX_PARALLEL = 4
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One validated request: the prompt and how to decode and parse its answer."""
+
+    prompt: str
+    sampling: Any
+    max_tokens: int
+    stop: list[str]
+    special: bool
+    fmt: ToolCallFormat | None
+    structured: bool
 
 
 def check_tool_choice(tool_choice: Any, tools: Sequence[ToolDef]) -> str:
@@ -176,7 +192,8 @@ class LlamaProvider(Provider):
 
     ``tool_format`` overrides the detected tool-call format (``"hermes"``, ``"llama3"``,
     ``"mistral"``, ``"functionary"``, ``"generic"`` or a :class:`ToolCallFormat`); ``template``
-    overrides the model's chat template.
+    overrides the model's chat template. ``max_parallel`` bounds how many requests queued with
+    :meth:`submit` (from any thread) are decoded together as sequences of one context.
     """
 
     def __init__(
@@ -187,6 +204,7 @@ class LlamaProvider(Provider):
         template: str | None = None,
         tool_format: str | ToolCallFormat | None = None,
         n_threads: int | None = None,
+        max_parallel: int = DEFAULT_MAX_PARALLEL,
     ) -> None:
         from llamaprov.engine import Model
 
@@ -196,7 +214,10 @@ class LlamaProvider(Provider):
             raise InvalidArgumentError(f"n_ctx must be an int >= 16, got {describe(n_ctx)}")
         if template is not None and (not isinstance(template, str) or not template):
             raise InvalidArgumentError(f"template must be a non-empty str, got {describe(template)}")
+        if isinstance(max_parallel, bool) or not isinstance(max_parallel, int) or max_parallel < 1:
+            raise InvalidArgumentError(f"max_parallel must be an int >= 1, got {describe(max_parallel)}")
         self.model = model
+        self.max_parallel = max_parallel
         self._template_override = template
         self.template = template or model.chat_template()
         self.tool_format = get_tool_format(tool_format, self.template)
@@ -204,6 +225,7 @@ class LlamaProvider(Provider):
         self._n_ctx = n_ctx or min(model.info().n_ctx_train or 4096, 4096)
         self._n_threads = n_threads
         self._ctx: Any = None
+        self._batcher: Any = None
         self._lock = threading.Lock()
         self._usage = TokenUsage()
 
@@ -222,11 +244,14 @@ class LlamaProvider(Provider):
             return self._ctx
 
     def close(self) -> None:
-        """Free the context (the model stays loaded)."""
+        """Free the contexts (the model stays loaded); queued requests fail with ClosedError."""
         with self._lock:
             if self._ctx is not None:
                 self._ctx.close()
                 self._ctx = None
+            batcher, self._batcher = self._batcher, None
+        if batcher is not None:
+            batcher.close()
 
     # -- prompts
     def format_turns(self, turns: Sequence[Turn], tools: Sequence[ToolDef] = ()) -> str:
@@ -281,6 +306,44 @@ class LlamaProvider(Provider):
         return self.tool_format.grammar(chosen), False, [], list(tools)
 
     # -- generation
+    def _plan(self, turns: Sequence[Turn], tools: Sequence[ToolDef], type: Any,
+              params: ChatParams | dict[str, Any] | None, tool_choice: str) -> _Plan:
+        """Validate a request and turn it into what the engine needs."""
+        settings = ChatParams.coerce(params)
+        tool_choice = check_tool_choice(tool_choice, tools)
+        if not turns:
+            raise InvalidArgumentError("a request needs at least one turn")
+        grammar, lazy, patterns, shown = self._grammar_for(tools, type, tool_choice)
+        prompt = self.format_turns(turns, shown)
+        fmt = self.tool_format if shown else None
+        return _Plan(
+            prompt=prompt,
+            sampling=self._sampling(settings, grammar, lazy, patterns),
+            max_tokens=settings.max_tokens or DEFAULT_MAX_TOKENS,
+            stop=list(settings.stop or ()),
+            # formats whose trigger is a control token ([TOOL_CALLS], <|python_tag|>) need it
+            # rendered; otherwise control tokens stay invisible as in plain generation
+            special=fmt is not None and self._control_triggers(fmt),
+            fmt=fmt,
+            structured=type is not None,
+        )
+
+    def _parser(self, plan: _Plan) -> Any:
+        return make_parser(plan.fmt, [] if plan.structured else self._tags, plan.prompt)
+
+    def _turn(self, plan: _Plan, parser: Any, contents: list[Any], completion: Any) -> Turn:
+        """The finished assistant turn of ``completion``; adds its usage to the provider's."""
+        usage = completion.usage
+        tokens = TokenUsage(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+        finish = completion.finish_reason
+        with self._lock:
+            self._usage = self._usage + tokens
+        if not plan.structured and parser.error is None and any(
+            isinstance(c, ContentToolRequest) for c in contents
+        ):
+            finish = "tool_calls"
+        return Turn("assistant", contents, tokens=tokens, finish_reason=finish)
+
     def stream_perform(
         self,
         turns: Sequence[Turn],
@@ -292,23 +355,11 @@ class LlamaProvider(Provider):
     ) -> Iterator[StreamEvent]:
         """Generate the next assistant turn, yielding text/thinking/tool-call events as they are
         decoded and finally ``TurnDone`` with the parsed turn and its token usage."""
-        settings = ChatParams.coerce(params)
-        tool_choice = check_tool_choice(tool_choice, tools)
-        if not turns:
-            raise InvalidArgumentError("stream_perform needs at least one turn")
-        grammar, lazy, patterns, shown = self._grammar_for(tools, type, tool_choice)
-        prompt = self.format_turns(turns, shown)
-        sampling = self._sampling(settings, grammar, lazy, patterns)
-        fmt = self.tool_format if shown else None
-        parser = make_parser(fmt, self._tags if type is None else [], prompt)
+        plan = self._plan(turns, tools, type, params, tool_choice)
+        parser = self._parser(plan)
         completion = self.context.completion(
-            prompt,
-            max_tokens=settings.max_tokens or DEFAULT_MAX_TOKENS,
-            stop=list(settings.stop or ()),
-            sampling=sampling,
-            # formats whose trigger is a control token ([TOOL_CALLS], <|python_tag|>) need it
-            # rendered; otherwise control tokens stay invisible as in plain generation
-            special=fmt is not None and self._control_triggers(fmt),
+            plan.prompt, max_tokens=plan.max_tokens, stop=plan.stop, sampling=plan.sampling,
+            special=plan.special,
         )
         with completion:
             for chunk in completion:
@@ -316,16 +367,40 @@ class LlamaProvider(Provider):
                     yield from parser.feed(chunk.text)
             final_events, contents = parser.finish()
             yield from final_events
-            usage = completion.usage
-            tokens = TokenUsage(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
-            finish = completion.finish_reason
+            turn = self._turn(plan, parser, contents, completion)
+        yield TurnDone(turn)
+
+    def submit(
+        self,
+        turns: Sequence[Turn],
+        *,
+        tools: Sequence[ToolDef] = (),
+        type: Any = None,
+        params: ChatParams | dict[str, Any] | None = None,
+        tool_choice: str = "auto",
+    ) -> Future[Turn]:
+        """Queue a request; returns a future of the assistant turn.
+
+        Queued requests from any thread are decoded together as parallel sequences of one
+        shared context (up to ``max_parallel`` at once; more wait for a free sequence), so a
+        batch costs little more than its longest member. The request is validated here: bad
+        input raises at once instead of failing the future.
+        """
+        plan = self._plan(turns, tools, type, params, tool_choice)
         with self._lock:
-            self._usage = self._usage + tokens
-        if type is None and contents and parser.error is None and any(
-            isinstance(c, ContentToolRequest) for c in contents
-        ):
-            finish = "tool_calls"
-        yield TurnDone(Turn("assistant", contents, tokens=tokens, finish_reason=finish))
+            if self._batcher is None:
+                from llamaprov.chat.scheduler import _Batcher
+
+                self._batcher = _Batcher(self)
+            batcher = self._batcher
+        return batcher.submit(plan)
+
+    def _finish_completed(self, plan: _Plan, completion: Any) -> Turn:
+        """The turn of a completion that was decoded without streaming (see :meth:`submit`)."""
+        parser = self._parser(plan)
+        list(parser.feed(completion.text))
+        _, contents = parser.finish()
+        return self._turn(plan, parser, contents, completion)
 
     def _control_triggers(self, fmt: ToolCallFormat) -> bool:
         for trigger in fmt.triggers:

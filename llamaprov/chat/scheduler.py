@@ -1,85 +1,199 @@
-"""Many independent prompts of one chat, decoded together as parallel sequences of one context."""
+"""Requests decoded together: parallel sequences of one context, fed by a queue.
+
+:meth:`LlamaProvider.submit` queues a request from any thread; one worker thread per provider
+keeps admitting queued requests into free sequences of a shared context between decode steps
+(continuous batching) and resolves each request's future with its parsed turn.
+:func:`parallel_chat` and :func:`parallel_chat_structured` are built on it, and so are
+LangChain's ``batch``/``abatch``.
+"""
 
 from __future__ import annotations
 
 import json
+import threading
+from collections import deque
 from collections.abc import Sequence
-from typing import Any
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
 
 from llamaprov.chat.chat import Chat
-from llamaprov.chat.provider import DEFAULT_MAX_TOKENS, LlamaProvider
+from llamaprov.chat.provider import LlamaProvider
 from llamaprov.chat.types import ContentText, Turn, validate_against_type
-from llamaprov.errors import InvalidArgumentError, StructuredOutputError, describe
+from llamaprov.errors import ClosedError, InvalidArgumentError, StructuredOutputError, describe
 
-_DEFAULT_MAX_ACTIVE = 8
+if TYPE_CHECKING:
+    from llamaprov.chat.provider import _Plan
 
 
-def _check(chat: Any, prompts: Any, max_active: Any) -> tuple[LlamaProvider, list[str], int]:
+class _Job:
+    __slots__ = ("future", "n_tokens", "plan", "reserved")
+
+    def __init__(self, plan: _Plan, n_tokens: int, n_ctx: int) -> None:
+        self.plan = plan
+        self.future: Future[Turn] = Future()
+        self.n_tokens = n_tokens
+        # KV cells this request may need: its prompt and every token it may generate
+        self.reserved = min(n_tokens + plan.max_tokens + 1, n_ctx)
+
+
+class _Batcher:
+    """The queue and worker thread behind :meth:`LlamaProvider.submit`.
+
+    The worker creates the shared context when work arrives and frees it when the queue runs
+    dry. The context's KV cache is unified: a request is admitted only while the cells reserved
+    by the requests admitted since the cache was last emptied (prompt + max_tokens each) leave
+    room for it, so decoding never runs out of cells; a request alone may use the whole
+    context. Cells of finished requests stay until every running one is done: freeing them
+    early would let later tokens land out of order in the cache, and greedy answers would then
+    differ from those of a request decoded alone.
+    """
+
+    def __init__(self, provider: LlamaProvider) -> None:
+        self._provider = provider
+        self._cond = threading.Condition()
+        self._queue: deque[_Job] = deque()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        # contexts created and most requests decoded together (for tests and diagnostics)
+        self.contexts = 0
+        self.peak = 0
+
+    def submit(self, plan: _Plan) -> Future[Turn]:
+        provider = self._provider
+        tokens = provider.model.tokenize(plan.prompt, add_special=True, parse_special=True)
+        job = _Job(plan, len(tokens), provider._n_ctx)
+        with self._cond:
+            if self._closed:
+                raise ClosedError("this provider is closed")
+            self._queue.append(job)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="llamaprov-batcher", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return job.future
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            thread = self._thread
+            self._cond.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _admit(self, running: dict[Any, _Job], used: int, n_ctx: int) -> list[_Job]:
+        """Jobs to start now (called with the lock held)."""
+        taken: list[_Job] = []
+        while self._queue and len(running) + len(taken) < self._provider.max_parallel:
+            job = self._queue[0]
+            if (running or taken) and used + job.reserved > n_ctx:
+                break
+            self._queue.popleft()
+            if job.future.set_running_or_notify_cancel():
+                taken.append(job)
+                used += job.reserved
+        return taken
+
+    def _work(self) -> None:
+        provider = self._provider
+        n_ctx = provider._n_ctx
+        kwargs: dict[str, Any] = {"n_ctx": n_ctx, "n_seq_max": provider.max_parallel}
+        if provider._n_threads is not None:
+            kwargs["n_threads"] = provider._n_threads
+        ctx = None
+        running: dict[Any, _Job] = {}
+        used = 0
+        try:
+            ctx = provider.model.new_context(**kwargs)
+            self.contexts += 1
+            scheduler = ctx.scheduler()
+            while True:
+                with self._cond:
+                    if self._closed:
+                        raise ClosedError("this provider was closed while the request was queued")
+                    if not running and not self._queue:
+                        self._thread = None
+                        return
+                    if not running and used:
+                        ctx.memory.clear()
+                        used = 0
+                    taken = self._admit(running, used, n_ctx)
+                for job in taken:
+                    plan = job.plan
+                    try:
+                        completion = scheduler.submit(
+                            plan.prompt, max_tokens=plan.max_tokens, stop=plan.stop,
+                            sampling=plan.sampling, special=plan.special,
+                        )
+                    except Exception as exc:
+                        job.future.set_exception(exc)
+                        continue
+                    running[completion] = job
+                    used += job.reserved
+                self.peak = max(self.peak, len(running))
+                for completion in scheduler.step():
+                    job = running.pop(completion)
+                    try:
+                        job.future.set_result(provider._finish_completed(job.plan, completion))
+                    except Exception as exc:
+                        job.future.set_exception(exc)
+        except BaseException as exc:
+            with self._cond:
+                self._thread = None
+                failed = [*running.values(), *self._queue]
+                self._queue.clear()
+            for job in failed:
+                future = job.future
+                if not future.done() and (future.running() or future.set_running_or_notify_cancel()):
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            for completion in running:
+                completion.close()
+            if ctx is not None:
+                ctx.close()
+
+
+# --- parallel chats ---------------------------------------------------------------------------
+
+
+def _check(chat: Any, prompts: Any, max_active: Any) -> LlamaProvider:
     if not isinstance(chat, Chat) or not isinstance(chat.provider, LlamaProvider):
         raise InvalidArgumentError(f"parallel chats need a Chat on a LlamaProvider, got {describe(chat)}")
     if isinstance(prompts, str) or not isinstance(prompts, Sequence):
         raise InvalidArgumentError(f"prompts must be a list of str, got {describe(prompts)}")
     if not all(isinstance(p, str) and p for p in prompts):
         raise InvalidArgumentError(f"prompts must be non-empty strings, got {describe(prompts)}")
-    if max_active is None:
-        max_active = min(len(prompts), _DEFAULT_MAX_ACTIVE) or 1
-    if isinstance(max_active, bool) or not isinstance(max_active, int) or max_active < 1:
+    if max_active is not None and (
+        isinstance(max_active, bool) or not isinstance(max_active, int) or max_active < 1
+    ):
         raise InvalidArgumentError(f"max_active must be an int >= 1, got {describe(max_active)}")
-    return chat.provider, list(prompts), max_active
+    return chat.provider
 
 
-def _run_parallel(chat: Chat, prompts: list[str], max_active: int | None, type: Any) -> list[Any]:
-    """Generate one reply per prompt (each continuing ``chat``'s conversation independently);
-    returns the completions in prompt order."""
-    from llamaprov.engine import SamplingParams
-
-    provider, prompts, max_active = _check(chat, prompts, max_active)
-    settings = chat.params()
+def _run_parallel(chat: Chat, prompts: Sequence[str], max_active: int | None, type: Any) -> list[Turn]:
+    """One reply per prompt, each continuing ``chat``'s conversation independently."""
+    provider = _check(chat, prompts, max_active)
     base = chat.get_turns(include_system_prompt=True)
-    grammar = None
-    if type is not None:
-        from llamaprov.chat.types import to_json_schema
-        from llamaprov.grammars import json_schema_to_gbnf
-
-        grammar = json_schema_to_gbnf(
-            to_json_schema(type), whitespace="compact", additional_properties=False
-        )
-    kwargs = {k: v for k, v in settings.as_dict().items() if k not in ("stop", "max_tokens")}
-    if grammar is not None:
-        kwargs["grammar"] = grammar
-    texts = [provider.format_turns([*base, Turn("user", [ContentText(p)])]) for p in prompts]
-    max_tokens = settings.max_tokens or DEFAULT_MAX_TOKENS
-    longest = max(
-        len(provider.model.tokenize(t, add_special=True, parse_special=True)) for t in texts
-    )
-    per_seq = -(-(longest + max_tokens + 1) // 256) * 256  # rounded up to a multiple of 256
-    n_seq = min(max_active, len(prompts))
-    results: list[Any] = []
-    with provider.model.new_context(n_ctx=per_seq * n_seq, n_seq_max=n_seq) as ctx:
-        for start in range(0, len(texts), n_seq):
-            scheduler = ctx.scheduler()
-            wave = [
-                scheduler.submit(
-                    text,
-                    max_tokens=max_tokens,
-                    stop=list(settings.stop or ()),
-                    sampling=SamplingParams(**kwargs),
-                )
-                for text in texts[start : start + n_seq]
-            ]
-            scheduler.run()
-            results.extend(wave)
-    return results
+    settings = chat.params()
+    futures: list[Future[Turn]] = []
+    turns: list[Turn] = []
+    window = max_active or len(prompts)
+    for prompt in prompts:
+        if len(futures) - len(turns) >= window:
+            turns.append(futures[len(turns)].result())
+        turns_in = [*base, Turn("user", [ContentText(prompt)])]
+        futures.append(provider.submit(turns_in, type=type, params=settings))
+    turns.extend(f.result() for f in futures[len(turns):])
+    return turns
 
 
 def parallel_chat(chat: Chat, prompts: Sequence[str], *, max_active: int | None = None) -> list[str]:
-    """Reply to each prompt as a separate continuation of ``chat`` (which is not modified),
-    decoding up to ``max_active`` sequences at once in one context. Tools are not offered."""
-    _check(chat, prompts, max_active)
-    if not prompts:
-        return []
-    completions = _run_parallel(chat, list(prompts), max_active, None)
-    return [c.text for c in completions]
+    """Reply to each prompt as a separate continuation of ``chat`` (which is not modified).
+
+    The prompts are decoded together as parallel sequences of one context (up to the
+    provider's ``max_parallel``; ``max_active`` lowers it). Tools are not offered."""
+    return [t.text for t in _run_parallel(chat, prompts, max_active, None)]
 
 
 def parallel_chat_structured(
@@ -87,14 +201,10 @@ def parallel_chat_structured(
 ) -> list[Any]:
     """Extract data of ``type`` from each prompt in parallel (see :func:`parallel_chat`).
     Raises StructuredOutputError (with ``raw``) for the first result that does not validate."""
-    _check(chat, prompts, max_active)
-    if not prompts:
-        return []
-    completions = _run_parallel(chat, list(prompts), max_active, type)
     values = []
-    for completion in completions:
-        raw = completion.text
-        if completion.finish_reason == "length":
+    for turn in _run_parallel(chat, prompts, max_active, type):
+        raw = turn.text
+        if turn.finish_reason == "length":
             raise StructuredOutputError(
                 f"structured output was cut off by max_tokens: {describe(raw, 200)}", raw=raw
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from collections.abc import Callable
@@ -40,7 +41,7 @@ class _Handle:
         """Free the native object now. Safe to call twice."""
         if getattr(self, "_raw", None) is None:
             return
-        with self._close_lock:
+        with self._close_lock, self._native_guard():
             if self._raw is None:
                 return
             self._before_close()
@@ -49,6 +50,11 @@ class _Handle:
 
     def _before_close(self) -> None:
         """Hook for subclasses: release dependents before the pointer is freed."""
+
+    def _native_guard(self) -> contextlib.AbstractContextManager[Any]:
+        """Held while the pointer is freed: subclasses return the lock their native calls hold,
+        so a close from another thread waits for a running call instead of freeing under it."""
+        return contextlib.nullcontext()
 
     def __enter__(self) -> Any:
         self._ptr  # noqa: B018 - raises ClosedError when already closed

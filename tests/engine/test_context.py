@@ -134,3 +134,30 @@ def test_threads_sharing_one_context(model):
             return "".join(ctx.stream(prompt(model, p), max_tokens=8, temperature=0))
 
         assert _in_threads(shared, PROMPTS) == expected
+
+
+def test_close_from_another_thread_waits_for_the_running_decode(model):
+    # freeing a context under a running llama_decode used to crash the process
+    from llamaprov import ClosedError
+
+    ctx = model.new_context(n_ctx=512)
+    started = threading.Event()
+    outcome: list[object] = []
+
+    def generate() -> None:
+        try:
+            for _ in ctx.stream(prompt(model, "Tell a long story."), max_tokens=400, temperature=0):
+                started.set()
+            outcome.append("finished")
+        except ClosedError as exc:
+            outcome.append(exc)
+        finally:
+            started.set()
+
+    worker = threading.Thread(target=generate)
+    worker.start()
+    assert started.wait(60)
+    ctx.close()
+    worker.join(60)
+    assert not worker.is_alive() and ctx.closed
+    assert len(outcome) == 1 and isinstance(outcome[0], ClosedError), outcome
