@@ -1,11 +1,19 @@
-"""Shared fixtures: the default model, loaded once per test session."""
+"""Shared fixtures: the default model, loaded once per test session.
+
+Files llamaprov derives from models (the embedding-graph copies) go to a temporary cache for
+the session, never to the user's own.
+"""
 
 from __future__ import annotations
 
+import os
 import pathlib
+import tempfile
 from collections.abc import Iterator
 
 import pytest
+
+os.environ["LLAMAPROV_CACHE_DIR"] = tempfile.mkdtemp(prefix="llamaprov-test-cache-")
 
 from llamaprov.engine import Model, default_model_path, load_model
 

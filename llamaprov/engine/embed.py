@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ContextOverflowError, InvalidArgumentError
+from ..errors import ContextOverflowError, InvalidArgumentError, LlamaProvError
 from ._ffi import lib
 
 if TYPE_CHECKING:
@@ -16,6 +18,17 @@ if TYPE_CHECKING:
     from .model import Model
 
 __all__ = ["embed_batch"]
+
+_log = logging.getLogger("llamaprov.engine")
+
+# Architectures llama.cpp also builds as plain encoders of hidden states. Decoding embeddings
+# with the usual graph computes the LM head for every token (embeddings contexts output all
+# tokens) although no logit is read: for SmolLM2-135M, whose 49k-token head is a fifth of its
+# weights, that is about 16% of the decode time. The same weights under the sibling
+# architecture give the same vectors without it.
+_EMBEDDING_GRAPHS = {"llama": "llama-embed"}
+# the sibling is a copy of the model file in the cache; not worth it for big files
+_MAX_SIBLING_BYTES = 2 << 30
 
 
 def _as_texts(texts: str | Sequence[str]) -> tuple[list[str], bool]:
@@ -152,14 +165,46 @@ def embed_batch(model: Model, texts: Sequence[str], *, batch_size: int = 64,
     size = max(min(limit, 256), longest)
     n_seq = min(batch_size, len(items), lib.llama_max_parallel_sequences())
     bar = _progress_bar(len(items)) if progress else None
-    with model.new_context(n_ctx=size, n_batch=size, n_ubatch=size, n_seq_max=n_seq,
-                           embeddings=True, pooling=pooling, n_threads=n_threads) as ctx:
+    source = model if pooling == "rank" else _embedding_model(model)
+    with source.new_context(n_ctx=size, n_batch=size, n_ubatch=size, n_seq_max=n_seq,
+                            embeddings=True, pooling=pooling, n_threads=n_threads) as ctx:
         try:
             vectors = _embed_tokens(ctx, token_lists, ctx.pooling_type, normalize, bar)
         finally:
             if bar is not None:
                 bar.close()
     return np.stack(vectors).astype(np.float32, copy=False)
+
+
+def _embedding_model(model: Model) -> Model:
+    """The model to decode embeddings with: ``model`` itself, or for an architecture in
+    ``_EMBEDDING_GRAPHS`` a copy of its file under the encoder architecture (written once to
+    :func:`~llamaprov.engine.files.cache_dir`, loaded once per model, closed with it)."""
+    from .files import cache_dir, copy_with_architecture
+    from .model import load_model
+
+    sibling_arch = _EMBEDDING_GRAPHS.get(model.meta_get("general.architecture") or "")
+    if sibling_arch is None or model._load_options is None or model.vocab_only:
+        return model
+    with model._embedding_lock:
+        if model._embedding_model is not None:
+            return model._embedding_model
+        try:
+            stat = model.path.stat()
+            if stat.st_size > _MAX_SIBLING_BYTES:
+                raise OSError(f"{stat.st_size} bytes is more than this shortcut copies")
+            ident = hashlib.sha1(str(model.path.resolve()).encode()).hexdigest()[:12]
+            target = (cache_dir() / "embedding"
+                      / f"{model.path.stem}-{ident}-{stat.st_size}-{stat.st_mtime_ns}.{sibling_arch}.gguf")
+            if not target.exists():
+                copy_with_architecture(model.path, target, sibling_arch)
+            sibling = load_model(target, **model._load_options)
+        except (OSError, LlamaProvError) as exc:
+            _log.info("embedding with the full graph of %s (no %s copy: %s)", model.path.name,
+                      sibling_arch, exc)
+            sibling = model
+        model._embedding_model = sibling
+        return sibling
 
 
 def _progress_bar(total: int) -> Any:

@@ -170,7 +170,15 @@ def load_model(
     if not ptr:
         reason = "; ".join(recent_log(clear=True)[-3:]) or "llama.cpp could not load it"
         raise ModelLoadError(f"failed to load model {str(paths[0])!r}: {reason}")
-    return Model(ptr, paths[0], vocab_only=bool(vocab_only))
+    model = Model(ptr, paths[0], vocab_only=bool(vocab_only))
+    if len(paths) == 1:
+        # how to load a sibling of this file the same way (see embed._embedding_model)
+        model._load_options = {
+            "n_gpu_layers": n_gpu_layers, "devices": devices, "split_mode": split_mode,
+            "main_gpu": main_gpu, "tensor_split": tensor_split, "use_mmap": use_mmap,
+            "use_mlock": use_mlock,
+        }
+    return model
 
 
 class Model(_Handle):
@@ -188,6 +196,10 @@ class Model(_Handle):
         self._contexts: weakref.WeakSet[Context] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._meta: dict[str, str] | None = None
+        self._load_options: dict[str, Any] | None = None
+        # the model embeddings decode with: self, or a copy built without the LM head
+        self._embedding_model: Model | None = None
+        self._embedding_lock = threading.Lock()
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("vocab only" if self.vocab_only else self.desc)
@@ -196,6 +208,9 @@ class Model(_Handle):
     def _before_close(self) -> None:
         for ctx in list(self._contexts):
             ctx.close()
+        sibling, self._embedding_model = self._embedding_model, None
+        if sibling is not None and sibling is not self:
+            sibling.close()
 
     def _weights(self) -> Any:
         """The model pointer, for operations that need the weights (not a vocab-only load)."""

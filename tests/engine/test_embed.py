@@ -76,3 +76,30 @@ def test_bad_input(model):
 def test_progress_bar(model, capsys):
     embed_batch(model, TEXTS, progress=True)
     assert "3/3" in capsys.readouterr().err
+
+
+def test_llama_models_embed_through_the_encoder_graph(model, tmp_path, monkeypatch):
+    # embed_batch decodes with a copy of the file under llama.cpp's "llama-embed" architecture
+    # (no LM head): the vectors equal those of the model's own graph
+    from llamaprov.engine.embed import _embedding_model
+
+    sibling = _embedding_model(model)
+    assert sibling is not model and sibling.desc.startswith("llama-embed")
+    assert _embedding_model(model) is sibling  # loaded once per model
+    with model.new_context(n_ctx=512, n_seq_max=3, embeddings=True) as own:
+        direct = own.embed(TEXTS)
+    assert np.allclose(embed_batch(model, TEXTS), direct, atol=1e-5)
+
+    # an unwritable cache is not an error: the model's own graph is used
+    from llamaprov import load_model
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("LLAMAPROV_CACHE_DIR", str(blocker))
+    with load_model(model.path) as fresh:
+        assert _embedding_model(fresh) is fresh
+        assert np.allclose(embed_batch(fresh, TEXTS), direct, atol=1e-5)
+    with load_model(model.path) as closing:
+        monkeypatch.undo()
+        copy = _embedding_model(closing)
+    assert copy.closed  # closed with its model
