@@ -382,9 +382,8 @@ class LlamaProvider(Provider):
         """Queue a request; returns a future of the assistant turn.
 
         Queued requests from any thread are decoded together as parallel sequences of one
-        shared context (up to ``max_parallel`` at once; more wait for a free sequence), so a
-        batch costs little more than its longest member. The request is validated here: bad
-        input raises at once instead of failing the future.
+        shared context (up to ``max_parallel`` at once; more wait for a free sequence). The
+        request is validated here: bad input raises at once instead of failing the future.
         """
         plan = self._plan(turns, tools, type, params, tool_choice)
         with self._lock:
