@@ -67,7 +67,9 @@ class _Batcher:
                 raise ClosedError("this provider is closed")
             self._queue.append(job)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="llamaprov-batcher", daemon=True)
+                # not a daemon: an interpreter exiting mid-batch waits for the running requests
+                # (they end at max_tokens) instead of freeing the model under a decode
+                self._thread = threading.Thread(target=self._work, name="llamaprov-batcher")
                 self._thread.start()
             self._cond.notify()
         return job.future
