@@ -5,7 +5,7 @@
 (langchain-community's ``ChatLlamaCpp`` cannot be compared: its ``batch`` aborts the process).
 Each side runs ``--rounds`` times interleaved; medians are printed with their ratio.
 
-    python bench/bench_batch.py [--inputs 8] [--max-tokens 48] [--rounds 3] [--model PATH]
+    python bench/bench_batch.py [--inputs 8] [--max-tokens 48] [--rounds 3] [--max-parallel 8] [--model PATH]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--inputs", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--max-parallel", type=int, default=4)
+    parser.add_argument("--max-parallel", type=int, default=8)
     parser.add_argument("--model", default=None)
     args = parser.parse_args()
 

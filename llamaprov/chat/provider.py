@@ -49,7 +49,7 @@ from llamaprov.errors import (
 
 TOOL_CHOICES = ("auto", "required", "any", "none")
 DEFAULT_MAX_TOKENS = 512
-DEFAULT_MAX_PARALLEL = 4
+DEFAULT_MAX_PARALLEL = 8
 
 
 @dataclass(frozen=True)

@@ -199,6 +199,8 @@ class Context(_Handle):
         self._batch = Batch(n_batch, 0, n_seq_max)
         # What each sequence holds in the KV cache, token by token, for prefix reuse.
         self._seq_tokens: dict[int, list[int]] = {}
+        # one KV pool for all sequences: cells can be shared (prefix copies are free)
+        self._kv_unified = bool(kv_unified)
         self.memory = Memory(self)
         self._abort_cb: Any = None
         self._threads, self._threads_batch = n_threads, n_threads_batch

@@ -200,6 +200,18 @@ class _Candidates:
         return not math.isinf(self.one[0].logit)
 
 
+# a prefix shorter than this is cheaper to decode again than to wait a step for
+_MIN_SHARED_PREFIX = 16
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int], limit: int) -> int:
+    n = 0
+    limit = min(limit, len(a), len(b))
+    while n < limit and a[n] == b[n]:
+        n += 1
+    return n
+
+
 class Completion:
     """A running or finished generation: iterate it for :class:`CompletionChunk` pieces.
 
@@ -433,26 +445,60 @@ class Scheduler:
             self.ctx._session.release(self)
 
     def _start(self, seq: _Sequence) -> None:
-        """Reuse the longest cached prefix of the sequence, drop the rest of its KV."""
+        """Reuse the longest cached prefix of the prompt, drop the rest of the sequence's KV.
+
+        The prefix may come from the sequence's own cache or, in a unified KV cache, from
+        another sequence's (its cells are shared, not recomputed): parallel prompts that open
+        with the same chat template and system prompt decode that part once.
+        """
         ctx = self.ctx
         cached = ctx._seq_tokens.get(seq.seq_id, [])
         prompt = seq.prompt
-        n_common = 0
-        if seq.reuse:
-            limit = min(len(cached), len(prompt) - 1)  # the last prompt token is always decoded
-            while n_common < limit and cached[n_common] == prompt[n_common]:
-                n_common += 1
+        limit = len(prompt) - 1  # the last prompt token is always decoded
+        n_common = _common_prefix(cached, prompt, limit) if seq.reuse else 0
+        donor, n_donor = self._donor(seq, n_common)
         mem = lib.llama_get_memory(ctx._ptr)
-        stale = n_common < len(cached) or not cached
-        if stale and not lib.llama_memory_seq_rm(mem, seq.seq_id, n_common, -1):
-            lib.llama_memory_seq_rm(mem, seq.seq_id, -1, -1)  # cannot cut (recurrent): start over
-            n_common = 0
-        held = cached[:n_common]
+        if donor is not None:
+            lib.llama_memory_seq_rm(mem, seq.seq_id, -1, -1)
+            lib.llama_memory_seq_cp(mem, donor, seq.seq_id, 0, n_donor)
+            held = ctx._seq_tokens[donor][:n_donor]
+            n_common = n_donor
+        else:
+            stale = n_common < len(cached) or not cached
+            if stale and not lib.llama_memory_seq_rm(mem, seq.seq_id, n_common, -1):
+                lib.llama_memory_seq_rm(mem, seq.seq_id, -1, -1)  # cannot cut (recurrent): start over
+                n_common = 0
+            held = cached[:n_common]
         ctx._seq_tokens[seq.seq_id] = held
         seq.n_cached = n_common
         seq.pending = prompt[n_common:]
         seq.fed = 0
         seq.pos = n_common
+
+    def _donor(self, seq: _Sequence, own: int) -> tuple[int | None, int]:
+        """Another sequence whose cached tokens share a longer prompt prefix than ``own``."""
+        if not seq.reuse or not self.ctx._kv_unified:
+            return None, 0
+        best, best_n = None, own + _MIN_SHARED_PREFIX - 1
+        for sid, tokens in self.ctx._seq_tokens.items():
+            if sid != seq.seq_id:
+                n = _common_prefix(tokens, seq.prompt, len(seq.prompt) - 1)
+                if n > best_n:
+                    best, best_n = sid, n
+        return (best, best_n) if best is not None else (None, 0)
+
+    def _should_wait(self, seq: _Sequence) -> bool:
+        """Whether ``seq`` should start a step later: a started sequence is still decoding a
+        prompt that shares a long prefix with it, which it can then copy instead of decode."""
+        if not seq.reuse or not self.ctx._kv_unified:
+            return False
+        have = _common_prefix(self.ctx._seq_tokens.get(seq.seq_id, []), seq.prompt, len(seq.prompt) - 1)
+        for other in self._seqs:
+            if other is seq or other.done or other.pos < 0 or other.generated:
+                continue
+            if _common_prefix(other.prompt, seq.prompt, len(seq.prompt) - 1) >= have + _MIN_SHARED_PREFIX:
+                return True
+        return False
 
     def _step(self) -> None:
         self._acquire()
@@ -466,8 +512,11 @@ class Scheduler:
         if not active:
             return
         for s in active:
-            if s.pos < 0:
+            if s.pos < 0 and not self._should_wait(s):
                 self._start(s)
+        active = [s for s in active if s.pos >= 0]
+        if not active:
+            return
         batch = ctx._batch
         b = batch._ptr
         budget = batch.capacity

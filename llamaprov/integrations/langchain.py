@@ -212,7 +212,7 @@ class ChatLlamaProv(BaseChatModel):
     """Override the model's chat template (Jinja text)."""
     streaming: bool = False
     """When True, ``invoke`` streams internally (callbacks receive each token)."""
-    max_parallel: int = 4
+    max_parallel: int = 8
     """Inputs of ``batch``/``abatch`` decoded together as sequences of one context."""
     timeout: float | None = None
     """Most seconds one call may generate; a longer call raises ``TimeoutError``."""

@@ -212,6 +212,27 @@ def test_scheduler_runs_sequences_together(model, ctx):
         assert c.text.split()[:1] == alone.split()[:1]
 
 
+def test_parallel_prompts_share_their_common_prefix(model):
+    system = "You are a careful assistant who answers in one short sentence. " * 3
+    prompts = [model.apply_chat_template([{"role": "system", "content": system},
+                                          {"role": "user", "content": q}])
+               for q in ("Say hi.", "Name a fruit.", "Name a color.")]
+    shared = len(system.split())  # far more tokens than the minimum worth sharing
+    with model.new_context(n_ctx=1024, n_seq_max=3) as ctx:
+        sched = ctx.scheduler()
+        completions = [sched.submit(p, max_tokens=8, temperature=0) for p in prompts]
+        sched.run()
+    # the first decodes the whole prompt; the others copy its prefix cells and decode the rest
+    assert completions[0].usage.cached_tokens == 0
+    assert all(c.usage.cached_tokens > shared for c in completions[1:])
+    assert all(c.text for c in completions)
+    with model.new_context(n_ctx=1024, n_seq_max=3, kv_unified=False) as split:
+        sched = split.scheduler()
+        separate = [sched.submit(p, max_tokens=8, temperature=0) for p in prompts]
+        sched.run()
+    assert all(c.usage.cached_tokens == 0 for c in separate)  # separate caches: nothing shared
+
+
 def test_scheduler_rejects_more_sequences_than_context(model, ctx):
     sched = ctx.scheduler()
     for _ in range(ctx.n_seq_max):
