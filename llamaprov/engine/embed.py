@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import logging
 import warnings
@@ -194,9 +195,13 @@ def _embedding_model(model: Model) -> Model:
             if stat.st_size > _MAX_SIBLING_BYTES:
                 raise OSError(f"{stat.st_size} bytes is more than this shortcut copies")
             ident = hashlib.sha1(str(model.path.resolve()).encode()).hexdigest()[:12]
-            target = (cache_dir() / "embedding"
-                      / f"{model.path.stem}-{ident}-{stat.st_size}-{stat.st_mtime_ns}.{sibling_arch}.gguf")
+            folder = cache_dir() / "embedding"
+            version = f"{stat.st_size}-{stat.st_mtime_ns}"
+            target = folder / f"{model.path.stem}-{ident}-{version}.{sibling_arch}.gguf"
             if not target.exists():
+                # copies of an older version of the same file are stale now
+                for old in folder.glob(f"{glob.escape(model.path.stem)}-{ident}-*.gguf"):
+                    old.unlink(missing_ok=True)
                 copy_with_architecture(model.path, target, sibling_arch)
             sibling = load_model(target, **model._load_options)
         except (OSError, LlamaProvError) as exc:

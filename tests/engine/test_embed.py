@@ -103,3 +103,17 @@ def test_llama_models_embed_through_the_encoder_graph(model, tmp_path, monkeypat
         monkeypatch.undo()
         copy = _embedding_model(closing)
     assert copy.closed  # closed with its model
+
+    # a new version of a model file replaces its stale copy in the cache
+    import os
+    import shutil
+
+    monkeypatch.setenv("LLAMAPROV_CACHE_DIR", str(tmp_path / "cache"))
+    mine = tmp_path / "mine.gguf"
+    shutil.copy(model.path, mine)
+    with load_model(mine) as first:
+        _embedding_model(first)
+    os.utime(mine, ns=(mine.stat().st_atime_ns, mine.stat().st_mtime_ns + 10**9))
+    with load_model(mine) as second:
+        _embedding_model(second)
+    assert len(list((tmp_path / "cache" / "embedding").glob("mine-*.gguf"))) == 1
