@@ -26,14 +26,14 @@ if TYPE_CHECKING:
 
 
 class _Job:
-    __slots__ = ("future", "n_tokens", "plan", "reserved")
+    __slots__ = ("future", "plan", "reserved", "tokens")
 
-    def __init__(self, plan: _Plan, n_tokens: int, n_ctx: int) -> None:
+    def __init__(self, plan: _Plan, tokens: list[int], n_ctx: int) -> None:
         self.plan = plan
+        self.tokens = tokens  # the prompt, tokenized once
         self.future: Future[Turn] = Future()
-        self.n_tokens = n_tokens
         # KV cells this request may need: its prompt and every token it may generate
-        self.reserved = min(n_tokens + plan.max_tokens + 1, n_ctx)
+        self.reserved = min(len(tokens) + plan.max_tokens + 1, n_ctx)
 
 
 class _Batcher:
@@ -61,7 +61,7 @@ class _Batcher:
     def submit(self, plan: _Plan) -> Future[Turn]:
         provider = self._provider
         tokens = provider.model.tokenize(plan.prompt, add_special=True, parse_special=True)
-        job = _Job(plan, len(tokens), provider._n_ctx)
+        job = _Job(plan, tokens, provider._n_ctx)
         with self._cond:
             if self._closed:
                 raise ClosedError("this provider is closed")
@@ -123,7 +123,7 @@ class _Batcher:
                     plan = job.plan
                     try:
                         completion = scheduler.submit(
-                            plan.prompt, max_tokens=plan.max_tokens, stop=plan.stop,
+                            job.tokens, max_tokens=plan.max_tokens, stop=plan.stop,
                             sampling=plan.sampling, special=plan.special,
                         )
                     except Exception as exc:

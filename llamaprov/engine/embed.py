@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import glob
-import hashlib
 import logging
 import warnings
 from collections.abc import Sequence
@@ -181,7 +179,7 @@ def _embedding_model(model: Model) -> Model:
     """The model to decode embeddings with: ``model`` itself, or for an architecture in
     ``_EMBEDDING_GRAPHS`` a copy of its file under the encoder architecture (written once to
     :func:`~llamaprov.engine.files.cache_dir`, loaded once per model, closed with it)."""
-    from .files import cache_dir, copy_with_architecture
+    from .files import cache_dir, cached_copy_with_architecture
     from .model import load_model
 
     sibling_arch = _EMBEDDING_GRAPHS.get(model.meta_get("general.architecture") or "")
@@ -191,18 +189,10 @@ def _embedding_model(model: Model) -> Model:
         if model._embedding_model is not None:
             return model._embedding_model
         try:
-            stat = model.path.stat()
-            if stat.st_size > _MAX_SIBLING_BYTES:
-                raise OSError(f"{stat.st_size} bytes is more than this shortcut copies")
-            ident = hashlib.sha1(str(model.path.resolve()).encode()).hexdigest()[:12]
-            folder = cache_dir() / "embedding"
-            version = f"{stat.st_size}-{stat.st_mtime_ns}"
-            target = folder / f"{model.path.stem}-{ident}-{version}.{sibling_arch}.gguf"
-            if not target.exists():
-                # copies of an older version of the same file are stale now
-                for old in folder.glob(f"{glob.escape(model.path.stem)}-{ident}-*.gguf"):
-                    old.unlink(missing_ok=True)
-                copy_with_architecture(model.path, target, sibling_arch)
+            size = model.path.stat().st_size
+            if size > _MAX_SIBLING_BYTES:
+                raise OSError(f"{size} bytes is more than this shortcut copies")
+            target = cached_copy_with_architecture(model.path, sibling_arch, cache_dir() / "embedding")
             sibling = load_model(target, **model._load_options)
         except (OSError, LlamaProvError) as exc:
             _log.info("embedding with the full graph of %s (no %s copy: %s)", model.path.name,

@@ -8,6 +8,8 @@ copy the tensor descriptions and data byte for byte.
 
 from __future__ import annotations
 
+import glob
+import hashlib
 import os
 import pathlib
 import shutil
@@ -131,6 +133,21 @@ def copy_with_architecture(src: str | os.PathLike[str], dst: str | os.PathLike[s
         except BaseException:
             pathlib.Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def cached_copy_with_architecture(src: str | os.PathLike[str], architecture: str,
+                                  folder: pathlib.Path) -> pathlib.Path:
+    """:func:`copy_with_architecture` of ``src`` into ``folder``, made once per version of the
+    file (its size and modification time); copies of its older versions are removed."""
+    source = pathlib.Path(src)
+    stat = source.stat()
+    ident = hashlib.sha1(str(source.resolve()).encode()).hexdigest()[:12]
+    target = folder / f"{source.stem}-{ident}-{stat.st_size}-{stat.st_mtime_ns}.{architecture}.gguf"
+    if not target.exists():
+        for old in folder.glob(f"{glob.escape(source.stem)}-{ident}-*.gguf"):
+            old.unlink(missing_ok=True)
+        copy_with_architecture(source, target, architecture)
+    return target
 
 
 def _read_span(fh: BinaryIO, start: int) -> bytes:

@@ -409,11 +409,6 @@ class Scheduler:
         self._seqs = [s for s in self._seqs if not s.done]
         return [s.completion for s in before if s.done and s.completion is not None]
 
-    @property
-    def active(self) -> int:
-        """Number of submitted generations that have not finished."""
-        return sum(1 for s in self._seqs if not s.done)
-
     def run(self) -> list[Completion]:
         """Drive every submitted generation to its end; returns the completions in order."""
         while any(not s.done for s in self._seqs):
@@ -475,9 +470,13 @@ class Scheduler:
         seq.fed = 0
         seq.pos = n_common
 
+    def _may_share(self, seq: _Sequence) -> bool:
+        """Whether ``seq`` may take prompt cells from other sequences (a unified KV cache)."""
+        return seq.reuse and self.ctx._kv_unified
+
     def _donor(self, seq: _Sequence, own: int) -> tuple[int | None, int]:
         """Another sequence whose cached tokens share a longer prompt prefix than ``own``."""
-        if not seq.reuse or not self.ctx._kv_unified:
+        if not self._may_share(seq):
             return None, 0
         best, best_n = None, own + _MIN_SHARED_PREFIX - 1
         for sid, tokens in self.ctx._seq_tokens.items():
@@ -490,7 +489,7 @@ class Scheduler:
     def _should_wait(self, seq: _Sequence) -> bool:
         """Whether ``seq`` should start a step later: a started sequence is still decoding a
         prompt that shares a long prefix with it, which it can then copy instead of decode."""
-        if not seq.reuse or not self.ctx._kv_unified:
+        if not self._may_share(seq):
             return False
         have = _common_prefix(self.ctx._seq_tokens.get(seq.seq_id, []), seq.prompt, len(seq.prompt) - 1)
         for other in self._seqs:
@@ -507,7 +506,7 @@ class Scheduler:
 
     def _step_locked(self) -> None:
         ctx = self.ctx
-        ctx._ptr  # noqa: B018 - raises ClosedError once another thread closed the context
+        ctx._ptr  # noqa: B018 - "this context is closed" once another thread closed it
         active = [s for s in self._seqs if not s.done]
         if not active:
             return

@@ -1325,6 +1325,7 @@ class _ObjectBuilder:
         extras = self.extras(all_keys, additional, pattern_props, names, names_flat)
 
         self.members = member_exprs
+        self.required = frozenset(k for k, _, req in member_exprs if req)
         self.extras_expr = extras
         self.min_p, self.max_p = min_p, max_p
         self.cap = max_p if max_p is not None else max(min_p, 1)
@@ -1438,9 +1439,14 @@ class _ObjectBuilder:
             return comp.any_string()
         return _excluding_keys(comp, keys)
 
-    def _new_state(
+    def _slot(
         self, key: tuple[int, int, frozenset[str], bool]
-    ) -> tuple[int, list[tuple[str, int | None]]]:
+    ) -> tuple[int, list[tuple[str, int | None]] | None]:
+        """The state for ``key``: (index, its alternatives to fill) when new, (index, None)
+        when it exists already."""
+        found = self.memo.get(key)
+        if found is not None:
+            return found, None
         idx = len(self.states)
         self.memo[key] = idx
         alts: list[tuple[str, int | None]] = []  # (text, next state or None for the end)
@@ -1463,11 +1469,9 @@ class _ObjectBuilder:
 
     def state(self, i: int, count: int, seen: frozenset[str], extras_ok: bool) -> int:
         """Index of the state "before member i, ``count`` members emitted, ``seen`` keys"."""
-        key = (i, count, seen, extras_ok)
-        found = self.memo.get(key)
-        if found is not None:
-            return found
-        idx, alts = self._new_state(key)
+        idx, alts = self._slot((i, count, seen, extras_ok))
+        if alts is None:
+            return idx
         sep, can_add, nxt_count = self._step(count)
         n = len(self.members)
         if i < n:
@@ -1490,11 +1494,9 @@ class _ObjectBuilder:
         required ones before the end; the key text tells the alternatives apart (extras exclude
         listed keys), so the grammar stays unambiguous.
         """
-        key = (-1, count, seen, True)
-        found = self.memo.get(key)
-        if found is not None:
-            return found
-        idx, alts = self._new_state(key)
+        idx, alts = self._slot((-1, count, seen, True))
+        if alts is None:
+            return idx
         sep, can_add, nxt_count = self._step(count)
         if can_add:
             for k, kv, _ in self.members:
@@ -1502,8 +1504,7 @@ class _ObjectBuilder:
                     alts.append((f"{sep}{kv}", self.state_any(nxt_count, seen | {k})))
             if self.extras_expr is not None:
                 alts.append((f"{sep}{self.extras_expr}", self.state_any(nxt_count, seen)))
-        required = {k for k, _, req in self.members if req}
-        if required <= seen and self._may_end(count, seen):
+        if self.required <= seen and self._may_end(count, seen):
             alts.append(("", None))
         return idx
 

@@ -226,7 +226,7 @@ class ChatLlamaProv(BaseChatModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     _pool: _ProviderPool | None = PrivateAttr(default=None)
-    _batcher: LlamaProvider | None = PrivateAttr(default=None)
+    _queue_provider: LlamaProvider | None = PrivateAttr(default=None)
     _pool_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @model_validator(mode="after")
@@ -309,9 +309,9 @@ class ChatLlamaProv(BaseChatModel):
     def _batch_provider(self) -> LlamaProvider:
         """The provider whose queue serves ``batch``/``abatch`` (parallel sequences)."""
         with self._pool_lock:
-            if self._batcher is None:
-                self._batcher = self._new_provider(self._load())
-            return self._batcher
+            if self._queue_provider is None:
+                self._queue_provider = self._new_provider(self._load())
+            return self._queue_provider
 
     def _batched(self, kwargs: dict[str, Any]) -> bool:
         return _IN_BATCH.get() and not self.streaming and kwargs.get("model") is None
@@ -492,9 +492,7 @@ class ChatLlamaProv(BaseChatModel):
                 if cancel is not None and cancel.is_set():
                     return
                 if deadline is not None and time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"ChatLlamaProv: generation exceeded timeout={self.timeout}s"
-                    )
+                    raise self._timeout_error()
         finally:
             events.close()
             if pool is not None:
@@ -517,13 +515,16 @@ class ChatLlamaProv(BaseChatModel):
                 return self._result(future.result(timeout=self.timeout), kwargs)
             except TimeoutError:
                 future.cancel()
-                raise TimeoutError(f"ChatLlamaProv: generation exceeded timeout={self.timeout}s") from None
+                raise self._timeout_error() from None
         turn = None
         for event in self._events(messages, stop, kwargs):
             if isinstance(event, TurnDone):
                 turn = event.turn
         assert turn is not None
         return self._result(turn, kwargs)
+
+    def _timeout_error(self) -> TimeoutError:
+        return TimeoutError(f"ChatLlamaProv: generation exceeded timeout={self.timeout}s")
 
     def _result(self, turn: Any, kwargs: dict[str, Any]) -> ChatResult:
         message = turn_to_message(turn, self._metadata(turn, kwargs.get("model")))
@@ -568,7 +569,7 @@ class ChatLlamaProv(BaseChatModel):
             try:
                 turn = await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
             except TimeoutError:
-                raise TimeoutError(f"ChatLlamaProv: generation exceeded timeout={self.timeout}s") from None
+                raise self._timeout_error() from None
             return self._result(turn, kwargs)
         turn = None
         async for event in self._aevents(messages, stop, kwargs):
