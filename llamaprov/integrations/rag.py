@@ -19,10 +19,13 @@ for hit in store.retrieve("how do I install it?", k=3):
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import re
+import secrets
+import shutil
 import sqlite3
 import threading
 import time
@@ -30,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import numpy as np
 
@@ -55,6 +58,8 @@ __all__ = [
 
 Embedder = Callable[[list[str]], Any]
 Method = Literal["hybrid", "vector", "bm25"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 _FORMAT = "llamaprov-rag"
 _FORMAT_VERSION = 1
@@ -88,6 +93,23 @@ CREATE VIRTUAL TABLE chunks_fts USING fts5(
 """
 
 _SCHEMA = _SCHEMA_TEMPLATE.replace("{tokenizer}", TOKENIZER)
+
+
+def _sqlite_errors(action: str) -> Callable[[_F], _F]:
+    """Decorator of :class:`RagStore` methods: an ``sqlite3`` error escaping the method becomes a
+    :class:`~llamaprov.errors.StoreError` naming the store file."""
+
+    def decorate(method: _F) -> _F:
+        @functools.wraps(method)
+        def wrapper(self: RagStore, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                raise StoreError(f"{action} failed on store {str(self._path)!r}: {exc}") from exc
+
+        return cast(_F, wrapper)
+
+    return decorate
 
 
 @dataclass(frozen=True)
@@ -147,27 +169,26 @@ class RagStore:
         """Create a new store file at ``path`` filled by ``embed`` (a callable ``list[str] ->
         array``).
 
-        The embedder is called once on a probe text to learn the vector dimension. With
-        ``overwrite=True`` an existing llamaprov store at ``path`` is replaced; any other existing
-        file is never overwritten (:class:`~llamaprov.errors.StoreError`).
+        The embedder is called once on a probe text to learn the vector dimension. The store is
+        built in a temporary file and appears at ``path`` complete, only if no file is there yet:
+        of several threads or processes creating one path, one wins and the others raise
+        :class:`~llamaprov.errors.StoreError`. With ``overwrite=True`` an existing llamaprov store
+        at ``path`` is emptied in place, in one transaction; any other existing file is never
+        overwritten (:class:`~llamaprov.errors.StoreError`).
         """
         if not callable(embed):
             raise InvalidArgumentError(
                 f"embed must be a callable list[str] -> array, got {describe(embed)}"
             )
         p = _as_path(path)
-        if p.exists():
-            if not overwrite:
-                raise StoreError(
-                    f"{str(p)!r} already exists; pass overwrite=True to replace a store"
-                )
-            if p.stat().st_size > 0:
-                _read_meta(
-                    p
-                )  # raises StoreError if it is not a llamaprov store: never clobber other files
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(p) + suffix).unlink(missing_ok=True)
-        elif not p.parent.is_dir():
+        exists = os.path.lexists(p)
+        if exists and not overwrite:
+            raise StoreError(f"{str(p)!r} already exists; pass overwrite=True to replace a store")
+        if exists and p.is_file() and p.stat().st_size > 0:
+            _read_meta(p)  # raises StoreError if it is not a llamaprov store: never clobber other files
+        elif exists and not p.is_file():
+            raise StoreError(f"{str(p)!r} exists and is not a file")
+        if not p.parent.is_dir():
             raise StoreError(f"directory {str(p.parent)!r} does not exist")
         probe = _embed_checked(embed, ["dimension probe"], None)
         meta = {
@@ -178,19 +199,15 @@ class RagStore:
             "embedder_spec": json.dumps(embedder_spec(embed)),
             "created_at": str(time.time()),
         }
-        conn = _open(p)
-        try:
-            conn.executescript(
-                "BEGIN;" + _SCHEMA
-            )  # one transaction: no half-built store on failure
-            conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", meta.items())
-            conn.commit()
-        except Exception:
-            conn.close()
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(p) + suffix).unlink(missing_ok=True)
-            raise
-        return cls(conn, p, embed, meta)
+        if exists:
+            _reset_in_place(p, meta)
+        elif not _publish_new(p, meta):  # another thread or process created it meanwhile
+            if not overwrite:
+                raise StoreError(
+                    f"{str(p)!r} already exists; pass overwrite=True to replace a store"
+                )
+            _reset_in_place(p, meta)
+        return cls._opened(p, embed, meta)
 
     @classmethod
     def connect(cls, path: str | os.PathLike[str], *, embed: Embedder | None = None) -> RagStore:
@@ -226,7 +243,19 @@ class RagStore:
             raise StoreError(
                 f"{str(p)!r} holds {meta['dim']}-dimensional vectors; the embedder makes {dim}"
             )
-        return cls(_open(p), p, embed, meta)
+        return cls._opened(p, embed, meta)
+
+    @classmethod
+    def _opened(cls, path: Path, embed: Embedder, meta: dict[str, str]) -> RagStore:
+        conn = _open(path)
+        try:
+            return cls(conn, path, embed, meta)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"cannot open store {str(path)!r}: {exc}") from exc
+        except BaseException:
+            conn.close()
+            raise
 
     # ------------------------------------------------------------------ properties
     @property
@@ -250,11 +279,13 @@ class RagStore:
         return self._embed
 
     @property
+    @_sqlite_errors("counting documents")
     def n_documents(self) -> int:
         """Number of documents stored."""
         with self._lock:
             return int(self._db().execute("SELECT count(*) FROM documents").fetchone()[0])
 
+    @_sqlite_errors("counting chunks")
     def __len__(self) -> int:
         """Number of chunks stored."""
         with self._lock:
@@ -265,6 +296,7 @@ class RagStore:
         return f"RagStore({str(self._path)!r}, {state}, embedder={self.embedder_id!r})"
 
     # ------------------------------------------------------------------ writing
+    @_sqlite_errors("insert")
     def insert(
         self,
         texts_or_documents: str | Document | Iterable[str | Document | Any],
@@ -282,7 +314,8 @@ class RagStore:
         each document's own metadata and can be filtered on in :meth:`retrieve`. Chunks are embedded
         ``batch_size`` at a time with a progress bar (``progress=None``: only on a terminal; needs
         ``tqdm``). Everything is validated and embedded before the single write transaction, so a
-        failure leaves the store unchanged.
+        failure leaves the store unchanged, and a process killed mid-insert leaves a store that
+        reopens with all of this call's documents or none of them (and every earlier one).
         """
         docs = _normalize_documents(texts_or_documents, metadata)
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
@@ -344,6 +377,7 @@ class RagStore:
             self._refresh(force=True)
         return doc_ids
 
+    @_sqlite_errors("delete")
     def delete(self, doc_ids: int | Iterable[int]) -> int:
         """Delete documents (and their chunks) by id; return how many documents were deleted."""
         ids = [doc_ids] if isinstance(doc_ids, int) else list(doc_ids)
@@ -370,6 +404,7 @@ class RagStore:
         return deleted
 
     # ------------------------------------------------------------------ reading
+    @_sqlite_errors("retrieve")
     def retrieve(
         self,
         query: str,
@@ -434,6 +469,7 @@ class RagStore:
         return _retriever_class()(store=self, k=k, method=method, filter=dict(filter or {}) or None)
 
     # ------------------------------------------------------------------ lifecycle
+    @_sqlite_errors("close")
     def close(self) -> None:
         """Close the database connection; later calls raise :class:`StoreError`."""
         with self._lock:
@@ -699,6 +735,100 @@ def _open(path: Path) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open store {str(path)!r}: {exc}") from exc
     return conn
+
+
+def _publish_new(path: Path, meta: dict[str, str]) -> bool:
+    """Build a store in a temporary file beside ``path``, then give it the name ``path`` only if
+    that name is free; False when a file is there already (nothing is touched then)."""
+    # sqlite creates the file itself so it gets the usual permissions (mkstemp's are 0600)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    try:
+        conn = sqlite3.connect(str(tmp))
+        try:
+            _write_schema(conn, meta, path)
+        finally:
+            conn.close()
+        return _link_exclusive(tmp, path)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot create store {str(path)!r}: {exc}") from exc
+    finally:
+        for suffix in ("", "-journal"):
+            Path(str(tmp) + suffix).unlink(missing_ok=True)
+
+
+def _link_exclusive(src: Path, dst: Path) -> bool:
+    """Make the complete file ``src`` appear at ``dst`` unless ``dst`` exists; False if it does."""
+    try:
+        os.link(src, dst)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:
+        pass  # no hard links on this file system: claim the name exclusively, then fill it
+    try:
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as data:
+            shutil.copyfileobj(data, out)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        dst.unlink(missing_ok=True)  # the name was claimed by this call: nobody else wrote it
+        raise
+    return True
+
+
+def _reset_in_place(path: Path, meta: dict[str, str]) -> None:
+    """Empty the llamaprov store at ``path`` (or fill an empty file) in one transaction."""
+    if path.stat().st_size > 0:
+        _read_meta(path)
+    try:
+        conn = sqlite3.connect(str(path), timeout=30.0)
+        try:
+            _write_schema(conn, meta, path, replace=True)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot create store {str(path)!r}: {exc}") from exc
+
+
+def _write_schema(
+    conn: sqlite3.Connection, meta: dict[str, str], path: Path, *, replace: bool = False
+) -> None:
+    """Create the tables and write ``meta`` in one transaction; with ``replace`` first drop the
+    tables of the llamaprov store in the file (any other database is refused, untouched)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if replace:
+            _drop_store_tables(conn, path)
+        for statement in _SCHEMA.split(";"):  # executescript would commit first
+            if statement.strip():
+                conn.execute(statement)
+        conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", meta.items())
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+
+
+def _drop_store_tables(conn: sqlite3.Connection, path: Path) -> None:
+    """Inside a write transaction: check the file is a llamaprov store (or empty), drop its tables."""
+    tables = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ).fetchall()
+    if not tables:
+        return
+    fmt = None
+    if any(name == "meta" for name, _ in tables):
+        fmt = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    if fmt is None or fmt[0] != _FORMAT:
+        raise StoreError(f"{str(path)!r} is not a llamaprov store; it is left unchanged")
+    # virtual tables first: dropping one drops its shadow tables
+    tables.sort(key=lambda t: not (t[1] or "").upper().startswith("CREATE VIRTUAL"))
+    for name, _ in tables:
+        conn.execute(f'DROP TABLE IF EXISTS "{name.replace(chr(34), chr(34) * 2)}"')
 
 
 def _read_meta(path: Path) -> dict[str, str]:
