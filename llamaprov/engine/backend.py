@@ -117,6 +117,16 @@ def system_info() -> str:
     return (lib.llama_print_system_info() or b"").decode().strip()
 
 
+def _extra_buffers_safe() -> bool:
+    """Whether the CPU backend's extra buffer types (weight repacking) are safe to use here.
+
+    Not where the build multiplies with Intel AMX tiles: its AMX matrix multiplication crashed
+    the process (SIGSEGV in ggml_backend_amx_mul_mat) on the first decode on a Xeon VM that
+    reports amx_tile, with the default model.
+    """
+    return "AMX_INT8 = 1" not in system_info()
+
+
 def time_us() -> int:
     """llama.cpp's monotonic clock, in microseconds."""
     return int(lib.llama_time_us())

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidArgumentError, ModelLoadError, ModelNotFoundError
 from ._ffi import c_str, lib, recent_log
 from ._handle import _Handle
-from .backend import _device_handle
+from .backend import _device_handle, _extra_buffers_safe
 from .vocab import Vocab
 
 if TYPE_CHECKING:
@@ -100,7 +100,8 @@ def _check_gguf_file(path: pathlib.Path) -> None:
 
 def _model_params(*, n_gpu_layers: int, devices: Sequence[str | int] | None, split_mode: str,
                   main_gpu: int, tensor_split: Sequence[float] | None, use_mmap: bool,
-                  use_mlock: bool, vocab_only: bool, check_tensors: bool) -> tuple[Any, list[Any]]:
+                  use_mlock: bool, vocab_only: bool, check_tensors: bool,
+                  use_extra_bufts: bool | None = None) -> tuple[Any, list[Any]]:
     """Build ``llama_model_params``; returns it with the ctypes buffers it points into."""
     params = lib.llama_model_default_params()
     keep: list[Any] = []
@@ -114,6 +115,9 @@ def _model_params(*, n_gpu_layers: int, devices: Sequence[str | int] | None, spl
     params.load_mode = (1 if use_mmap else 0) | (2 if use_mlock else 0)
     params.vocab_only = bool(vocab_only)
     params.check_tensors = bool(check_tensors)
+    if use_extra_bufts is not None and not isinstance(use_extra_bufts, bool):
+        raise InvalidArgumentError(f"use_extra_bufts must be a bool or None, got {use_extra_bufts!r}")
+    params.use_extra_bufts = _extra_buffers_safe() if use_extra_bufts is None else use_extra_bufts
     if devices is not None:
         handles = [_device_handle(d) for d in devices]
         arr = (ctypes.c_void_p * (len(handles) + 1))(*handles, None)
@@ -141,12 +145,16 @@ def load_model(
     use_mlock: bool = False,
     vocab_only: bool = False,
     check_tensors: bool = False,
+    use_extra_bufts: bool | None = None,
 ) -> Model:
     """Load a GGUF model (or the parts of a split model, given as a list).
 
     ``n_gpu_layers`` layers go to the GPU (-1: all). ``devices`` picks backend devices by name
-    or index (see :func:`backend_devices`). A missing, non-GGUF, truncated or unsupported file
-    raises :class:`~llamaprov.errors.ModelLoadError` naming the path and reason.
+    or index (see :func:`backend_devices`). ``use_extra_bufts`` lets the CPU backend repack
+    weights for its fastest kernels; None (the default) turns it off where the build multiplies
+    with Intel AMX tiles, whose kernels crashed the process on a Xeon VM. A missing, non-GGUF,
+    truncated or unsupported file raises :class:`~llamaprov.errors.ModelLoadError` naming the
+    path and reason.
     """
     if isinstance(path, (str, os.PathLike)):
         paths = [pathlib.Path(path)]
@@ -159,7 +167,7 @@ def load_model(
     params, keep = _model_params(
         n_gpu_layers=n_gpu_layers, devices=devices, split_mode=split_mode, main_gpu=main_gpu,
         tensor_split=tensor_split, use_mmap=use_mmap, use_mlock=use_mlock, vocab_only=vocab_only,
-        check_tensors=check_tensors)
+        check_tensors=check_tensors, use_extra_bufts=use_extra_bufts)
     recent_log(clear=True)
     if len(paths) == 1:
         ptr = lib.llama_model_load_from_file(c_str(str(paths[0])), params)
@@ -176,7 +184,7 @@ def load_model(
         model._load_options = {
             "n_gpu_layers": n_gpu_layers, "devices": devices, "split_mode": split_mode,
             "main_gpu": main_gpu, "tensor_split": tensor_split, "use_mmap": use_mmap,
-            "use_mlock": use_mlock,
+            "use_mlock": use_mlock, "use_extra_bufts": use_extra_bufts,
         }
     return model
 
