@@ -9,9 +9,10 @@ def test_generation_survives_the_cpu_backends_kernels(isolated):
     out = isolated("""
         m = load_model(default_model_path())
         ctx = m.new_context(n_ctx=512)
-        print(repr(ctx.generate("Hello there, how are you doing today?", max_tokens=8, temperature=0)))
+        text = ctx.generate("Hello there, how are you doing today?", max_tokens=8, temperature=0)
+        print(len(text))
     """)
-    assert out.lines and out.lines[-1].startswith("'")
+    assert out.lines and int(out.lines[-1]) > 0
 
 
 def test_extra_buffers_can_still_be_chosen(model):
