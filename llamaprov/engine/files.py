@@ -20,12 +20,18 @@ from typing import BinaryIO
 from ..errors import ModelLoadError
 
 _MAGIC = b"GGUF"
+_VERSIONS = (2, 3)  # llama.cpp reads these; version 1 used 32-bit counts
+_UINT32 = 4
 _STRING = 8
 _ARRAY = 9
 # fixed sizes of the scalar value types (uint8, int8, uint16, int16, uint32, int32, float32,
 # bool, -, -, uint64, int64, float64)
 _SCALAR_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
 _DEFAULT_ALIGNMENT = 32
+_MAX_DIMS = 4  # GGML_MAX_DIMS
+# the fewest bytes one entry can take, to bound a count by the bytes left in the file
+_MIN_KV_BYTES = 8 + 4 + 1  # key length, value type, a one-byte value
+_MIN_TENSOR_INFO_BYTES = 8 + 4 + 4 + 8  # name length, n_dims, type, offset
 
 
 def cache_dir() -> pathlib.Path:
@@ -39,14 +45,25 @@ def cache_dir() -> pathlib.Path:
 
 
 class _Reader:
+    """Reads a GGUF header, checking every length and count against the bytes left in the file
+    before reading or allocating anything."""
+
     def __init__(self, fh: BinaryIO, path: pathlib.Path) -> None:
         self.fh = fh
         self.path = path
+        self.size = os.fstat(fh.fileno()).st_size
+        self.pos = fh.tell()
+
+    def corrupt(self, detail: str) -> ModelLoadError:
+        return ModelLoadError(f"GGUF file {str(self.path)!r} is truncated or corrupt: {detail}")
 
     def raw(self, n: int) -> bytes:
+        if n > self.size - self.pos:
+            raise self.corrupt(f"{n} bytes at offset {self.pos} run past its end ({self.size} bytes)")
         data = self.fh.read(n)
-        if len(data) != n:
-            raise ModelLoadError(f"GGUF file is truncated: {str(self.path)!r}")
+        if len(data) != n:  # the file shrank while we read it
+            raise self.corrupt(f"{n} bytes at offset {self.pos} could not be read")
+        self.pos += n
         return data
 
     def u32(self) -> int:
@@ -55,22 +72,35 @@ class _Reader:
     def u64(self) -> int:
         return int(struct.unpack("<Q", self.raw(8))[0])
 
+    def count(self, what: str, min_item_bytes: int) -> int:
+        """A u64 count of items that take at least ``min_item_bytes`` each."""
+        n = self.u64()
+        if n * min_item_bytes > self.size - self.pos:
+            raise self.corrupt(f"{what} {n} at offset {self.pos - 8} cannot fit in the "
+                               f"{self.size - self.pos} bytes left")
+        return n
+
     def string(self) -> bytes:
-        return self.raw(self.u64())
+        return self.raw(self.count("string length", 1))
 
     def value(self, kind: int) -> bytes:
         """The encoded bytes of one value of ``kind`` (after its type tag)."""
         if kind in _SCALAR_SIZES:
             return self.raw(_SCALAR_SIZES[kind])
         if kind == _STRING:
-            text = self.string()
-            return struct.pack("<Q", len(text)) + text
+            return _string(self.string())
         if kind == _ARRAY:
-            item_kind, count = self.u32(), self.u64()
-            parts = [struct.pack("<IQ", item_kind, count)]
-            parts += [self.value(item_kind) for _ in range(count)]
-            return b"".join(parts)
-        raise ModelLoadError(f"unknown GGUF value type {kind} in {str(self.path)!r}")
+            item_kind = self.u32()
+            if item_kind in _SCALAR_SIZES:
+                size = _SCALAR_SIZES[item_kind]
+                count = self.count("array length", size)
+                return struct.pack("<IQ", item_kind, count) + self.raw(count * size)
+            if item_kind == _STRING:
+                count = self.count("array length", 8)
+                return b"".join([struct.pack("<IQ", item_kind, count),
+                                 *(_string(self.string()) for _ in range(count))])
+            raise self.corrupt(f"array of GGUF value type {item_kind} (llama.cpp reads no such array)")
+        raise self.corrupt(f"unknown GGUF value type {kind}")
 
 
 def _string(text: bytes) -> bytes:
@@ -81,58 +111,87 @@ def copy_with_architecture(src: str | os.PathLike[str], dst: str | os.PathLike[s
                            architecture: str) -> None:
     """Write a copy of the GGUF file ``src`` to ``dst`` whose ``general.architecture`` is
     ``architecture``, the old architecture's keys renamed to match (``llama.block_count`` ->
-    ``llama-embed.block_count``). Tensors are copied unchanged. ``dst`` appears atomically."""
+    ``llama-embed.block_count``). Tensors are copied unchanged. ``dst`` appears atomically.
+
+    A malformed header (a count or length beyond the file, an unknown value type, a bad
+    ``general.alignment``) raises :class:`~llamaprov.errors.ModelLoadError`.
+    """
     source = pathlib.Path(src)
-    target = pathlib.Path(dst)
     with source.open("rb") as fh:
-        r = _Reader(fh, source)
-        if r.raw(4) != _MAGIC:
-            raise ModelLoadError(f"not a GGUF file: {str(source)!r}")
-        version, n_tensors, n_kv = r.u32(), r.u64(), r.u64()
-        pairs: list[tuple[bytes, int, bytes]] = []
-        for _ in range(n_kv):
-            key = r.string()
-            kind = r.u32()
-            pairs.append((key, kind, r.value(kind)))
-        old = next((r_value[8:] for key, kind, r_value in pairs
-                    if key == b"general.architecture" and kind == _STRING), None)
-        if old is None:
-            raise ModelLoadError(f"GGUF file has no general.architecture: {str(source)!r}")
-        alignment = _DEFAULT_ALIGNMENT
-        for key, kind, raw in pairs:
-            if key == b"general.alignment" and kind == 4:
-                alignment = int(struct.unpack("<I", raw)[0])
-        infos_start = fh.tell()
-        for _ in range(n_tensors):
-            r.string()
-            n_dims = r.u32()
-            r.raw(8 * n_dims + 4 + 8)  # dims, type, offset
-        infos = _read_span(fh, infos_start)
-        data_start = -(-fh.tell() // alignment) * alignment
+        _copy_open_file(fh, source, pathlib.Path(dst), architecture)
 
-        new_arch = architecture.encode()
-        header = [_MAGIC, struct.pack("<IQQ", version, n_tensors, n_kv)]
-        for key, kind, raw in pairs:
-            if key == b"general.architecture":
-                raw = _string(new_arch)
-            elif key.startswith(old + b"."):
-                key = new_arch + key[len(old):]
-            header += [_string(key), struct.pack("<I", kind), raw]
-        header.append(infos)
-        head = b"".join(header)
-        head += b"\0" * (-len(head) % alignment)
 
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(head)
-                fh.seek(data_start)
-                shutil.copyfileobj(fh, out, 1 << 22)
-            os.replace(tmp, target)
-        except BaseException:
-            pathlib.Path(tmp).unlink(missing_ok=True)
-            raise
+def _copy_open_file(fh: BinaryIO, source: pathlib.Path, target: pathlib.Path,
+                    architecture: str) -> None:
+    fh.seek(0)
+    r = _Reader(fh, source)
+    if r.size < 4 or r.raw(4) != _MAGIC:
+        raise ModelLoadError(f"not a GGUF file: {str(source)!r}")
+    version = r.u32()
+    if version not in _VERSIONS:
+        raise ModelLoadError(f"unsupported GGUF version {version} in {str(source)!r}")
+    n_tensors = r.count("tensor count", _MIN_TENSOR_INFO_BYTES)
+    n_kv = r.count("metadata count", _MIN_KV_BYTES)
+    pairs: list[tuple[bytes, int, bytes]] = []
+    for _ in range(n_kv):
+        key = r.string()
+        kind = r.u32()
+        pairs.append((key, kind, r.value(kind)))
+    old = next((raw[8:] for key, kind, raw in pairs
+                if key == b"general.architecture" and kind == _STRING), None)
+    if old is None:
+        raise ModelLoadError(f"GGUF file has no general.architecture: {str(source)!r}")
+    alignment = _alignment(pairs, source)
+    infos_start = r.pos
+    for _ in range(n_tensors):
+        r.string()
+        n_dims = r.u32()
+        if n_dims > _MAX_DIMS:
+            raise r.corrupt(f"a tensor with {n_dims} dimensions (at most {_MAX_DIMS})")
+        r.raw(8 * n_dims + 4 + 8)  # dims, type, offset
+    infos = _read_span(fh, infos_start)
+    data_start = -(-r.pos // alignment) * alignment
+    if data_start > r.size:
+        raise r.corrupt(f"tensor data would start at {data_start}, past its end ({r.size} bytes)")
+
+    new_arch = architecture.encode()
+    header = [_MAGIC, struct.pack("<IQQ", version, n_tensors, n_kv)]
+    for key, kind, raw in pairs:
+        if key == b"general.architecture":
+            raw = _string(new_arch)
+        elif key.startswith(old + b"."):
+            key = new_arch + key[len(old):]
+        header += [_string(key), struct.pack("<I", kind), raw]
+    header.append(infos)
+    head = b"".join(header)
+    head += b"\0" * (-len(head) % alignment)
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(head)
+            fh.seek(data_start)
+            shutil.copyfileobj(fh, out, 1 << 22)
+            out.flush()
+            os.fsync(out.fileno())  # never a complete-looking name over incomplete data
+        os.replace(tmp, target)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _alignment(pairs: list[tuple[bytes, int, bytes]], source: pathlib.Path) -> int:
+    """``general.alignment``: a power of two stored as uint32, as llama.cpp requires."""
+    for key, kind, raw in pairs:
+        if key == b"general.alignment":
+            value = int(struct.unpack("<I", raw)[0]) if kind == _UINT32 else None
+            if value is None or value <= 0 or value & (value - 1):
+                shown = value if value is not None else f"of GGUF value type {kind}"
+                raise ModelLoadError(f"GGUF file {str(source)!r} has general.alignment {shown}; "
+                                     "it must be a power of two stored as uint32")
+            return value
+    return _DEFAULT_ALIGNMENT
 
 
 def cached_copy_with_architecture(src: str | os.PathLike[str], architecture: str,
