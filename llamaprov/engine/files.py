@@ -8,6 +8,7 @@ copy the tensor descriptions and data byte for byte.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import os
@@ -32,6 +33,8 @@ _MAX_DIMS = 4  # GGML_MAX_DIMS
 # the fewest bytes one entry can take, to bound a count by the bytes left in the file
 _MIN_KV_BYTES = 8 + 4 + 1  # key length, value type, a one-byte value
 _MIN_TENSOR_INFO_BYTES = 8 + 4 + 4 + 8  # name length, n_dims, type, offset
+# left free beside a copy, so writing one never fills the disk to the last byte
+_FREE_SPACE_MARGIN = 64 << 20
 
 
 def cache_dir() -> pathlib.Path:
@@ -194,18 +197,46 @@ def _alignment(pairs: list[tuple[bytes, int, bytes]], source: pathlib.Path) -> i
     return _DEFAULT_ALIGNMENT
 
 
+def content_digest(fh: BinaryIO) -> str:
+    """SHA-256 of a whole open file, read from its start (hex)."""
+    digest = hashlib.sha256()
+    buf = bytearray(1 << 22)
+    view = memoryview(buf)
+    fh.seek(0)
+    while n := fh.readinto(buf):  # type: ignore[attr-defined]
+        digest.update(view[:n])
+    return digest.hexdigest()
+
+
 def cached_copy_with_architecture(src: str | os.PathLike[str], architecture: str,
                                   folder: pathlib.Path) -> pathlib.Path:
-    """:func:`copy_with_architecture` of ``src`` into ``folder``, made once per version of the
-    file (its size and modification time); copies of its older versions are removed."""
+    """:func:`copy_with_architecture` of ``src`` into ``folder``, made once per content of the
+    file (its SHA-256: a file replaced in place, even with the same size and modification time,
+    gets a new copy); copies of its older versions are removed.
+
+    Before writing, checks that ``folder``'s file system has room for the copy (about the size
+    of ``src``) plus a margin, and raises :class:`~llamaprov.errors.ModelLoadError` if not.
+    Other failures to write raise :class:`OSError`.
+    """
     source = pathlib.Path(src)
-    stat = source.stat()
     ident = hashlib.sha1(str(source.resolve()).encode()).hexdigest()[:12]
-    target = folder / f"{source.stem}-{ident}-{stat.st_size}-{stat.st_mtime_ns}.{architecture}.gguf"
-    if not target.exists():
+    with source.open("rb") as fh:  # one open file: the copy is made from the bytes hashed
+        digest = content_digest(fh)
+        target = folder / f"{source.stem}-{ident}-{digest[:32]}.{architecture}.gguf"
+        if target.exists():
+            return target
+        folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob(f"{glob.escape(source.stem)}-{ident}-*.gguf"):
-            old.unlink(missing_ok=True)
-        copy_with_architecture(source, target, architecture)
+            if old != target:
+                with contextlib.suppress(OSError):  # e.g. still mapped by a process on Windows
+                    old.unlink()
+        need = os.fstat(fh.fileno()).st_size + _FREE_SPACE_MARGIN
+        free = shutil.disk_usage(folder).free
+        if free < need:
+            raise ModelLoadError(
+                f"not enough free space in {str(folder)!r} for the {architecture} copy of "
+                f"{str(source)!r}: it needs {need} bytes (with a margin), {free} are free")
+        _copy_open_file(fh, source, target, architecture)
     return target
 
 

@@ -8,12 +8,18 @@ signal or a hang) instead of allocating gigabytes in pytest's process.
 from __future__ import annotations
 
 import json
+import os
 import random
 import struct
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+
+from llamaprov.engine import files
+from llamaprov.engine.files import cached_copy_with_architecture, copy_with_architecture
+from llamaprov.errors import ModelLoadError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/ for _tiny_gguf
 from _tiny_gguf import write_tiny_llama
@@ -136,3 +142,57 @@ def test_mutated_headers_never_crash(isolated, tmp_path: Path) -> None:
     assert len(results) == 150
     wrong = {k: v for k, v in results.items() if not v.startswith(("ok", "ModelLoadError"))}
     assert not wrong, wrong
+
+
+# ---------------------------------------------------------------------- the cache
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    path = tmp_path / "models" / "tiny.gguf"
+    path.parent.mkdir()
+    write_tiny_llama(path, n_layer=1)
+    return path
+
+
+def test_a_file_replaced_with_the_same_size_and_mtime_gets_a_new_copy(tiny: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    first = cached_copy_with_architecture(tiny, "llama-embed", folder)
+    assert cached_copy_with_architecture(tiny, "llama-embed", folder) == first  # reused
+    stat = tiny.stat()
+    data = bytearray(tiny.read_bytes())
+    data[-1] ^= 0x01  # one bit of tensor data
+    tiny.write_bytes(bytes(data))
+    os.utime(tiny, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert tiny.stat().st_size == stat.st_size and tiny.stat().st_mtime_ns == stat.st_mtime_ns
+    second = cached_copy_with_architecture(tiny, "llama-embed", folder)
+    assert second != first
+    assert sorted(folder.iterdir()) == [second]  # the stale copy is gone
+    assert second.read_bytes()[-4096:] == bytes(data[-4096:])
+
+
+def test_same_content_elsewhere_is_copied_per_path(tiny: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    twin = tmp_path / "twin.gguf"
+    twin.write_bytes(tiny.read_bytes())
+    a = cached_copy_with_architecture(tiny, "llama-embed", folder)
+    b = cached_copy_with_architecture(twin, "llama-embed", folder)
+    assert a != b and a.exists() and b.exists()
+
+
+def test_no_room_raises_before_writing(tiny: Path, tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "cache"
+
+    def full(path):
+        return SimpleNamespace(total=10 << 30, used=10 << 30, free=1 << 20)
+
+    monkeypatch.setattr(files.shutil, "disk_usage", full)
+    with pytest.raises(ModelLoadError, match=r"not enough free space.*tiny\.gguf"):
+        cached_copy_with_architecture(tiny, "llama-embed", folder)
+    assert list(folder.iterdir()) == []
+
+
+def test_copy_of_a_valid_file_is_unchanged_by_the_checks(tiny: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.gguf"
+    copy_with_architecture(tiny, out, "llama-embed")
+    src, dst = tiny.read_bytes(), out.read_bytes()
+    assert b"llama-embed.block_count" in dst and len(dst) - len(src) < 4096
+    assert dst[-1000:] == src[-1000:]
