@@ -9,11 +9,13 @@ LangChain's ``batch``/``abatch``.
 
 from __future__ import annotations
 
+import atexit
 import json
 import threading
+import weakref
 from collections import deque
-from collections.abc import Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import CancelledError, Future
 from typing import TYPE_CHECKING, Any
 
 from llamaprov.chat.chat import Chat
@@ -36,6 +38,28 @@ class _Job:
         self.reserved = min(len(tokens) + plan.max_tokens + 1, n_ctx)
 
 
+# seconds the exit hook waits for a worker to finish its decode step (one step, normally)
+_EXIT_WAIT = 60.0
+_live: weakref.WeakSet[_Batcher] = weakref.WeakSet()
+_exit_hook_lock = threading.Lock()
+_exit_hooked = False
+
+
+def _close_at_exit() -> None:
+    for batcher in list(_live):
+        batcher.close("the interpreter is exiting", timeout=_EXIT_WAIT)
+
+
+def _hook_exit() -> None:
+    """Register :func:`_close_at_exit` once, when the first worker starts (atexit runs the
+    latest registration first, so this runs before hooks registered at import time)."""
+    global _exit_hooked
+    with _exit_hook_lock:
+        if not _exit_hooked:
+            atexit.register(_close_at_exit)
+            _exit_hooked = True
+
+
 class _Batcher:
     """The queue and worker thread behind :meth:`LlamaProvider.submit`.
 
@@ -46,6 +70,11 @@ class _Batcher:
     context. Cells of finished requests stay until every running one is done: freeing them
     early would let later tokens land out of order in the cache, and greedy answers would then
     differ from those of a request decoded alone.
+
+    The worker is a daemon thread, and an exit hook closes every batcher when the interpreter
+    exits: queued requests fail with ClosedError at once, running ones stop at the end of the
+    current decode step, and the hook waits for the worker to end, so the model is never
+    freed under a decode and exiting never waits for queued work.
     """
 
     def __init__(self, provider: LlamaProvider) -> None:
@@ -53,7 +82,8 @@ class _Batcher:
         self._cond = threading.Condition()
         self._queue: deque[_Job] = deque()
         self._thread: threading.Thread | None = None
-        self._closed = False
+        self._closed: str | None = None  # why, once closed
+        self._dropped: set[Future[Turn]] = set()  # running requests to stop (see cancel)
         # contexts created and most requests decoded together (for tests and diagnostics)
         self.contexts = 0
         self.peak = 0
@@ -64,23 +94,53 @@ class _Batcher:
         job = _Job(plan, tokens, provider._n_ctx)
         with self._cond:
             if self._closed:
-                raise ClosedError("this provider is closed")
+                raise ClosedError(f"this provider is closed ({self._closed})")
             self._queue.append(job)
             if self._thread is None:
-                # not a daemon: an interpreter exiting mid-batch waits for the running requests
-                # (they end at max_tokens) instead of freeing the model under a decode
-                self._thread = threading.Thread(target=self._work, name="llamaprov-batcher")
+                _hook_exit()
+                _live.add(self)
+                self._thread = threading.Thread(target=self._work, name="llamaprov-batcher",
+                                                daemon=True)
                 self._thread.start()
             self._cond.notify()
         return job.future
 
-    def close(self) -> None:
+    def close(self, reason: str = "the provider was closed", timeout: float | None = None) -> None:
+        """Fail the queued requests with ClosedError, stop the running ones at the next step and
+        wait (up to ``timeout`` seconds) for the worker to end."""
         with self._cond:
-            self._closed = True
+            self._closed = self._closed or reason
+            queued = list(self._queue)
+            self._queue.clear()
             thread = self._thread
             self._cond.notify_all()
+        for job in queued:
+            if job.future.set_running_or_notify_cancel():
+                job.future.set_exception(ClosedError(f"{reason} while the request was queued"))
         if thread is not None and thread is not threading.current_thread():
-            thread.join()
+            thread.join(timeout)
+
+    def cancel(self, futures: Iterable[Future[Turn]]) -> None:
+        """Drop requests: queued ones are cancelled, running ones stop at the next step (their
+        futures fail with CancelledError)."""
+        wanted = set(futures)
+        with self._cond:
+            kept = [job for job in self._queue if job.future not in wanted]
+            for job in self._queue:
+                if job.future in wanted:
+                    job.future.cancel()
+            self._queue = deque(kept)
+            self._dropped |= {f for f in wanted if not f.done()}
+            self._cond.notify()
+
+    def _stop_dropped(self, running: dict[Any, _Job]) -> None:
+        with self._cond:
+            dropped, self._dropped = self._dropped, set()
+        for completion, job in list(running.items()):
+            if job.future in dropped:
+                completion.close()
+                del running[completion]
+                job.future.set_exception(CancelledError())
 
     def _admit(self, running: dict[Any, _Job], used: int, n_ctx: int) -> list[_Job]:
         """Jobs to start now (called with the lock held)."""
@@ -111,7 +171,7 @@ class _Batcher:
             while True:
                 with self._cond:
                     if self._closed:
-                        raise ClosedError("this provider was closed while the request was queued")
+                        raise ClosedError(f"{self._closed} before the request finished")
                     if not running and not self._queue:
                         self._thread = None
                         return
@@ -131,6 +191,7 @@ class _Batcher:
                         continue
                     running[completion] = job
                     used += job.reserved
+                self._stop_dropped(running)
                 self.peak = max(self.peak, len(running))
                 for completion in scheduler.step():
                     job = running.pop(completion)
@@ -173,21 +234,39 @@ def _check(chat: Any, prompts: Any, max_active: Any) -> LlamaProvider:
     return chat.provider
 
 
-def _run_parallel(chat: Chat, prompts: Sequence[str], max_active: int | None, type: Any) -> list[Turn]:
-    """One reply per prompt, each continuing ``chat``'s conversation independently."""
+def _run_parallel(chat: Chat, prompts: Sequence[str], max_active: int | None, type: Any,
+                  check: Callable[[Turn], Any] | None = None) -> list[Any]:
+    """One reply per prompt, each continuing ``chat``'s conversation independently; with
+    ``check``, what it returns for each reply.
+
+    The first failure (a request's, or ``check``'s, in prompt order) cancels the requests still
+    queued, stops the running ones, and is raised.
+    """
     provider = _check(chat, prompts, max_active)
     base = chat.get_turns(include_system_prompt=True)
     settings = chat.params()
     futures: list[Future[Turn]] = []
-    turns: list[Turn] = []
+    results: list[Any] = []
     window = max_active or len(prompts)
-    for prompt in prompts:
-        if len(futures) - len(turns) >= window:
-            turns.append(futures[len(turns)].result())
-        turns_in = [*base, Turn("user", [ContentText(prompt)])]
-        futures.append(provider.submit(turns_in, type=type, params=settings))
-    turns.extend(f.result() for f in futures[len(turns):])
-    return turns
+
+    def take_next() -> None:
+        turn = futures[len(results)].result()
+        results.append(turn if check is None else check(turn))
+
+    try:
+        for prompt in prompts:
+            if len(futures) - len(results) >= window:
+                take_next()
+            turns_in = [*base, Turn("user", [ContentText(prompt)])]
+            futures.append(provider.submit(turns_in, type=type, params=settings))
+        while len(results) < len(futures):
+            take_next()
+    except BaseException:
+        batcher = provider._batcher
+        if batcher is not None:
+            batcher.cancel(futures[len(results):])
+        raise
+    return results
 
 
 def parallel_chat(chat: Chat, prompts: Sequence[str], *, max_active: int | None = None) -> list[str]:
@@ -202,16 +281,18 @@ def parallel_chat_structured(
     chat: Chat, prompts: Sequence[str], *, type: Any, max_active: int | None = None
 ) -> list[Any]:
     """Extract data of ``type`` from each prompt in parallel (see :func:`parallel_chat`).
-    Raises StructuredOutputError (with ``raw``) for the first result that does not validate."""
-    values = []
-    for turn in _run_parallel(chat, prompts, max_active, type):
+    Raises StructuredOutputError (with ``raw``) for the first result that does not validate,
+    and stops the requests after it."""
+
+    def validate(turn: Turn) -> Any:
         raw = turn.text
         if turn.finish_reason == "length":
             raise StructuredOutputError(
                 f"structured output was cut off by max_tokens: {describe(raw, 200)}", raw=raw
             )
         try:
-            values.append(validate_against_type(json.loads(raw), type))
+            return validate_against_type(json.loads(raw), type)
         except ValueError as exc:
             raise StructuredOutputError(f"structured output is invalid: {exc}", raw=raw) from exc
-    return values
+
+    return _run_parallel(chat, prompts, max_active, type, validate)
