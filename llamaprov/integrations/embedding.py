@@ -42,9 +42,11 @@ class LlamaProvEmbedder:
         normalize: bool = True,
         batch_size: int | None = None,
         n_threads: int | None = None,
+        embedding_graph: str | None = None,
     ) -> None:
         """See :func:`embed_llamaprov`."""
         from llamaprov.engine import Model, default_model_path, load_model
+        from llamaprov.engine.embed import resolve_embedding_graph
 
         if pooling is not None and not isinstance(pooling, str):
             raise InvalidArgumentError(f"pooling must be a string or None, got {describe(pooling)}")
@@ -56,6 +58,8 @@ class LlamaProvEmbedder:
             raise InvalidArgumentError(
                 f"batch_size must be a positive int, got {describe(batch_size)}"
             )
+        if embedding_graph is not None:
+            resolve_embedding_graph(embedding_graph)  # fail here, not at the first call
         if model is None:
             model = default_model_path()
         if isinstance(model, Model):
@@ -70,6 +74,7 @@ class LlamaProvEmbedder:
         self.normalize = normalize
         self.batch_size = batch_size
         self.n_threads = n_threads
+        self.embedding_graph = embedding_graph
         self._lock = threading.Lock()
         path = Path(self._model.path).resolve()
         self.model_path = path
@@ -104,6 +109,8 @@ class LlamaProvEmbedder:
             kwargs["batch_size"] = self.batch_size
         if self.n_threads is not None:
             kwargs["n_threads"] = self.n_threads
+        if self.embedding_graph is not None:
+            kwargs["embedding_graph"] = self.embedding_graph
         with self._lock:
             out = embed_batch(self._model, texts, **kwargs)
         return np.asarray(out, dtype=np.float32)
@@ -125,6 +132,7 @@ class LlamaProvEmbedder:
             "pooling": self.pooling,
             "normalize": self.normalize,
             "batch_size": self.batch_size,
+            "embedding_graph": self.embedding_graph,
             "dim": self.dim,
         }
 
@@ -186,16 +194,26 @@ def embed_llamaprov(
     normalize: bool = True,
     batch_size: int | None = None,
     n_threads: int | None = None,
+    embedding_graph: str | None = None,
 ) -> LlamaProvEmbedder:
     """An embedder over a local GGUF model (default: the packaged SmolLM2-135M).
 
     ``pooling`` is passed to :func:`llamaprov.engine.embed_batch` (None: the model's own, or the
     engine's default when the model declares none); ``normalize`` scales vectors to unit length;
     ``batch_size`` is the engine's batch (None: its default); ``n_threads`` its CPU threads (not
-    part of the embedder's identity). The result is a callable ``list[str] -> (n, dim) ndarray``.
+    part of the embedder's identity). ``embedding_graph="copy"`` opts in to decoding llama models
+    through a cached encoder-only copy of the model file (same vectors, about 15% faster, a file
+    as big as the model written to the cache); None follows ``$LLAMAPROV_EMBEDDING_GRAPH``, else
+    the model's own graph (see :func:`llamaprov.engine.embed.resolve_embedding_graph`). Not part
+    of the identity either. The result is a callable ``list[str] -> (n, dim) ndarray``.
     """
     return LlamaProvEmbedder(
-        model, pooling=pooling, normalize=normalize, batch_size=batch_size, n_threads=n_threads
+        model,
+        pooling=pooling,
+        normalize=normalize,
+        batch_size=batch_size,
+        n_threads=n_threads,
+        embedding_graph=embedding_graph,
     )
 
 
@@ -240,4 +258,5 @@ def embedder_from_spec(spec: Mapping[str, Any]) -> LlamaProvEmbedder:
         pooling=spec.get("pooling"),
         normalize=bool(spec.get("normalize", True)),
         batch_size=spec.get("batch_size"),
+        embedding_graph=spec.get("embedding_graph"),
     )

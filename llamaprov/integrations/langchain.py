@@ -646,6 +646,10 @@ class LlamaProvEmbeddings(BaseModel, Embeddings):
     """Longest text in tokens (longer ones are truncated with a warning)."""
     n_threads: int | None = Field(default=None, ge=1)
     n_gpu_layers: int = 0
+    embedding_graph: Literal["model", "copy"] | None = None
+    """With ``"copy"`` llama models decode through a cached encoder-only copy of the model file
+    (same vectors, about 15% faster, a file as big as the model in the cache); None follows
+    ``$LLAMAPROV_EMBEDDING_GRAPH``, else the model's own graph."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
@@ -669,7 +673,7 @@ class LlamaProvEmbeddings(BaseModel, Embeddings):
             return []
         vectors = embed_batch(self._load(), list(texts), batch_size=self.batch_size,
                               pooling=self.pooling, normalize=self.normalize, n_ctx=self.n_ctx,
-                              n_threads=self.n_threads)
+                              n_threads=self.n_threads, embedding_graph=self.embedding_graph)
         return [[float(x) for x in row] for row in vectors]
 
     def embed_query(self, text: str) -> list[float]:

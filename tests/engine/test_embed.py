@@ -78,42 +78,47 @@ def test_progress_bar(model, capsys):
     assert "3/3" in capsys.readouterr().err
 
 
-def test_llama_models_embed_through_the_encoder_graph(model, tmp_path, monkeypatch):
-    # embed_batch decodes with a copy of the file under llama.cpp's "llama-embed" architecture
-    # (no LM head): the vectors equal those of the model's own graph
+def test_llama_models_embed_through_the_encoder_graph_when_asked(model, tmp_path, monkeypatch):
+    # embedding_graph="copy" decodes with a copy of the file under llama.cpp's "llama-embed"
+    # architecture (no LM head): the vectors equal those of the model's own graph
+    from llamaprov import ModelLoadError, load_model
     from llamaprov.engine.embed import _embedding_model
 
-    sibling = _embedding_model(model)
+    monkeypatch.delenv("LLAMAPROV_EMBEDDING_GRAPH", raising=False)
+    assert _embedding_model(model, "model") is model
+    sibling = _embedding_model(model, "copy")
     assert sibling is not model and sibling.desc.startswith("llama-embed")
-    assert _embedding_model(model) is sibling  # loaded once per model
+    assert _embedding_model(model, "copy") is sibling  # loaded once per model
     with model.new_context(n_ctx=512, n_seq_max=3, embeddings=True) as own:
         direct = own.embed(TEXTS)
+    assert np.allclose(embed_batch(model, TEXTS, embedding_graph="copy"), direct, atol=1e-5)
     assert np.allclose(embed_batch(model, TEXTS), direct, atol=1e-5)
 
-    # an unwritable cache is not an error: the model's own graph is used
-    from llamaprov import load_model
-
+    # asked for, a copy that cannot be written is an error naming the cache
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     monkeypatch.setenv("LLAMAPROV_CACHE_DIR", str(blocker))
     with load_model(model.path) as fresh:
-        assert _embedding_model(fresh) is fresh
-        assert np.allclose(embed_batch(fresh, TEXTS), direct, atol=1e-5)
+        with pytest.raises(ModelLoadError, match="llama-embed copy"):
+            embed_batch(fresh, TEXTS, embedding_graph="copy")
+        assert np.allclose(embed_batch(fresh, TEXTS), direct, atol=1e-5)  # the default writes nothing
     with load_model(model.path) as closing:
-        monkeypatch.undo()
-        copy = _embedding_model(closing)
+        monkeypatch.setenv("LLAMAPROV_CACHE_DIR", str(tmp_path / "cache"))
+        copy = _embedding_model(closing, "copy")
     assert copy.closed  # closed with its model
 
     # a new version of a model file replaces its stale copy in the cache
-    import os
     import shutil
 
-    monkeypatch.setenv("LLAMAPROV_CACHE_DIR", str(tmp_path / "cache"))
     mine = tmp_path / "mine.gguf"
     shutil.copy(model.path, mine)
     with load_model(mine) as first:
-        _embedding_model(first)
-    os.utime(mine, ns=(mine.stat().st_atime_ns, mine.stat().st_mtime_ns + 10**9))
+        _embedding_model(first, "copy")
+    with open(mine, "r+b") as fh:  # a changed file: the last byte of tensor data
+        fh.seek(-1, 2)
+        last = fh.read(1)
+        fh.seek(-1, 2)
+        fh.write(bytes([last[0] ^ 1]))
     with load_model(mine) as second:
-        _embedding_model(second)
+        _embedding_model(second, "copy")
     assert len(list((tmp_path / "cache" / "embedding").glob("mine-*.gguf"))) == 1

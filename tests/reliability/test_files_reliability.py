@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from llamaprov.engine import files
@@ -196,3 +197,79 @@ def test_copy_of_a_valid_file_is_unchanged_by_the_checks(tiny: Path, tmp_path: P
     src, dst = tiny.read_bytes(), out.read_bytes()
     assert b"llama-embed.block_count" in dst and len(dst) - len(src) < 4096
     assert dst[-1000:] == src[-1000:]
+
+
+# ---------------------------------------------------------------------- the copy is opt-in
+TEXTS = ["The cat sat on the mat.", "Quarterly tax filing deadlines."]
+
+
+@pytest.fixture
+def own_cache(tmp_path: Path, monkeypatch) -> Path:
+    cache = tmp_path / "llamaprov-cache"
+    monkeypatch.setenv("LLAMAPROV_CACHE_DIR", str(cache))
+    monkeypatch.delenv("LLAMAPROV_EMBEDDING_GRAPH", raising=False)
+    return cache
+
+
+def test_embeddings_write_nothing_by_default(model, own_cache: Path) -> None:
+    from llamaprov import embed_batch, embed_llamaprov, load_model
+
+    with load_model(model.path) as fresh:
+        vectors = embed_batch(fresh, TEXTS)
+        embed_llamaprov(fresh)(TEXTS)
+        assert fresh._embedding_model is None
+    assert not own_cache.exists()
+    with load_model(model.path) as fresh:
+        copied = embed_batch(fresh, TEXTS, embedding_graph="copy")
+    assert len(list((own_cache / "embedding").glob("*.gguf"))) == 1
+    assert np.allclose(vectors, copied, atol=1e-5)  # the copy changes the speed, not the vectors
+
+
+def test_the_environment_opts_in(model, own_cache: Path, monkeypatch) -> None:
+    from llamaprov import embed_batch, load_model
+
+    monkeypatch.setenv("LLAMAPROV_EMBEDDING_GRAPH", "copy")
+    with load_model(model.path) as fresh:
+        embed_batch(fresh, TEXTS[:1])
+        assert fresh._embedding_model is not None
+        embed_batch(fresh, TEXTS[:1], embedding_graph="model")  # the argument wins
+    assert len(list((own_cache / "embedding").glob("*.gguf"))) == 1
+
+
+def test_bad_choices_name_the_value(model, own_cache: Path, monkeypatch) -> None:
+    from llamaprov import InvalidArgumentError, embed_batch, embed_llamaprov
+
+    with pytest.raises(InvalidArgumentError, match="'encoder'"):
+        embed_batch(model, TEXTS, embedding_graph="encoder")
+    with pytest.raises(InvalidArgumentError, match="'encoder'"):
+        embed_llamaprov(model, embedding_graph="encoder")
+    monkeypatch.setenv("LLAMAPROV_EMBEDDING_GRAPH", "yes please")
+    with pytest.raises(InvalidArgumentError, match=r"LLAMAPROV_EMBEDDING_GRAPH.*'yes please'"):
+        embed_batch(model, TEXTS)
+
+
+def test_no_room_for_the_copy_is_a_clear_error(model, own_cache: Path, monkeypatch) -> None:
+    from llamaprov import embed_batch, load_model
+
+    monkeypatch.setattr(
+        files.shutil, "disk_usage", lambda path: SimpleNamespace(total=1 << 30, used=1 << 30, free=4096)
+    )
+    with load_model(model.path) as fresh:
+        with pytest.raises(ModelLoadError, match="not enough free space"):
+            embed_batch(fresh, TEXTS, embedding_graph="copy")
+        assert fresh._embedding_model is None
+    assert not list((own_cache / "embedding").glob("*.gguf"))
+
+
+def test_the_choice_travels_with_the_embedder(model, own_cache: Path) -> None:
+    from llamaprov import embed_llamaprov
+    from llamaprov.integrations.embedding import embedder_from_spec
+    from llamaprov.integrations.langchain import LlamaProvEmbeddings
+
+    plain, copying = embed_llamaprov(model), embed_llamaprov(model, embedding_graph="copy")
+    assert plain.embedder_id == copying.embedder_id  # same vectors, same identity
+    rebuilt = embedder_from_spec(copying.spec())
+    assert rebuilt.embedding_graph == "copy"
+    assert embedder_from_spec({k: v for k, v in plain.spec().items() if k != "embedding_graph"})
+    lc = LlamaProvEmbeddings(model=model, embedding_graph="copy")
+    assert len(lc.embed_query("hello")) == model.n_embd
