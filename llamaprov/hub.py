@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from llamaprov.errors import HubError, InvalidArgumentError, describe
+from llamaprov.errors import HubError, InvalidArgumentError, LlamaProvError, describe
 
 if TYPE_CHECKING:
     from llamaprov.engine import Model
@@ -79,6 +79,10 @@ _QUANT_RE = re.compile(
 )
 _SPLIT_RE = re.compile(r"^(?P<prefix>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
 _REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+_COMMIT_RE = re.compile(r"[0-9a-f]{40}")
+# what git forbids in a ref name (git check-ref-format): control characters, space, ~ ^ : ? * [ \,
+# "..", "//" and "@{"; revisions name folders in the cache, so these rules also keep them inside it
+_BAD_REVISION_RE = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|//|@\{")
 _TRUE = {"1", "on", "yes", "true"}
 
 
@@ -177,7 +181,7 @@ def _offline() -> bool:
 def _check_repo_id(repo_id: object) -> str:
     if (
         not isinstance(repo_id, str)
-        or not _REPO_ID_RE.match(repo_id)
+        or not _REPO_ID_RE.fullmatch(repo_id)  # match's $ would let a trailing newline through
         or ".." in repo_id
         or "--" in repo_id
         or repo_id.endswith(".git")
@@ -190,13 +194,22 @@ def _check_repo_id(repo_id: object) -> str:
 
 
 def _check_revision(revision: object) -> str | None:
+    """A branch, tag, ``refs/...`` name or commit hash, by git's ref-name rules: never an absolute
+    path, ``..``, an empty or dot-led segment, or a control character."""
     if revision is None:
         return None
-    if not isinstance(revision, str) or not revision.strip() or any(
-        bad in revision for bad in ("..", "\\")
+    if (
+        not isinstance(revision, str)
+        or not revision
+        or len(revision) > 255
+        or _BAD_REVISION_RE.search(revision)
+        or revision.startswith(("/", "-"))
+        or revision.endswith(("/", ".lock"))
+        or any(not part or part.startswith(".") or part.endswith(".") for part in revision.split("/"))
     ):
         raise InvalidArgumentError(
-            f"revision must be a branch, tag or commit hash, got {describe(revision)}"
+            "revision must be a branch, tag or commit hash (a git ref name: no absolute path, "
+            f"'..', empty segment, space or control character), got {describe(revision)}"
         )
     return revision
 
@@ -209,16 +222,31 @@ def _check_filename(filename: object) -> str:
     if (
         filename.startswith(("/", "~"))
         or "\\" in filename
-        or "\x00" in filename
+        or re.search(r"[\x00-\x1f\x7f]", filename)
         or re.match(r"^[A-Za-z]:", filename)
         or any(p in ("..", ".", "") for p in filename.split("/"))
         or not parts
     ):
         raise InvalidArgumentError(
-            f"filename {filename!r} is not a plain path inside the repository "
-            "(no '..', no absolute path)"
+            f"filename {describe(filename)} is not a plain path inside the repository "
+            "(no '..', no absolute path, no control character)"
         )
     return filename
+
+
+def _inside_cache(path: Path, *, resolve: bool = True) -> Path:
+    """``path`` if it lies inside the Hub cache, written out and (with ``resolve``) with symbolic
+    links followed; else :class:`HubError`. The last line of defence: arguments are checked first."""
+    root = cache_dir()
+    spelled = os.path.normpath(os.path.abspath(path))
+    spelled_root = os.path.normpath(os.path.abspath(root))
+    inside = os.path.commonpath([spelled, spelled_root]) == spelled_root
+    if inside and resolve:
+        real, real_root = os.path.realpath(path), os.path.realpath(root)
+        inside = os.path.commonpath([real, real_root]) == real_root
+    if not inside:
+        raise HubError(f"{str(path)!r} lies outside the Hub cache {str(root)!r}; refusing to use it")
+    return path
 
 
 def _check_quant(quant: object) -> str | None:
@@ -365,6 +393,10 @@ def _translate_errors(
         raise HubError(f"Hub request for {where} failed: {e}") from e
     except _transport_errors() as e:
         raise HubError(f"cannot reach the Hub at {_endpoint()} for {where}: {e}") from e
+    except ValueError as e:  # e.g. huggingface_hub refusing a cached ref that points elsewhere
+        if isinstance(e, LlamaProvError):
+            raise
+        raise HubError(f"cannot use {where} from the cache {str(cache_dir())!r}: {e}") from e
     except OSError as e:
         if isinstance(e, HubError):
             raise
@@ -393,14 +425,18 @@ def _snapshot_dir(repo_id: str, revision: str | None) -> Path | None:
     """The cached snapshot folder of ``revision`` (a branch, tag or commit), if any."""
     repo_dir = cache_dir() / ("models--" + repo_id.replace("/", "--"))
     rev = revision or "main"
-    if re.fullmatch(r"[0-9a-f]{40}", rev):
+    if _COMMIT_RE.fullmatch(rev):
         commit = rev
     else:
-        ref = repo_dir / "refs" / rev
+        ref = _inside_cache(repo_dir / "refs" / rev)
         if not ref.is_file():
             return None
-        commit = ref.read_text().strip()
-    snap = repo_dir / "snapshots" / commit
+        with open(ref, "rb") as fh:
+            commit = fh.read(128).decode("ascii", "replace").strip()
+        if not _COMMIT_RE.fullmatch(commit):
+            logger.warning("ignoring cached ref %s: %r is not a commit hash", ref, commit[:50])
+            return None
+    snap = _inside_cache(repo_dir / "snapshots" / commit)
     return snap if snap.is_dir() else None
 
 
@@ -465,7 +501,10 @@ def _fetch(repo_id: str, filename: str, revision: str | None, progress: bool) ->
             local_files_only=_offline(),
             tqdm_class=None if progress else _quiet_tqdm(),
         )
-    return Path(str(local))
+    path = Path(str(local))
+    # the snapshot folder must really be in the cache; the file in it links to a blob there
+    _inside_cache(path.parent)
+    return _inside_cache(path, resolve=False)
 
 
 def _split_parts(filename: str) -> tuple[str, ...]:
