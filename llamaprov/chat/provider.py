@@ -271,8 +271,8 @@ class LlamaProvider(Provider):
         except Exception as exc:
             raise TemplateError(f"chat template failed to render the conversation: {exc}") from exc
 
-    def _sampling(self, params: ChatParams, grammar: str | None, lazy: bool,
-                  patterns: Sequence[str]) -> Any:
+    def _sampling(self, params: ChatParams, grammar: str | None,
+                  triggers: tuple[list[str], list[str]] | None) -> Any:
         from llamaprov.engine import SamplingParams
 
         kwargs: dict[str, Any] = {
@@ -280,30 +280,32 @@ class LlamaProvider(Provider):
         }
         if grammar is not None:
             kwargs["grammar"] = grammar
-            if lazy:
+            if triggers is not None:
                 kwargs["grammar_lazy"] = True
-                kwargs["grammar_trigger_patterns"] = tuple(patterns)
+                kwargs["grammar_trigger_patterns"] = tuple(triggers[0])
+                kwargs["grammar_trigger_words"] = tuple(triggers[1])
         return SamplingParams(**kwargs)
 
     def _grammar_for(
         self, tools: Sequence[ToolDef], type: Any, tool_choice: str
-    ) -> tuple[str | None, bool, list[str], list[ToolDef]]:
-        """(grammar, lazy, trigger patterns, tools shown to the model)."""
+    ) -> tuple[str | None, tuple[list[str], list[str]] | None, list[ToolDef]]:
+        """(grammar, lazy triggers as (patterns, words) or None when strict, tools shown)."""
         if type is not None:
             from llamaprov.grammars import json_schema_to_gbnf
 
             schema = to_json_schema(type)
             return (json_schema_to_gbnf(schema, whitespace="compact", additional_properties=False),
-                    False, [], [])
+                    None, [])
         if not tools or tool_choice == "none":
-            return None, False, [], []
+            return None, None, []
+        fmt = self.tool_format
         if tool_choice == "auto":
-            return (self.tool_format.grammar(tools), True,
-                    self.tool_format.trigger_patterns(tools), list(tools))
+            return (fmt.grammar(tools), (fmt.trigger_patterns(tools), fmt.trigger_words(tools)),
+                    list(tools))
         chosen = list(tools) if tool_choice == "required" else [
             t for t in tools if t.name == tool_choice
         ]
-        return self.tool_format.grammar(chosen), False, [], list(tools)
+        return fmt.grammar(chosen), None, list(tools)
 
     # -- generation
     def _plan(self, turns: Sequence[Turn], tools: Sequence[ToolDef], type: Any,
@@ -313,12 +315,12 @@ class LlamaProvider(Provider):
         tool_choice = check_tool_choice(tool_choice, tools)
         if not turns:
             raise InvalidArgumentError("a request needs at least one turn")
-        grammar, lazy, patterns, shown = self._grammar_for(tools, type, tool_choice)
+        grammar, triggers, shown = self._grammar_for(tools, type, tool_choice)
         prompt = self.format_turns(turns, shown)
         fmt = self.tool_format if shown else None
         return _Plan(
             prompt=prompt,
-            sampling=self._sampling(settings, grammar, lazy, patterns),
+            sampling=self._sampling(settings, grammar, triggers),
             max_tokens=settings.max_tokens or DEFAULT_MAX_TOKENS,
             stop=list(settings.stop or ()),
             # formats whose trigger is a control token ([TOOL_CALLS], <|python_tag|>) need it

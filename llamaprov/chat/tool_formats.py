@@ -353,11 +353,15 @@ class ToolCallFormat(ABC):
         )
         return _assemble(self._call_rules(alternatives), texts)
 
+    def trigger_words(self, tools: Sequence[ToolDef]) -> list[str]:
+        """Lazy-grammar trigger words: literal texts that start a call anywhere in the output
+        (the grammar starts at the word)."""
+        return list(self.triggers)
+
     def trigger_patterns(self, tools: Sequence[ToolDef]) -> list[str]:
-        """Lazy-grammar trigger regexes (full match over the output; group 1 starts the grammar)."""
-        patterns = [rf"[\s\S]*?({re.escape(t)})[\s\S]*" for t in self.triggers]
-        patterns += [rf"\s*({re.escape(t)})[\s\S]*" for t in self.start_triggers]
-        return patterns
+        """Lazy-grammar trigger regexes, anchored at the start of the output (full match; group 1
+        starts the grammar): a start trigger such as ``{`` met later in prose stays prose."""
+        return [rf"\s*({re.escape(t)})[\s\S]*" for t in self.start_triggers]
 
     # ---- parsing
     @abstractmethod
@@ -499,13 +503,17 @@ class FunctionaryFormat(ToolCallFormat):
 
     def _call_rules(self, alternatives: str) -> dict[str, str]:
         return {
-            "root": 'tc-call ( ">>>" tc-call )*' if self.parallel else "tc-call",
+            # a lazy grammar may start at the ">>>" of a later call (see trigger_words)
+            "root": '">>>"? tc-call ( ">>>" tc-call )*' if self.parallel else '">>>"? tc-call',
             "tc-call": f"( {alternatives} )",
         }
 
+    def trigger_words(self, tools: Sequence[ToolDef]) -> list[str]:
+        return [f">>>{t.name}\n" for t in tools]
+
     def trigger_patterns(self, tools: Sequence[ToolDef]) -> list[str]:
         names = "|".join(re.escape(t.name) for t in tools)
-        return [rf"((?:{names})\n)[\s\S]*", rf"[\s\S]*?>>>((?:{names})\n)[\s\S]*"]
+        return [rf"((?:{names})\n)[\s\S]*"]
 
     def text_prefix(self) -> str:
         return "all\n"

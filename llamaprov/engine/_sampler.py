@@ -2,30 +2,75 @@
 
 from __future__ import annotations
 
+import ctypes
+import math
+import threading
 import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidArgumentError
+import numpy as np
+
+from ..errors import ClosedError, GrammarError, InvalidArgumentError, describe
+from ._checks import INT32_MAX, check_int, check_token
 from ._ffi import lib
 from ._handle import _Handle
 
 if TYPE_CHECKING:
     from .context import Context
+    from .model import Model
 
-__all__ = ["Sampler", "SamplerChain"]
+__all__ = ["Sampler", "SamplerChain", "allows"]
+
+
+class _OneCandidate(threading.local):
+    def __init__(self) -> None:
+        self.data = (lib.llama_token_data * 1)()
+        self.array = lib.llama_token_data_array(data=self.data, size=1, selected=-1, sorted=False)
+        self.ref = ctypes.byref(self.array)
+
+
+_one = _OneCandidate()
+
+
+def allows(grammar: Any, token: int) -> bool:
+    """Whether the grammar sampler ``grammar`` (a raw pointer) accepts ``token`` next.
+
+    Applies the grammar to a one-token candidate list; the grammar's state does not change.
+    """
+    one = _one
+    one.data[0] = lib.llama_token_data(id=token, logit=1.0, p=0.0)
+    a = one.array
+    a.size = 1
+    a.selected = -1
+    a.sorted = False
+    lib.llama_sampler_apply(grammar, one.ref)
+    return not math.isinf(one.data[0].logit)
 
 
 class Sampler(_Handle):
-    """One llama.cpp sampler. Owned by a :class:`SamplerChain` once added to it."""
+    """One llama.cpp sampler. Owned by a :class:`SamplerChain` once added to it.
+
+    A sampler made for a model (grammar, dry, infill) reads its vocabulary: once the model is
+    closed it raises :class:`ClosedError` instead of reading freed memory.
+    """
 
     _kind = "sampler"
 
-    def __init__(self, ptr: Any, *, what: str = "sampler") -> None:
+    def __init__(self, ptr: Any, *, what: str = "sampler", model: Model | None = None) -> None:
         if not ptr:
             raise InvalidArgumentError(f"llama.cpp refused to create the {what} sampler")
         self._set_handle(ptr, lib.llama_sampler_free)
         self._chain: SamplerChain | None = None
+        self._model = model
+        self._n_vocab = len(model.vocab) if model is not None else None
+
+    @property
+    def _ptr(self) -> Any:
+        model = self._model
+        if model is not None and model.closed:
+            raise ClosedError(f"the model this {self._kind} was made for is closed")
+        return super()._ptr
 
     def _release_ownership(self, chain: SamplerChain) -> None:
         if self._chain is not None:
@@ -57,17 +102,60 @@ class Sampler(_Handle):
         """Forget accepted tokens (penalties, grammar state, mirostat mu)."""
         lib.llama_sampler_reset(self._ptr)
 
+    def _check_token(self, token: Any) -> int:
+        n_vocab = self._n_vocab
+        return check_token(token, n_vocab) if n_vocab is not None else check_int("token", token)
+
+    def _grammars(self) -> list[Any]:
+        """The grammar samplers whose rules ``accept`` must respect (raw pointers)."""
+        return []
+
     def accept(self, token: int) -> None:
-        """Tell the sampler a token was chosen."""
-        lib.llama_sampler_accept(self._ptr, int(token))
+        """Tell the sampler a token was chosen. A token a grammar forbids raises GrammarError."""
+        ptr = self._ptr
+        token = self._check_token(token)
+        for g in self._grammars():
+            if not allows(g, token):
+                raise GrammarError(f"token {token} is not allowed by the grammar here")
+        lib.llama_sampler_accept(ptr, token)
 
     def clone(self) -> Sampler:
         """An independent copy with the same state."""
-        return Sampler(lib.llama_sampler_clone(self._ptr), what="cloned")
+        return self._wrap_clone()
+
+    def _wrap_clone(self) -> Sampler:
+        return Sampler(lib.llama_sampler_clone(self._ptr), what="cloned", model=self._model)
 
     def sample(self, ctx: Context, idx: int = -1) -> int:
-        """Sample a token from the logits at output ``idx`` of the last decode (and accept it)."""
-        return int(lib.llama_sampler_sample(self._ptr, ctx._ptr, idx))
+        """Sample a token from the logits at output ``idx`` of the last decode (and accept it).
+
+        Raises :class:`InvalidArgumentError` when there are no such logits (no decode yet, or
+        ``idx`` out of range) or when the sampler does not choose a token (a chain must end in
+        a selecting sampler such as ``greedy`` or ``dist``), and :class:`GrammarError` when no
+        token is left that the grammar allows.
+        """
+        ptr = self._ptr
+        idx = check_int("idx", idx, -INT32_MAX, INT32_MAX)
+        with ctx._native:
+            logits = lib.llama_get_logits_ith(ctx._ptr, idx)
+            if not logits:
+                raise InvalidArgumentError(f"no logits for output {idx} of the last decode")
+            n_vocab = len(ctx.model.vocab)
+            data = (lib.llama_token_data * n_vocab)()
+            view = np.ctypeslib.as_array(data)
+            view["id"] = np.arange(n_vocab, dtype=np.int32)
+            view["logit"] = np.ctypeslib.as_array(logits, shape=(n_vocab,))
+        arr = lib.llama_token_data_array(data=data, size=n_vocab, selected=-1, sorted=False)
+        lib.llama_sampler_apply(ptr, ctypes.byref(arr))
+        if not 0 <= arr.selected < arr.size:
+            raise InvalidArgumentError(f"sampler {self.name!r} does not choose a token; end the chain "
+                                       "with a selecting sampler (greedy, dist, mirostat)")
+        chosen = arr.data[arr.selected]
+        if math.isinf(chosen.logit) and chosen.logit < 0:
+            raise GrammarError("no token is left to choose: the grammar, logit_bias or samplers "
+                               "ruled out every token")
+        self.accept(int(chosen.id))
+        return int(chosen.id)
 
     def __repr__(self) -> str:
         return f"<Sampler {'closed' if self.closed else self.name}>"
@@ -91,10 +179,30 @@ class SamplerChain(Sampler):
             s._raw = None
         self._items.clear()
 
+    @property
+    def _ptr(self) -> Any:
+        for s in self._items:
+            if s._model is not None and s._model.closed:
+                raise ClosedError(f"the model the {s.name!r} sampler of this chain was made for is closed")
+        return _Handle._ptr.fget(self)  # type: ignore[attr-defined]
+
+    def _check_token(self, token: Any) -> int:
+        for s in self._items:
+            if s._n_vocab is not None:
+                return s._check_token(token)
+        return check_int("token", token)
+
+    def _grammars(self) -> list[Any]:
+        return [g for s in self._items for g in s._grammars()]
+
     def add(self, sampler: Sampler) -> SamplerChain:
         """Append a sampler; the chain takes ownership. Returns the chain."""
         if not isinstance(sampler, Sampler):
-            raise InvalidArgumentError(f"expected a Sampler, got {sampler!r}")
+            raise InvalidArgumentError(f"expected a Sampler, got {describe(sampler)}")
+        if getattr(sampler, "_lazy", False):
+            raise InvalidArgumentError(
+                "a lazy grammar cannot join a native sampler chain: pass it to generation with "
+                "SamplingParams(grammar=..., grammar_lazy=True, grammar_trigger_...)")
         ptr = sampler._ptr
         sampler._release_ownership(self)
         lib.llama_sampler_chain_add(self._ptr, ptr)

@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ClosedError, ContextOverflowError, InvalidArgumentError
+from ..errors import ClosedError, ContextOverflowError, GrammarError, InvalidArgumentError
 from ._ffi import lib
+from ._sampler import allows
+from .grammar import LazyGrammarSampler
 from .sampling import Sampler, SamplerChain, SamplingParams
 
 if TYPE_CHECKING:
@@ -92,6 +94,7 @@ class _Sequence:
         "decoder",
         "done",
         "eog",
+        "error",
         "fed",
         "finish_reason",
         "generated",
@@ -137,6 +140,7 @@ class _Sequence:
         self.out: deque[CompletionChunk] = deque()
         self.texts: list[str] = []
         self.done = False
+        self.error: Exception | None = None
         self.finish_reason: str | None = None
         self.stop_string: str | None = None
         self.logit_index = -1
@@ -155,10 +159,7 @@ class _Candidates:
         self.view = np.ctypeslib.as_array(self.data)
         self.ids = np.arange(n, dtype=np.int32)
         self.array = lib.llama_token_data_array(data=self.data, size=n, selected=-1, sorted=False)
-        self.one = (lib.llama_token_data * 1)()
-        self.one_array = lib.llama_token_data_array(data=self.one, size=1, selected=-1, sorted=False)
         self.ref = ctypes.byref(self.array)
-        self.one_ref = ctypes.byref(self.one_array)
 
     def fill(self, ctx: Context, idx: int) -> Any:
         logits = lib.llama_get_logits_ith(ctx._ptr, idx)
@@ -173,9 +174,19 @@ class _Candidates:
         a.sorted = False
         return self.ref
 
-    def selected(self) -> int:
+    def selected(self) -> int | None:
+        """The token the samplers chose, or None when they chose none or only banned ones."""
         a = self.array
-        return int(a.data[a.selected].id)
+        if not 0 <= a.selected < a.size:
+            return None
+        chosen = a.data[a.selected]
+        if math.isinf(chosen.logit) and chosen.logit < 0:
+            return None
+        return int(chosen.id)
+
+    def ban(self, tokens: Sequence[int]) -> None:
+        """Rule out ``tokens`` in the candidates just filled."""
+        self.view["logit"][list(tokens)] = -math.inf
 
     def best_allowed(self, grammar: Any, tries: int = 64) -> int | None:
         """The highest-logit token among the top ``tries`` that the grammar allows, if any."""
@@ -186,18 +197,17 @@ class _Candidates:
             if math.isinf(float(logits[i])):
                 break
             token = int(view["id"][i])
-            if self.allowed(grammar, token):
+            if allows(grammar, token):
                 return token
         return None
 
-    def allowed(self, grammar: Any, token: int) -> bool:
-        self.one[0] = lib.llama_token_data(id=token, logit=1.0, p=0.0)
-        a = self.one_array
-        a.size = 1
-        a.selected = -1
-        a.sorted = False
-        lib.llama_sampler_apply(grammar, self.one_ref)
-        return not math.isinf(self.one[0].logit)
+
+class _NoTokenLeft(GrammarError):
+    """Every token was ruled out: by the grammar together with logit_bias or the samplers."""
+
+
+# samples a lazy grammar may refuse in one step (tokens completing a trigger it cannot take)
+_MAX_REFUSED = 32
 
 
 # a prefix shorter than this is cheaper to decode again than to wait a step for
@@ -216,7 +226,9 @@ class Completion:
     """A running or finished generation: iterate it for :class:`CompletionChunk` pieces.
 
     After the iteration ends (or :meth:`result`), ``text``, ``tokens``, ``finish_reason``
-    ("eog", "stop", "length" or "cancelled"), ``stop_string`` and ``usage`` are final.
+    ("eog", "stop", "length", "cancelled" or "error"), ``stop_string`` and ``usage`` are final.
+    A generation that cannot go on (e.g. a grammar with every allowed token banned by
+    ``logit_bias``) ends with finish_reason "error"; iterating it then raises its ``error``.
     Use it as a context manager (or call :meth:`close`) to release the context early.
     """
 
@@ -232,6 +244,8 @@ class Completion:
         while not seq.out:
             if seq.done:
                 self._scheduler._release_if_idle()
+                if seq.error is not None:
+                    raise seq.error
                 raise StopIteration
             self._scheduler._step_for(self)
         return seq.out.popleft()
@@ -277,8 +291,13 @@ class Completion:
 
     @property
     def finish_reason(self) -> str | None:
-        """Why it stopped: "eog", "stop", "length", "cancelled"; None while running."""
+        """Why it stopped: "eog", "stop", "length", "cancelled", "error"; None while running."""
         return self._seq.finish_reason
+
+    @property
+    def error(self) -> Exception | None:
+        """The error that ended it (finish_reason "error"), raised by iteration and result()."""
+        return self._seq.error
 
     @property
     def stop_string(self) -> str | None:
@@ -380,6 +399,8 @@ class Scheduler:
         if isinstance(sampling, SamplerChain):
             if kw:
                 raise InvalidArgumentError("pass sampling keywords or a SamplerChain, not both")
+            if not len(sampling):
+                raise InvalidArgumentError("the sampler chain is empty")
             return None, sampling, False, False
         if sampling is None:
             params = SamplingParams(**kw) if kw else SamplingParams()
@@ -555,39 +576,91 @@ class Scheduler:
         n_ctx = ctx.n_ctx_seq
         for s, _ in fed:
             if s.logit_index >= 0:
-                if s.grammar is None:
-                    token = int(lib.llama_sampler_sample(s.chain._ptr, ctx._ptr, s.logit_index))
-                else:
-                    token = self._sample_with_grammar(s)
+                try:
+                    if s.grammar is not None:
+                        token = self._sample_with_grammar(s)
+                    elif s.owns_chain:  # built from SamplingParams: ends in a selecting sampler
+                        token = int(lib.llama_sampler_sample(s.chain._ptr, ctx._ptr, s.logit_index))
+                    else:
+                        token = self._sample_checked(s)
+                except _NoTokenLeft as exc:
+                    s.error = exc
+                    self._finish(s, "error")
+                    continue
                 self._advance(s, token, n_ctx)
+
+    def _cands(self) -> _Candidates:
+        cand = self._candidates
+        if cand is None:
+            cand = self._candidates = _Candidates(self._model)
+        return cand
+
+    def _sample_checked(self, s: _Sequence) -> int:
+        """Sample with a caller's chain, which may hold a grammar or end without choosing."""
+        cand = self._cands()
+        chain = s.chain._ptr
+        lib.llama_sampler_apply(chain, cand.fill(self.ctx, s.logit_index))
+        token = cand.selected()
+        if token is None:
+            raise _NoTokenLeft("the sampler chain chose no token: it must end in a selecting "
+                               "sampler (greedy, dist, mirostat), and its grammar or logit_bias "
+                               "must leave one token")
+        lib.llama_sampler_accept(chain, token)
+        return token
 
     def _sample_with_grammar(self, s: _Sequence) -> int:
         """Sample without the grammar, then check only that token against it.
 
         Applying a grammar to the whole vocabulary is the costly part of constrained
         decoding; most tokens the model picks are allowed, so the full pass runs only when
-        the first choice is rejected.
+        the first choice is rejected. No token reaches the grammar unchecked: accepting one
+        it forbids would abort the process.
         """
-        cand = self._candidates
-        if cand is None:
-            cand = self._candidates = _Candidates(self._model)
-        chain, grammar = s.chain._ptr, s.grammar._ptr  # type: ignore[union-attr]
-        cur = cand.fill(self.ctx, s.logit_index)
-        lib.llama_sampler_apply(chain, cur)
+        grammar = s.grammar
+        assert grammar is not None
+        if isinstance(grammar, LazyGrammarSampler) and not grammar.triggered:
+            return self._sample_before_trigger(s, grammar)
+        cand = self._cands()
+        chain, g = s.chain._ptr, grammar._ptr
+        lib.llama_sampler_apply(chain, cand.fill(self.ctx, s.logit_index))
         token = cand.selected()
-        if not cand.allowed(grammar, token):
+        if token is None or not allows(g, token):
             # Greedy: the answer is the best-scoring allowed token, so try the runners-up
             # one by one before paying for a pass over the whole vocabulary.
-            found = cand.best_allowed(grammar) if s.greedy else None
+            found = cand.best_allowed(g) if s.greedy else None
             if found is None:
                 cur = cand.fill(self.ctx, s.logit_index)
-                lib.llama_sampler_apply(grammar, cur)
+                lib.llama_sampler_apply(g, cur)
                 lib.llama_sampler_apply(chain, cur)
                 found = cand.selected()
+                if found is None or not allows(g, found):
+                    raise _NoTokenLeft("no token is left that the grammar allows: logit_bias or the "
+                                       "samplers ruled out every one")
             token = found
-        lib.llama_sampler_accept(grammar, token)
+        lib.llama_sampler_accept(g, token)
         lib.llama_sampler_accept(chain, token)
         return token
+
+    def _sample_before_trigger(self, s: _Sequence, grammar: LazyGrammarSampler) -> int:
+        """Sample freely; a token that completes a trigger must start text the grammar takes,
+        else it is ruled out and another is sampled."""
+        cand = self._cands()
+        chain = s.chain._ptr
+        refused: list[int] = []
+        for _ in range(_MAX_REFUSED):
+            cur = cand.fill(self.ctx, s.logit_index)
+            if refused:
+                cand.ban(refused)
+            lib.llama_sampler_apply(chain, cur)
+            token = cand.selected()
+            if token is None:
+                break
+            if token in s.eog or grammar.offer(token):
+                lib.llama_sampler_accept(chain, token)
+                return token
+            refused.append(token)
+        raise _NoTokenLeft(f"no token is left to sample: {len(refused)} candidates completed a "
+                           "grammar trigger with text the grammar does not allow")
 
     def _advance(self, s: _Sequence, token: int, n_ctx: int) -> None:
         if token in s.eog:

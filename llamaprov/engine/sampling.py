@@ -12,23 +12,29 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from ..errors import GrammarError, InvalidArgumentError
-from ._ffi import c_str, capture_stderr, lib, recent_log
+from ..errors import InvalidArgumentError, describe
+from ._checks import INT32_MAX, check_float, check_int, check_token
+from ._ffi import c_str, lib
 from ._sampler import Sampler, SamplerChain
+from .grammar import GrammarSampler, LazyGrammarSampler, Trigger, check_gbnf, check_triggers, new_grammar
 
 if TYPE_CHECKING:
     from .model import Model
 
 __all__ = [
-    "Sampler", "SamplerChain", "SamplingParams", "adaptive_p", "dist", "dry", "grammar",
-    "grammar_lazy", "greedy", "infill", "logit_bias", "min_p", "mirostat", "mirostat_v2",
-    "penalties", "temp", "temp_ext", "top_k", "top_n_sigma", "top_p", "typical", "xtc",
+    "GrammarSampler", "LazyGrammarSampler", "Sampler", "SamplerChain", "SamplingParams", "adaptive_p",
+    "dist", "dry", "grammar", "grammar_lazy", "greedy", "infill", "logit_bias", "min_p", "mirostat",
+    "mirostat_v2", "penalties", "temp", "temp_ext", "top_k", "top_n_sigma", "top_p", "typical", "xtc",
 ]
 
 _DEFAULT_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: a random seed
 
 
 # -- factories ----------------------------------------------------------------------------
+_FLT = 3.4e38  # float32's largest finite value: the samplers compute in float
+_MAX_WINDOW = 1 << 20  # most tokens a penalty window may remember (llama.cpp allocates it at once)
+
+
 def _vocab(model: Model) -> Any:
     return model._vocab_ptr
 
@@ -45,6 +51,22 @@ def _seed(seed: int | None) -> int:
     return seed
 
 
+def _prob(name: str, value: Any) -> float:
+    return check_float(name, value, 0.0, 1.0)
+
+
+def _finite(name: str, value: Any, lo: float = -_FLT) -> float:
+    return check_float(name, value, lo, _FLT)
+
+
+def _window(name: str, value: Any, model: Model | None = None) -> int:
+    """A penalty window in tokens; -1 means the model's training context (bounded)."""
+    n = check_int(name, value, -1, _MAX_WINDOW)
+    if n == -1 and model is not None:
+        return min(model.n_ctx_train or _MAX_WINDOW, _MAX_WINDOW)
+    return n
+
+
 def greedy() -> Sampler:
     """Always the most likely token."""
     return Sampler(lib.llama_sampler_init_greedy(), what="greedy")
@@ -57,139 +79,135 @@ def dist(seed: int | None = None) -> Sampler:
 
 def top_k(k: int) -> Sampler:
     """Keep the ``k`` most likely tokens (k <= 0: all)."""
-    return Sampler(lib.llama_sampler_init_top_k(int(k)), what="top_k")
+    return Sampler(lib.llama_sampler_init_top_k(check_int("top_k", k, -INT32_MAX)), what="top_k")
 
 
 def top_p(p: float, min_keep: int = 1) -> Sampler:
     """Nucleus sampling."""
-    return Sampler(lib.llama_sampler_init_top_p(float(p), int(min_keep)), what="top_p")
+    return Sampler(lib.llama_sampler_init_top_p(_prob("top_p", p), check_int("min_keep", min_keep)),
+                   what="top_p")
 
 
 def min_p(p: float, min_keep: int = 1) -> Sampler:
     """Drop tokens less likely than ``p`` times the most likely one."""
-    return Sampler(lib.llama_sampler_init_min_p(float(p), int(min_keep)), what="min_p")
+    return Sampler(lib.llama_sampler_init_min_p(_prob("min_p", p), check_int("min_keep", min_keep)),
+                   what="min_p")
 
 
 def typical(p: float, min_keep: int = 1) -> Sampler:
     """Locally typical sampling."""
-    return Sampler(lib.llama_sampler_init_typical(float(p), int(min_keep)), what="typical")
+    return Sampler(lib.llama_sampler_init_typical(_prob("typical_p", p), check_int("min_keep", min_keep)),
+                   what="typical")
 
 
 def temp(t: float) -> Sampler:
     """Scale logits by 1/t."""
-    return Sampler(lib.llama_sampler_init_temp(float(t)), what="temp")
+    return Sampler(lib.llama_sampler_init_temp(_finite("temperature", t)), what="temp")
 
 
 def temp_ext(t: float, delta: float, exponent: float) -> Sampler:
     """Dynamic temperature in [t - delta, t + delta]."""
-    return Sampler(lib.llama_sampler_init_temp_ext(float(t), float(delta), float(exponent)),
+    return Sampler(lib.llama_sampler_init_temp_ext(_finite("temperature", t),
+                                                   _finite("dynatemp_range", delta, 0.0),
+                                                   _finite("dynatemp_exponent", exponent)),
                    what="temp_ext")
 
 
 def xtc(p: float, t: float, min_keep: int = 1, seed: int | None = None) -> Sampler:
     """Exclude top choices (XTC)."""
-    return Sampler(lib.llama_sampler_init_xtc(float(p), float(t), int(min_keep), _seed(seed)),
+    return Sampler(lib.llama_sampler_init_xtc(_prob("xtc_probability", p), _prob("xtc_threshold", t),
+                                              check_int("min_keep", min_keep), _seed(seed)),
                    what="xtc")
 
 
 def top_n_sigma(n: float) -> Sampler:
     """Keep tokens within ``n`` standard deviations of the top logit."""
-    return Sampler(lib.llama_sampler_init_top_n_sigma(float(n)), what="top_n_sigma")
+    return Sampler(lib.llama_sampler_init_top_n_sigma(_finite("top_n_sigma", n)), what="top_n_sigma")
 
 
 def mirostat(model: Model, seed: int | None, tau: float, eta: float, m: int = 100) -> Sampler:
     """Mirostat v1 (a final sampler)."""
-    return Sampler(lib.llama_sampler_init_mirostat(_n_vocab(model), _seed(seed), float(tau),
-                                                   float(eta), int(m)), what="mirostat")
+    n_vocab = _n_vocab(model)
+    return Sampler(lib.llama_sampler_init_mirostat(n_vocab, _seed(seed), _finite("mirostat_tau", tau, 0.0),
+                                                   _finite("mirostat_eta", eta, 0.0),
+                                                   check_int("mirostat m", m, 1, n_vocab)),
+                   what="mirostat")
 
 
 def mirostat_v2(seed: int | None, tau: float, eta: float) -> Sampler:
     """Mirostat v2 (a final sampler)."""
-    return Sampler(lib.llama_sampler_init_mirostat_v2(_seed(seed), float(tau), float(eta)),
+    return Sampler(lib.llama_sampler_init_mirostat_v2(_seed(seed), _finite("mirostat_tau", tau, 0.0),
+                                                      _finite("mirostat_eta", eta, 0.0)),
                    what="mirostat_v2")
 
 
 def penalties(model: Model, penalty_last_n: int, penalty_repeat: float = 1.0,
               penalty_freq: float = 0.0, penalty_present: float = 0.0) -> Sampler:
-    """Repeat, frequency and presence penalties over the last ``penalty_last_n`` tokens."""
-    return Sampler(lib.llama_sampler_init_penalties(_n_vocab(model), int(penalty_last_n),
-                                                    float(penalty_repeat), float(penalty_freq),
-                                                    float(penalty_present)), what="penalties")
+    """Repeat, frequency and presence penalties over the last ``penalty_last_n`` tokens
+    (-1: the model's training context)."""
+    return Sampler(lib.llama_sampler_init_penalties(
+        _n_vocab(model), _window("penalty_last_n", penalty_last_n, model),
+        _finite("repeat_penalty", penalty_repeat, 0.0), _finite("frequency_penalty", penalty_freq),
+        _finite("presence_penalty", penalty_present)), what="penalties")
 
 
 def dry(model: Model, multiplier: float, base: float, allowed_length: int, penalty_last_n: int,
         breakers: Sequence[str] = ("\n", ":", '"', "*")) -> Sampler:
-    """DRY repetition penalty."""
-    arr = (ctypes.c_char_p * len(breakers))(*[c_str(b) for b in breakers])
-    return Sampler(lib.llama_sampler_init_dry(_vocab(model), float(multiplier), float(base),
-                                              int(allowed_length), int(penalty_last_n), arr,
-                                              len(breakers)), what="dry")
+    """DRY repetition penalty (``penalty_last_n`` -1: the whole context)."""
+    if isinstance(breakers, str) or not all(isinstance(b, str) and "\x00" not in b for b in breakers):
+        raise InvalidArgumentError(f"DRY breakers must be a list of str without NUL, got "
+                                   f"{describe(breakers)}")
+    arr = (ctypes.c_char_p * max(1, len(breakers)))(*[c_str(b) for b in breakers])
+    return Sampler(lib.llama_sampler_init_dry(_vocab(model), _finite("dry_multiplier", multiplier, 0.0),
+                                              _finite("dry_base", base, 0.0),
+                                              check_int("dry_allowed_length", allowed_length),
+                                              _window("dry_penalty_last_n", penalty_last_n), arr,
+                                              len(breakers)), what="dry", model=model)
 
 
 def adaptive_p(target: float, decay: float, seed: int | None = None) -> Sampler:
     """Adaptive-p sampler (a final sampler)."""
-    return Sampler(lib.llama_sampler_init_adaptive_p(float(target), float(decay), _seed(seed)),
-                   what="adaptive_p")
+    return Sampler(lib.llama_sampler_init_adaptive_p(_prob("target", target), _prob("decay", decay),
+                                                     _seed(seed)), what="adaptive_p")
 
 
 def logit_bias(model: Model, biases: Mapping[int, float]) -> Sampler:
     """Add a bias to chosen tokens' logits (``-inf`` bans a token)."""
+    if not isinstance(biases, Mapping):
+        raise InvalidArgumentError(f"logit_bias must be a mapping of token id to bias, got "
+                                   f"{describe(biases)}")
     n_vocab = _n_vocab(model)
-    items = list(biases.items())
-    for token, _ in items:
-        if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token < n_vocab:
-            raise InvalidArgumentError(f"logit_bias token {token!r} is not in the vocabulary")
+    items = [(check_token(t, n_vocab), check_float(f"logit_bias of token {t}", b, -math.inf, _FLT))
+             for t, b in biases.items()]
     arr = (lib.llama_logit_bias * max(1, len(items)))()
     for i, (token, bias) in enumerate(items):
-        arr[i] = lib.llama_logit_bias(token=token, bias=float(bias))
+        arr[i] = lib.llama_logit_bias(token=token, bias=bias)
     return Sampler(lib.llama_sampler_init_logit_bias(n_vocab, len(items), arr), what="logit_bias")
 
 
 def infill(model: Model) -> Sampler:
     """Fill-in-the-middle sampler."""
-    return Sampler(lib.llama_sampler_init_infill(_vocab(model)), what="infill")
+    return Sampler(lib.llama_sampler_init_infill(_vocab(model)), what="infill", model=model)
 
 
-def _grammar_sampler(init: Any, *args: Any) -> Sampler:
-    """Create a grammar sampler, turning llama.cpp's parse errors into GrammarError."""
-    recent_log(clear=True)
-    with capture_stderr() as printed:
-        ptr = init(*args)
-    if not ptr:
-        lines = [ln.strip() for ln in printed + recent_log(clear=True) if ln.strip()]
-        detail = next((ln for ln in lines if "error" in ln.lower() and "parse" in ln.lower()), None)
-        reason = detail or "; ".join(lines[-3:]) or "llama.cpp rejected the grammar"
-        raise GrammarError(f"invalid GBNF grammar: {reason}")
-    return Sampler(ptr, what="grammar")
-
-
-def _check_grammar_args(text: str, root: str) -> None:
-    if not isinstance(text, str) or not text.strip():
-        raise GrammarError(f"grammar must be non-empty GBNF text, got {text!r}")
-    if not isinstance(root, str) or not root:
-        raise GrammarError(f"grammar root must be a rule name, got {root!r}")
-
-
-def grammar(model: Model, text: str, root: str = "root") -> Sampler:
+def grammar(model: Model, text: str, root: str = "root") -> GrammarSampler:
     """Constrain output to a GBNF grammar. A malformed grammar raises GrammarError."""
-    _check_grammar_args(text, root)
-    return _grammar_sampler(lib.llama_sampler_init_grammar, _vocab(model), c_str(text), c_str(root))
+    return GrammarSampler(new_grammar(_vocab(model), text, root), what="grammar", model=model)
 
 
-def grammar_lazy(model: Model, text: str, *, patterns: Sequence[str] = (),
-                 tokens: Sequence[int] = (), root: str = "root") -> Sampler:
-    """A grammar that switches on only once a trigger pattern matches or a trigger token appears.
+def grammar_lazy(model: Model, text: str, *, patterns: Sequence[str] = (), words: Sequence[str] = (),
+                 tokens: Sequence[int] = (), root: str = "root") -> LazyGrammarSampler:
+    """A grammar that switches on only once a trigger appears in the output.
 
-    Each pattern is a regex matched against the whole generated text; its first group marks
-    where the grammar starts (the grammar itself must begin with the trigger text).
+    ``words`` are literal texts found anywhere in the output (the grammar starts at the word);
+    ``patterns`` are Python regexes matched against the whole output so far (so anchored at
+    its start: ``\\s*(\\{)[\\s\\S]*`` fires on a reply that opens with ``{``, never on a ``{``
+    later in prose), the grammar starting at the first non-empty group; ``tokens`` start it at
+    the token. The grammar text must begin with the trigger text. Invalid patterns raise
+    :class:`GrammarError`.
     """
-    _check_grammar_args(text, root)
-    if not patterns and not tokens:
-        raise InvalidArgumentError("a lazy grammar needs at least one trigger pattern or token")
-    pats = (ctypes.c_char_p * max(1, len(patterns)))(*[c_str(p) for p in patterns])
-    toks = (lib.llama_token * max(1, len(tokens)))(*[int(t) for t in tokens])
-    return _grammar_sampler(lib.llama_sampler_init_grammar_lazy_patterns, _vocab(model),
-                            c_str(text), c_str(root), pats, len(patterns), toks, len(tokens))
+    trigger = Trigger(model, patterns=patterns, words=words, tokens=tokens)
+    return LazyGrammarSampler(new_grammar(_vocab(model), text, root), trigger, model=model)
 
 
 # -- parameters ---------------------------------------------------------------------------
@@ -227,29 +245,43 @@ class SamplingParams:
     grammar_root: str = "root"
     grammar_lazy: bool = False
     grammar_trigger_patterns: Sequence[str] = field(default_factory=tuple)
+    grammar_trigger_words: Sequence[str] = field(default_factory=tuple)
     grammar_trigger_tokens: Sequence[int] = field(default_factory=tuple)
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        checks = [
-            ("temperature", self.temperature, 0.0, math.inf),
-            ("top_p", self.top_p, 0.0, 1.0),
-            ("min_p", self.min_p, 0.0, 1.0),
-            ("typical_p", self.typical_p, 0.0, 1.0),
-            ("repeat_penalty", self.repeat_penalty, 0.0, math.inf),
-            ("xtc_probability", self.xtc_probability, 0.0, 1.0),
-        ]
-        for name, value, lo, hi in checks:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) \
-                    or not lo <= value <= hi:
-                raise InvalidArgumentError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
-        if self.mirostat not in (0, 1, 2):
+        # every knob is checked here, before any of it can reach llama.cpp
+        for name in ("top_p", "min_p", "typical_p", "xtc_probability", "xtc_threshold"):
+            _prob(name, getattr(self, name))
+        for name in ("temperature", "repeat_penalty", "mirostat_tau", "mirostat_eta", "dry_multiplier",
+                     "dry_base", "dynatemp_range"):
+            _finite(name, getattr(self, name), 0.0)
+        for name in ("frequency_penalty", "presence_penalty", "top_n_sigma", "dynatemp_exponent"):
+            _finite(name, getattr(self, name))
+        check_int("top_k", self.top_k, -INT32_MAX)
+        check_int("dry_allowed_length", self.dry_allowed_length)
+        _window("penalty_last_n", self.penalty_last_n)
+        _window("dry_penalty_last_n", self.dry_penalty_last_n)
+        if self.mirostat not in (0, 1, 2) or isinstance(self.mirostat, bool):
             raise InvalidArgumentError(f"mirostat must be 0, 1 or 2, got {self.mirostat!r}")
-        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int):
-            raise InvalidArgumentError(f"top_k must be an int, got {self.top_k!r}")
         _seed(self.seed)
-        if self.grammar_lazy and not (self.grammar_trigger_patterns or self.grammar_trigger_tokens):
-            raise InvalidArgumentError("grammar_lazy=True needs grammar_trigger_patterns or _tokens")
+        if self.logit_bias is not None:
+            if not isinstance(self.logit_bias, Mapping):
+                raise InvalidArgumentError(
+                    f"logit_bias must be a mapping of token id to bias, got {describe(self.logit_bias)}")
+            for t, b in self.logit_bias.items():
+                check_int("logit_bias token", t)
+                check_float(f"logit_bias of token {t}", b, -math.inf, _FLT)
+        if self.grammar is not None:
+            check_gbnf(self.grammar, self.grammar_root)
+        if not isinstance(self.grammar_lazy, bool):
+            raise InvalidArgumentError(f"grammar_lazy must be a bool, got {describe(self.grammar_lazy)}")
+        patterns, words, tokens = check_triggers(self.grammar_trigger_patterns, self.grammar_trigger_words,
+                                                 self.grammar_trigger_tokens)
+        if self.grammar_lazy and not (patterns or words or tokens):
+            raise InvalidArgumentError(
+                "grammar_lazy=True needs grammar_trigger_patterns, grammar_trigger_words or "
+                "grammar_trigger_tokens")
 
     @property
     def is_greedy(self) -> bool:
@@ -264,16 +296,25 @@ class SamplingParams:
         return replace(self, **changes)
 
     def build(self, model: Model) -> SamplerChain:
-        """The sampler chain for these parameters on ``model`` (the grammar first)."""
+        """The sampler chain for these parameters on ``model`` (the grammar first).
+
+        A lazy grammar runs in the generation loop, not in a native chain: pass these
+        parameters to ``ctx.completion`` / a :class:`Scheduler` instead.
+        """
+        if self.grammar is not None and self.grammar_lazy:
+            raise InvalidArgumentError(
+                "a lazy grammar cannot be part of a native sampler chain; generate with these "
+                "SamplingParams (ctx.completion, ctx.stream, Scheduler.submit) instead")
         return self._build(model, with_grammar=True)
 
-    def grammar_sampler(self, model: Model) -> Sampler | None:
+    def grammar_sampler(self, model: Model) -> GrammarSampler | None:
         """The grammar sampler alone (None without a grammar)."""
         if self.grammar is None:
             return None
         if self.grammar_lazy:
             return grammar_lazy(model, self.grammar, patterns=self.grammar_trigger_patterns,
-                                tokens=self.grammar_trigger_tokens, root=self.grammar_root)
+                                words=self.grammar_trigger_words, tokens=self.grammar_trigger_tokens,
+                                root=self.grammar_root)
         return grammar(model, self.grammar, self.grammar_root)
 
     def _build(self, model: Model, *, with_grammar: bool) -> SamplerChain:

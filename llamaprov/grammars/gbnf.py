@@ -9,14 +9,8 @@ the process.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import os
 import pathlib
-import re
-import sys
-import tempfile
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 from ..errors import GrammarError, InvalidArgumentError, describe
@@ -25,7 +19,6 @@ __all__ = ["GrammarMatcher", "validate_gbnf"]
 
 _lock = threading.Lock()
 _vocab_state: dict[str, Any] = {}
-_MAX_NESTING = 1000  # llama.cpp's recursive-descent parser overflows the C stack on deep nesting (30,000 did)
 
 
 def _lib() -> Any:
@@ -57,71 +50,6 @@ def _vocab(model_path: str | pathlib.Path | None = None) -> Any:
         return vocab
 
 
-def _precheck(text: str) -> None:
-    """Reject inputs that would crash llama.cpp's parser instead of failing cleanly."""
-    depth = deepest = 0
-    in_str = in_class = False
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and (in_str or in_class):
-            i += 2
-            continue
-        if in_str:
-            in_str = ch != '"'
-        elif in_class:
-            in_class = ch != "]"
-        elif ch == '"':
-            in_str = True
-        elif ch == "[":
-            in_class = True
-        elif ch == "#":
-            nl = text.find("\n", i)
-            i = len(text) if nl < 0 else nl
-            continue
-        elif ch == "(":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch == ")":
-            depth -= 1
-        i += 1
-    if deepest > _MAX_NESTING:
-        raise GrammarError(f"grammar nests parentheses {deepest} deep (at most {_MAX_NESTING})")
-    for m in re.finditer(r"\{\s*(\d+)\s*(?:,\s*(\d*)\s*)?\}", text):
-        if any(g and int(g) > 2000 for g in m.groups()):
-            raise GrammarError(f"repetition {m.group(0)} exceeds llama.cpp's limit of 2000")
-
-
-@contextlib.contextmanager
-def _captured_stderr() -> Iterator[list[str]]:
-    """Capture what C code writes to file descriptor 2 (llama.cpp's parser reports there)."""
-    out: list[str] = []
-    with tempfile.TemporaryFile() as tmp:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield out
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            out.append(tmp.read().decode("utf-8", errors="replace"))
-
-
-def _init_sampler(text: str, root: str, vocab: Any) -> Any:
-    ffi = _lib()
-    ffi.recent_log(clear=True)
-    with _lock, _captured_stderr() as err:
-        sampler = ffi.lib.llama_sampler_init_grammar(vocab, text.encode("utf-8"), root.encode("utf-8"))
-    if not sampler:
-        printed = err[0].strip().split("\n\n")[0].strip() if err and err[0].strip() else ""
-        lines = [ln for ln in ffi.recent_log(clear=True) if ln.strip()]
-        message = printed or "; ".join(lines[-3:]) or "llama.cpp rejected the grammar"
-        raise GrammarError(f"invalid GBNF grammar: {message}")
-    return sampler
-
-
 def validate_gbnf(text: str, *, root: str = "root") -> None:
     """Check that llama.cpp parses ``text`` as a grammar with rule ``root``.
 
@@ -131,13 +59,9 @@ def validate_gbnf(text: str, *, root: str = "root") -> None:
         raise InvalidArgumentError(f"a GBNF grammar is a str, got {describe(text)}")
     if not isinstance(root, str) or not root:
         raise InvalidArgumentError(f"root must be a rule name, got {describe(root)}")
-    if "\x00" in text:
-        raise GrammarError("grammar text contains a NUL character")
-    if not text.strip():
-        raise GrammarError("empty grammar")
-    _precheck(text)
-    sampler = _init_sampler(text, root, _vocab())
-    _lib().lib.llama_sampler_free(sampler)
+    from ..engine.grammar import new_grammar
+
+    _lib().lib.llama_sampler_free(new_grammar(_vocab(), text, root))
 
 
 class GrammarMatcher:
@@ -146,19 +70,12 @@ class GrammarMatcher:
     def __init__(self, grammar: str, *, root: str = "root", model_path: str | None = None) -> None:
         if not isinstance(grammar, str):
             raise InvalidArgumentError(f"a GBNF grammar is a str, got {describe(grammar)}")
-        _precheck(grammar)
-        ffi = _lib()
-        self._lib = ffi.lib
+        from ..engine.grammar import new_grammar
+
+        self._lib = _lib().lib
         self._vocab = _vocab(model_path)
-        self._sampler = _init_sampler(grammar, root, self._vocab)
+        self._sampler = new_grammar(self._vocab, grammar, root)
         self._eog = self._lib.llama_vocab_eos(self._vocab)
-        self._data = (self._lib.llama_token_data * 1)()
-        self._array = self._lib.llama_token_data_array(
-            data=ctypes.cast(self._data, ctypes.POINTER(self._lib.llama_token_data)),
-            size=1,
-            selected=-1,
-            sorted=False,
-        )
         self._tokens = (self._lib.llama_token * 4096)()
 
     def close(self) -> None:
@@ -188,13 +105,9 @@ class GrammarMatcher:
         return list(self._tokens[:n])
 
     def allows(self, token: int) -> bool:
-        self._data[0].id = token
-        self._data[0].logit = 0.0
-        self._data[0].p = 0.0
-        self._array.size = 1
-        self._array.selected = -1
-        self._lib.llama_sampler_apply(self._sampler, ctypes.byref(self._array))
-        return bool(self._data[0].logit != float("-inf"))
+        from ..engine.grammar import allows
+
+        return allows(self._sampler, token)
 
     def accepts(self, text: str) -> bool:
         """True when the grammar accepts exactly ``text`` (and then allows end of generation)."""
