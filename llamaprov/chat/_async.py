@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -12,7 +12,7 @@ _DONE = object()
 
 
 async def iterate_in_thread(start: Callable[[threading.Event], Iterator[T]], *,
-                            name: str) -> AsyncIterator[T]:
+                            name: str) -> AsyncGenerator[T, None]:
     """Yield the items of ``start(stop)`` while a worker thread produces them.
 
     The event loop never blocks on llama.cpp: the worker hands each item over as soon as it is

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
+from contextlib import aclosing, closing, contextmanager
 from typing import Any
 
 from llamaprov.chat._async import iterate_in_thread
@@ -14,10 +15,12 @@ from llamaprov.chat.types import (
     ChatParams,
     Content,
     ContentText,
+    ContentThinking,
     ContentToolRequest,
     ContentToolResult,
     StreamEvent,
     TextDelta,
+    ThinkingDelta,
     TokenUsage,
     ToolDef,
     ToolResultEvent,
@@ -29,12 +32,80 @@ from llamaprov.chat.types import (
 from llamaprov.errors import InvalidArgumentError, describe
 
 
+class _Run:
+    """One chat call in progress: the turns it added so far and where it stands, so that an
+    interruption can keep them (see :meth:`interrupted`)."""
+
+    __slots__ = ("contents", "requests", "results", "settled", "turns")
+
+    def __init__(self, user: Turn) -> None:
+        self.turns: list[Turn] = [user]
+        self.contents: list[Content] | None = None  # the reply so far, while one is generated
+        self.requests: list[ContentToolRequest] | None = None  # the tool calls being run
+        self.results: list[Content] = []
+        self.settled = False  # its turns are in the conversation (or were discarded)
+
+    def record(self, event: StreamEvent) -> None:
+        """Keep the reply's text and thinking as they stream in."""
+        if self.contents is None:
+            return
+        last = self.contents[-1] if self.contents else None
+        if isinstance(event, TextDelta):
+            if isinstance(last, ContentText):
+                self.contents[-1] = ContentText(last.text + event.text)
+            else:
+                self.contents.append(ContentText(event.text))
+        elif isinstance(event, ThinkingDelta):
+            if isinstance(last, ContentThinking):
+                self.contents[-1] = ContentThinking(last.thinking + event.text)
+            else:
+                self.contents.append(ContentThinking(event.text))
+
+    def interrupted(self) -> list[Turn]:
+        """The turns to keep when the call stops now: those so far, tool calls that did not run
+        answered with an error, and last the partial assistant reply marked cancelled."""
+        turns = list(self.turns)
+        if self.requests is not None:
+            missing = [
+                ContentToolResult(r.id, error="not run: the chat was interrupted", name=r.name)
+                for r in self.requests[len(self.results):]
+            ]
+            results: list[Content] = [*self.results, *missing]
+            turns.append(Turn("user", results))
+        turns.append(Turn("assistant", list(self.contents or []), finish_reason="cancelled"))
+        return turns
+
+
+@contextmanager
+def _closing(events: Iterator[StreamEvent]) -> Iterator[Iterator[StreamEvent]]:
+    """Close a provider's event stream when leaving (if it can be closed)."""
+    try:
+        yield events
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+
+
+def _cancelled(turn: Turn) -> Turn:
+    """A reply the engine cancelled (``ctx.abort()``), without the tool calls it was making."""
+    contents: list[Content] = [c for c in turn.contents if not isinstance(c, ContentToolRequest)]
+    return Turn("assistant", contents, tokens=turn.tokens, finish_reason="cancelled")
+
+
 class Chat:
     """A multi-turn conversation with a :class:`Provider`.
 
     Create one with :func:`llamaprov.chat_llamaprov`. ``chat``/``stream`` (and their async
     variants) send user input, run requested tools (up to ``max_tool_rounds`` rounds) and return
     the reply. Calls on one Chat are serialized; use one Chat per thread for parallel work.
+
+    Interrupting a call (leaving a ``stream`` early, ``KeyboardInterrupt``, cancelling the
+    asyncio task of an async call, or ``ctx.abort()`` on the provider's context) stops the
+    generation and keeps the conversation usable: the user turn stays, followed by the partial
+    assistant turn with ``finish_reason="cancelled"`` (``turn.incomplete``); tool calls that
+    had not run get an error result. ``chat`` returns the partial text after ``ctx.abort()``;
+    the other routes raise (or end the stream) as usual.
     """
 
     def __init__(
@@ -56,6 +127,7 @@ class Chat:
         self.tool_choice = check_tool_choice(tool_choice, self._tools)
         self.max_tool_rounds = max_tool_rounds
         self._turns: list[Turn] = []
+        self._active: _Run | None = None
         self._system_prompt: str | None = None
         self._on_tool_request: list[Callable[[ContentToolRequest], Any]] = []
         self._on_tool_result: list[Callable[[ContentToolResult], Any]] = []
@@ -169,6 +241,8 @@ class Chat:
         if any(t.role == "system" for t in turns):
             raise InvalidArgumentError("only the first turn may be a system turn")
         with self._lock:
+            if self._active is not None:
+                self._active.settled = True  # a stream left suspended: its turns are dropped
             self._turns = turns
 
     def last_turn(self, role: str = "assistant") -> Turn | None:
@@ -218,60 +292,103 @@ class Chat:
                 contents.append(item)
         return Turn("user", contents)
 
+    def _settle(self, run: _Run, turns: list[Turn]) -> None:
+        self._turns.extend(turns)
+        run.settled = True
+
+    def _settle_abandoned(self) -> None:
+        """Keep the turns of a call this thread left suspended (a stream neither finished nor
+        closed; the lock is reentrant) before another call starts after them."""
+        run = self._active
+        if run is not None and not run.settled:
+            self._settle(run, run.interrupted())
+
     def _run(
         self,
         inputs: Sequence[Any],
         tool_choice: str | None,
         loop: asyncio.AbstractEventLoop | None = None,
-        stop: threading.Event | None = None,
     ) -> Generator[StreamEvent, None, None]:
-        """The conversation step behind every entry point: generate, run tools, repeat."""
+        """The conversation step behind every entry point: generate, run tools, repeat.
+
+        The turns are added to the conversation when the call ends; when it is interrupted
+        (GeneratorExit, KeyboardInterrupt, CancelledError...) what it had so far is kept, the
+        reply marked cancelled. An error (an Exception) leaves the conversation as it was.
+        """
         with self._lock:
+            self._settle_abandoned()
             choice = check_tool_choice(
                 self.tool_choice if tool_choice is None else tool_choice, self._tools
             )
-            new_turns = [self._user_turn(inputs)]
-            rounds = 0
-            while True:
-                this_choice = choice if rounds < self._max_tool_rounds else "none"
-                turn: Turn | None = None
-                for event in self.provider.stream_perform(
-                    self._full_turns(new_turns),
-                    tools=self._tools,
-                    params=self._params,
-                    tool_choice=this_choice,
-                ):
+            run = _Run(self._user_turn(inputs))
+            self._active = run
+            try:
+                yield from self._rounds(run, choice, loop)
+            except BaseException as exc:
+                if not isinstance(exc, Exception) and not run.settled:
+                    self._settle(run, run.interrupted())
+                raise
+            finally:
+                if self._active is run:
+                    self._active = None
+
+    def _rounds(
+        self, run: _Run, choice: str, loop: asyncio.AbstractEventLoop | None
+    ) -> Generator[StreamEvent, None, None]:
+        rounds = 0
+        while True:
+            this_choice = choice if rounds < self._max_tool_rounds else "none"
+            turn: Turn | None = None
+            run.contents = []
+            events = self.provider.stream_perform(
+                self._full_turns(run.turns), tools=self._tools, params=self._params,
+                tool_choice=this_choice,
+            )
+            with _closing(events):
+                for event in events:
                     if isinstance(event, TurnDone):
                         turn = event.turn
+                        break
+                    run.record(event)
                     yield event
-                    if stop is not None and stop.is_set():
-                        return
-                assert turn is not None
-                new_turns.append(turn)
-                requests = turn.tool_requests
-                if not requests or this_choice == "none":
-                    break
-                results: list[Content] = []
-                for request in requests:
-                    for on_request in self._on_tool_request:
-                        on_request(request)
-                    result = self.provider.tool_call(request, self._tools, loop=loop)
-                    for on_result in self._on_tool_result:
-                        on_result(result)
-                    results.append(result)
-                    yield ToolResultEvent(result)
-                new_turns.append(Turn("user", results))
-                rounds += 1
-                if choice not in ("auto", "none"):
-                    choice = "auto"  # a forced call is made once; then the model may answer
-            self._turns.extend(new_turns)
+            assert turn is not None
+            run.contents = None
+            requests = turn.tool_requests
+            if turn.finish_reason == "cancelled":  # ctx.abort(): keep what was generated
+                turn, requests = _cancelled(turn), []
+            if not requests or this_choice == "none":
+                self._settle(run, [*run.turns, turn])
+                yield TurnDone(turn)
+                return
+            run.turns.append(turn)
+            run.requests, run.results = requests, []
+            yield TurnDone(turn)
+            for request in requests:
+                result = self._call_tool(request, loop)
+                run.results.append(result)
+                yield ToolResultEvent(result)
+            run.turns.append(Turn("user", list(run.results)))
+            run.requests = None
+            rounds += 1
+            if choice not in ("auto", "none"):
+                choice = "auto"  # a forced call is made once; then the model may answer
+
+    def _call_tool(self, request: ContentToolRequest,
+                   loop: asyncio.AbstractEventLoop | None) -> ContentToolResult:
+        for on_request in self._on_tool_request:
+            on_request(request)
+        result = self.provider.tool_call(request, self._tools, loop=loop)
+        for on_result in self._on_tool_result:
+            on_result(result)
+        return result
 
     def chat(self, *inputs: Any, tool_choice: str | None = None) -> str:
         """Send ``inputs`` (strings or contents); return the final reply text."""
         final: Turn | None = None
-        for event in self._run(inputs, tool_choice):
-            if isinstance(event, TurnDone):
-                final = event.turn
+        with closing(self._run(inputs, tool_choice)) as events:
+            for event in events:
+                if isinstance(event, TurnDone):
+                    final = event.turn
         assert final is not None
         return final.text
 
@@ -281,18 +398,20 @@ class Chat:
         """Send ``inputs``; yield reply text as it is generated, or typed events with
         ``content=True`` (text/thinking deltas, tool-request start/arguments/done, tool results,
         turn done with usage)."""
-        for event in self._run(inputs, tool_choice):
-            if content:
-                yield event
-            elif isinstance(event, TextDelta):
-                yield event.text
+        with closing(self._run(inputs, tool_choice)) as events:
+            for event in events:
+                if content:
+                    yield event
+                elif isinstance(event, TextDelta):
+                    yield event.text
 
     async def chat_async(self, *inputs: Any, tool_choice: str | None = None) -> str:
         """Like :meth:`chat`, without blocking the event loop (coroutine tools are awaited)."""
         final: Turn | None = None
-        async for event in self._events_async(inputs, tool_choice):
-            if isinstance(event, TurnDone):
-                final = event.turn
+        async with aclosing(self._events_async(inputs, tool_choice)) as events:
+            async for event in events:
+                if isinstance(event, TurnDone):
+                    final = event.turn
         assert final is not None
         return final.text
 
@@ -300,25 +419,30 @@ class Chat:
         self, *inputs: Any, content: bool = False, tool_choice: str | None = None
     ) -> AsyncIterator[Any]:
         """Like :meth:`stream`, as an async iterator that never blocks the event loop."""
-        async for event in self._events_async(inputs, tool_choice):
-            if content:
-                yield event
-            elif isinstance(event, TextDelta):
-                yield event.text
+        async with aclosing(self._events_async(inputs, tool_choice)) as events:
+            async for event in events:
+                if content:
+                    yield event
+                elif isinstance(event, TextDelta):
+                    yield event.text
 
     async def _events_async(
         self, inputs: Sequence[Any], tool_choice: str | None
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         loop = asyncio.get_running_loop()
-        events = iterate_in_thread(
-            lambda stop: self._run(inputs, tool_choice, loop=loop, stop=stop), name="llamaprov-chat")
-        async for event in events:
-            yield event
+        # leaving early (or the task being cancelled) closes _run in its thread after the
+        # current decode step, which keeps the partial reply
+        events = iterate_in_thread(lambda _stop: self._run(inputs, tool_choice, loop=loop),
+                                   name="llamaprov-chat")
+        async with aclosing(events):
+            async for event in events:
+                yield event
 
     def chat_structured(self, *inputs: Any, type: Any) -> Any:
         """Extract data of ``type`` (pydantic model, JSON-schema dict or type spec) from the
         model; returns a pydantic instance or a dict. Raises StructuredOutputError."""
         with self._lock:
+            self._settle_abandoned()
             user = self._user_turn(inputs)
             value, turn = self.provider.structured_output(
                 self._full_turns([user]), type=type, params=self._params

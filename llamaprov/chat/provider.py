@@ -225,6 +225,7 @@ class LlamaProvider(Provider):
         self._n_ctx = n_ctx or min(model.info().n_ctx_train or 4096, 4096)
         self._n_threads = n_threads
         self._ctx: Any = None
+        self._stale = False  # a generation was interrupted mid-step: clear the KV cache first
         self._batcher: Any = None
         self._lock = threading.Lock()
         self._usage = TokenUsage()
@@ -333,14 +334,20 @@ class LlamaProvider(Provider):
     def _parser(self, plan: _Plan) -> Any:
         return make_parser(plan.fmt, [] if plan.structured else self._tags, plan.prompt)
 
-    def _turn(self, plan: _Plan, parser: Any, contents: list[Any], completion: Any) -> Turn:
-        """The finished assistant turn of ``completion``; adds its usage to the provider's."""
+    def _count(self, completion: Any) -> TokenUsage:
+        """Add the usage of ``completion`` to the provider's; returns it."""
         usage = completion.usage
         tokens = TokenUsage(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
-        finish = completion.finish_reason
         with self._lock:
             self._usage = self._usage + tokens
-        if not plan.structured and parser.error is None and any(
+        return tokens
+
+    def _turn(self, plan: _Plan, parser: Any, contents: list[Any], completion: Any) -> Turn:
+        """The finished assistant turn of ``completion``; adds its usage to the provider's.
+        A cancelled one (``ctx.abort()``) keeps ``finish_reason="cancelled"``."""
+        tokens = self._count(completion)
+        finish = completion.finish_reason
+        if finish != "cancelled" and not plan.structured and parser.error is None and any(
             isinstance(c, ContentToolRequest) for c in contents
         ):
             finish = "tool_calls"
@@ -356,20 +363,40 @@ class LlamaProvider(Provider):
         tool_choice: str = "auto",
     ) -> Iterator[StreamEvent]:
         """Generate the next assistant turn, yielding text/thinking/tool-call events as they are
-        decoded and finally ``TurnDone`` with the parsed turn and its token usage."""
+        decoded and finally ``TurnDone`` with the parsed turn and its token usage.
+
+        Closing the stream early stops the generation between two decode steps. An exception
+        raised inside a step (``KeyboardInterrupt``) may leave a decoded token unrecorded in
+        the KV cache, so the next generation starts from an emptied cache.
+        """
         plan = self._plan(turns, tools, type, params, tool_choice)
         parser = self._parser(plan)
-        completion = self.context.completion(
+        ctx = self.context
+        if self._stale:
+            ctx.memory.clear()
+            self._stale = False
+        completion = ctx.completion(
             plan.prompt, max_tokens=plan.max_tokens, stop=plan.stop, sampling=plan.sampling,
             special=plan.special,
         )
-        with completion:
-            for chunk in completion:
-                if chunk.text:
-                    yield from parser.feed(chunk.text)
-            final_events, contents = parser.finish()
-            yield from final_events
-            turn = self._turn(plan, parser, contents, completion)
+        turn: Turn | None = None
+        paused = False  # at one of our yields: between decode steps
+        try:
+            with completion:
+                for chunk in completion:
+                    if chunk.text:
+                        paused = True
+                        yield from parser.feed(chunk.text)
+                        paused = False
+                final_events, contents = parser.finish()
+                paused = True
+                yield from final_events
+                paused = False
+                turn = self._turn(plan, parser, contents, completion)
+        finally:
+            if turn is None:
+                self._count(completion)  # the tokens were spent all the same
+                self._stale = self._stale or not paused
         yield TurnDone(turn)
 
     def submit(

@@ -116,7 +116,14 @@ class TokenUsage:
 # ------------------------------------------------------------------------------------------- turn
 @dataclass
 class Turn:
-    """One message of a conversation."""
+    """One message of a conversation.
+
+    An assistant turn's ``finish_reason`` says why its generation ended: ``"eog"`` (the model
+    ended it), ``"stop"`` (a stop string), ``"length"`` (max_tokens or the context's end),
+    ``"tool_calls"`` (it requested tools), or ``"cancelled"``: the generation was interrupted
+    (a stream closed early, ``KeyboardInterrupt``, asyncio task cancellation,
+    ``ctx.abort()``) and the turn holds what was generated until then (see :attr:`incomplete`).
+    """
 
     role: str
     contents: list[Content] = field(default_factory=list)
@@ -140,6 +147,12 @@ class Turn:
             elif isinstance(c, ContentJson):
                 parts.append(json.dumps(c.data, ensure_ascii=False))
         return "".join(parts)
+
+    @property
+    def incomplete(self) -> bool:
+        """True for an assistant turn cut short by a cancellation (``finish_reason ==
+        "cancelled"``): its text is partial, and tool calls it was making were not run."""
+        return self.finish_reason == "cancelled"
 
     @property
     def thinking(self) -> str:

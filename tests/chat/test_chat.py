@@ -391,7 +391,8 @@ def test_public_names():
 
 def test_stream_abandoned_early_leaves_the_chat_usable(model):
     chat = new_chat(model, params={"temperature": 0, "max_tokens": 8})
-    for _piece in chat.stream("Tell me a story."):
-        break
-    assert chat.get_turns() == []  # nothing half-done is recorded
-    assert chat.chat("Hi") and len(chat.get_turns()) == 2
+    piece = next(iter(chat.stream("Tell me a story.")))  # the stream is dropped at once
+    user, partial = chat.get_turns()  # the partial reply is kept, marked cancelled
+    assert user.text == "Tell me a story." and partial.text == piece
+    assert partial.incomplete and partial.finish_reason == "cancelled"
+    assert chat.chat("Hi") and len(chat.get_turns()) == 4
