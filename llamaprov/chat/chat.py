@@ -31,6 +31,8 @@ from llamaprov.chat.types import (
 )
 from llamaprov.errors import InvalidArgumentError, describe
 
+DEFAULT_MAX_CALLS_PER_ROUND = 16
+
 
 class _Run:
     """One chat call in progress: the turns it added so far and where it stands, so that an
@@ -97,8 +99,9 @@ class Chat:
     """A multi-turn conversation with a :class:`Provider`.
 
     Create one with :func:`llamaprov.chat_llamaprov`. ``chat``/``stream`` (and their async
-    variants) send user input, run requested tools (up to ``max_tool_rounds`` rounds) and return
-    the reply. Calls on one Chat are serialized; use one Chat per thread for parallel work.
+    variants) send user input, run requested tools (up to ``max_tool_rounds`` rounds, at most
+    ``max_calls_per_round`` calls each) and return the reply. Calls on one Chat are serialized;
+    use one Chat per thread for parallel work.
 
     Interrupting a call (leaving a ``stream`` early, ``KeyboardInterrupt``, cancelling the
     asyncio task of an async call, or ``ctx.abort()`` on the provider's context) stops the
@@ -118,6 +121,7 @@ class Chat:
         tool_choice: str = "auto",
         max_tool_rounds: int = 8,
         turns: Sequence[Turn] = (),
+        max_calls_per_round: int = DEFAULT_MAX_CALLS_PER_ROUND,
     ) -> None:
         if not isinstance(provider, Provider):
             raise InvalidArgumentError(f"Chat needs a Provider, got {describe(provider)}")
@@ -126,6 +130,7 @@ class Chat:
         self._tools: list[ToolDef] = as_tools(tools)
         self.tool_choice = check_tool_choice(tool_choice, self._tools)
         self.max_tool_rounds = max_tool_rounds
+        self.max_calls_per_round = max_calls_per_round
         self._turns: list[Turn] = []
         self._active: _Run | None = None
         self._system_prompt: str | None = None
@@ -164,6 +169,18 @@ class Chat:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise InvalidArgumentError(f"max_tool_rounds must be an int >= 0, got {describe(value)}")
         self._max_tool_rounds = value
+
+    @property
+    def max_calls_per_round(self) -> int:
+        """Most tool calls run per round: further calls the model makes in the same reply are
+        not run, and each gets an error result telling the model so (default 16)."""
+        return self._max_calls_per_round
+
+    @max_calls_per_round.setter
+    def max_calls_per_round(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidArgumentError(f"max_calls_per_round must be an int >= 1, got {describe(value)}")
+        self._max_calls_per_round = value
 
     def params(self, **kwargs: Any) -> ChatParams:
         """Update generation settings (temperature, top_p, top_k, min_p, seed, stop, max_tokens,
@@ -363,8 +380,8 @@ class Chat:
             run.turns.append(turn)
             run.requests, run.results = requests, []
             yield TurnDone(turn)
-            for request in requests:
-                result = self._call_tool(request, loop)
+            for index, request in enumerate(requests):
+                result = self._call_tool(request, index, loop)
                 run.results.append(result)
                 yield ToolResultEvent(result)
             run.turns.append(Turn("user", list(run.results)))
@@ -373,11 +390,20 @@ class Chat:
             if choice not in ("auto", "none"):
                 choice = "auto"  # a forced call is made once; then the model may answer
 
-    def _call_tool(self, request: ContentToolRequest,
+    def _call_tool(self, request: ContentToolRequest, index: int,
                    loop: asyncio.AbstractEventLoop | None) -> ContentToolResult:
-        for on_request in self._on_tool_request:
-            on_request(request)
-        result = self.provider.tool_call(request, self._tools, loop=loop)
+        """Run the ``index``-th tool call of a round (past ``max_calls_per_round``, refuse it)."""
+        if index >= self._max_calls_per_round:
+            cap = self._max_calls_per_round
+            result = ContentToolResult(
+                request.id, name=request.name,
+                error=f"not run: at most {cap} tool calls run per reply (max_calls_per_round={cap}); "
+                      "make fewer calls at once",
+            )
+        else:
+            for on_request in self._on_tool_request:
+                on_request(request)
+            result = self.provider.tool_call(request, self._tools, loop=loop)
         for on_result in self._on_tool_result:
             on_result(result)
         return result

@@ -516,12 +516,15 @@ def chat_llamaprov(
     template: str | None = None,
     max_tool_rounds: int = 8,
     n_threads: int | None = None,
+    max_calls_per_round: int = 16,
     **load_kwargs: Any,
 ) -> Any:
     """A :class:`~llamaprov.chat.chat.Chat` on a local model.
 
     ``model`` is a GGUF path, a loaded ``Model``, a Hugging Face repo id (``"owner/name"``), or
     None for the packaged default model. Each Chat gets its own context on the (shared) model.
+    ``max_tool_rounds`` and ``max_calls_per_round`` bound the tool calls of one ``chat`` call
+    (see :class:`~llamaprov.chat.chat.Chat`).
     """
     from llamaprov.chat.chat import Chat
 
@@ -536,6 +539,7 @@ def chat_llamaprov(
         tools=tools,
         tool_choice=tool_choice,
         max_tool_rounds=max_tool_rounds,
+        max_calls_per_round=max_calls_per_round,
     )
 
 

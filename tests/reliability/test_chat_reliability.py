@@ -1,4 +1,5 @@
-"""Chat-layer robustness: an interrupted tool round leaves a well-formed conversation."""
+"""Chat-layer robustness: a runaway model's tool calls are capped per round, an interrupted
+tool round leaves a well-formed conversation, and parsing any model output never raises."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from llamaprov.chat import (
     Turn,
     TurnDone,
 )
+from llamaprov.chat.chat import DEFAULT_MAX_CALLS_PER_ROUND
+from llamaprov.errors import InvalidArgumentError
 
 
 class Scripted(Provider):
@@ -47,6 +50,39 @@ class Scripted(Provider):
 def calls(n: int) -> Turn:
     requests = [ContentToolRequest(f"id{i}", "send", {"n": i}) for i in range(n)]
     return Turn("assistant", requests, finish_reason="tool_calls")
+
+
+def test_tool_calls_per_round_are_capped():
+    sent: list[int] = []
+
+    def send(n: int) -> str:
+        """Send message number n (a side effect)."""
+        sent.append(n)
+        return "sent"
+
+    provider = Scripted([calls(20), Turn("assistant", ["done"], finish_reason="eog")])
+    chat = Chat(provider, tools=[send], max_calls_per_round=5)
+    seen = []
+    chat.on_tool_request(seen.append)
+    assert chat.chat("Send twenty messages.") == "done"
+    assert sent == [0, 1, 2, 3, 4] and len(seen) == 5
+    results = chat.get_turns()[2].tool_results
+    assert len(results) == 20 and [r.request_id for r in results] == [f"id{i}" for i in range(20)]
+    assert all(not r.is_error for r in results[:5])
+    assert all(r.is_error and "max_calls_per_round=5" in r.error for r in results[5:])
+    # the model is told, in the prompt of its next reply
+    assert provider.prompts[1][-1].tool_results[5].error == results[5].error
+
+    assert Chat(Scripted([])).max_calls_per_round == DEFAULT_MAX_CALLS_PER_ROUND == 16
+    for bad in (0, -1, 2.5, True, "3"):
+        with pytest.raises(InvalidArgumentError, match="max_calls_per_round"):
+            Chat(Scripted([]), max_calls_per_round=bad)
+
+
+def test_chat_llamaprov_takes_max_calls_per_round(model):
+    from llamaprov.chat import chat_llamaprov
+
+    assert chat_llamaprov(model, max_calls_per_round=3).max_calls_per_round == 3
 
 
 def test_interrupted_tool_round_is_answered_and_marked():
