@@ -185,6 +185,29 @@ class PartialCall:
     complete: bool = False
 
 
+def _json_string(body: str) -> str:
+    """The value of a JSON string literal's body; the raw text when it is malformed (a model may
+    write ``\\x``)."""
+    try:
+        return str(json.loads(f'"{body}"'))
+    except ValueError:
+        return body
+
+
+def _clean(value: Any) -> Any:
+    """``value`` (parsed JSON) with lone surrogates, which JSON escapes can produce but UTF-8
+    cannot encode, replaced by U+FFFD."""
+    if isinstance(value, str):
+        if value.isascii():
+            return value
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
 def _scan_json_calls(text: str) -> list[PartialCall]:
     """Partial calls in ``text`` written as JSON objects with "name" and "arguments"/"parameters"."""
     calls: list[PartialCall] = []
@@ -193,7 +216,7 @@ def _scan_json_calls(text: str) -> list[PartialCall]:
         m = _NAME_RE.search(text, pos)
         if not m:
             return calls
-        name = json.loads(f'"{m.group(1)}"')
+        name = _json_string(m.group(1))
         a = _ARGS_RE.search(text, m.end())
         if not a:
             calls.append(PartialCall(name))
@@ -715,16 +738,33 @@ class StreamParser:
         self._buf = self.prefix
 
     def feed(self, text: str) -> list[ParseEvent]:
-        """Events for the next piece of generated text."""
+        """Events for the next piece of generated text. Never raises (see :meth:`finish`)."""
         self._buf += text
-        return self._drain(final=False)
+        try:
+            return self._drain(final=False)
+        except Exception as exc:
+            return self._give_up(exc)
 
     def finish(self) -> tuple[list[ParseEvent], list[Content]]:
-        """Flush held-back text, parse the call region; return (last events, all contents)."""
-        events = self._drain(final=True)
-        if self._region is not None:
-            events += self._finish_calls()
+        """Flush held-back text, parse the call region; return (last events, all contents).
+
+        Never raises: output that cannot be parsed is kept as text and described in
+        :attr:`error`."""
+        try:
+            events = self._drain(final=True)
+            if self._region is not None:
+                events += self._finish_calls()
+        except Exception as exc:
+            events = self._give_up(exc)
         return events, self._contents
+
+    def _give_up(self, exc: Exception) -> list[ParseEvent]:
+        """After an unexpected parse failure: the rest of the output is plain text."""
+        self.error = self.error or f"could not parse the output ({type(exc).__name__}: {exc}); kept as text"
+        rest = (self._region or "") + self._buf
+        self.fmt, self.tags, self.in_thinking = None, [], False
+        self._region, self._buf = None, ""
+        return [self._record(TextDelta(rest))] if rest else []
 
     # -- internals
     def _record(self, event: ParseEvent) -> ParseEvent:
@@ -842,7 +882,7 @@ class StreamParser:
                 self._started.append(partial)
                 self._ids.append(new_tool_call_id())
                 self._sent_args.append(0)
-                events.append(ToolRequestStart(k, self._ids[k], partial.name))
+                events.append(ToolRequestStart(k, self._ids[k], _clean(partial.name)))
             text = partial.arguments_text
             if len(text) > self._sent_args[k]:
                 delta = text[self._sent_args[k] :]
@@ -850,25 +890,28 @@ class StreamParser:
                 self._sent_args[k] = len(text)
             if partial.complete and k == self._n_done:
                 try:
-                    args = json.loads(text)
-                except ValueError:
+                    args = _clean(json.loads(text))
+                except (ValueError, RecursionError):  # malformed, or nested past the stack
                     continue
                 if isinstance(args, dict):
-                    request = ContentToolRequest(self._ids[k], partial.name, args)
+                    request = ContentToolRequest(self._ids[k], _clean(partial.name), args)
                     events.append(self._record(ToolRequestDone(k, request)))
                     self._n_done += 1
         return events
 
     def _finish_calls(self) -> list[ParseEvent]:
         assert self.fmt is not None and self._region is not None
-        events = self._scan()
+        events: list[ParseEvent] = []
         try:
+            events += self._scan()
             parsed = self.fmt.parse_calls(self._region)
-        except (ValueError, ToolError) as exc:
-            self.error = f"malformed {self.fmt.name} tool call ({exc}); kept as text: {self._region!r}"
+            calls = [(_clean(name), _clean(args)) for name, args, _model_id in parsed.calls]
+        except Exception as exc:  # ValueError, ToolError, RecursionError (deep nesting)...
+            self.error = (f"malformed {self.fmt.name} tool call ({type(exc).__name__}: "
+                          f"{str(exc)[:200]}); kept as text: {self._region[:200]!r}")
             events.append(self._record(TextDelta(self._region)))
             return events
-        for k, (name, args, _model_id) in enumerate(parsed.calls):
+        for k, (name, args) in enumerate(calls):
             if k < self._n_done:
                 continue
             if k >= len(self._started):
@@ -891,7 +934,8 @@ def parse_output(
     in_thinking: bool = False,
     prefix: str = "",
 ) -> tuple[list[Content], str | None]:
-    """Parse a whole reply into contents; returns (contents, error or None). Never raises."""
+    """Parse a whole reply into contents; returns (contents, error or None). Never raises: a
+    tool call that does not parse is kept as text and the error says why."""
     parser = StreamParser(fmt, tags or [THINKING_TAGS[0]], in_thinking=in_thinking, prefix=prefix)
     parser.feed(text)
     _, contents = parser.finish()

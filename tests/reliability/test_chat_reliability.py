@@ -3,6 +3,7 @@ tool round leaves a well-formed conversation, and parsing any model output never
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -117,3 +118,58 @@ def test_engine_cancelled_reply_is_kept_without_its_tool_calls():
     last = chat.last_turn()
     assert last.incomplete and last.contents == [ContentText("Let me ")]
     assert last.tokens == TokenUsage(10, 3, 0)
+
+
+# ---------------------------------------------------------------------- parsing model output
+NASTY_OUTPUTS = [
+    '<tool_call>{"name": "\\x"',  # an invalid escape in a name (json.loads raised)
+    '<tool_call>{"name": "\\x", "arguments": {"city": "\\q"}}</tool_call>',
+    '<tool_call>{"name": "get_weather", "arguments": {"city": "\\ud800"}}</tool_call>',
+    '{"tool_call": {"name": "\\udc80", "arguments": {"k\\ud800": ["\\udfff"]}}}',
+    '<tool_call>{"name": "get_weather", "arguments": {"city": "Par',  # truncated
+    '<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call><tool_call>{',
+    "[TOOL_CALLS]" + "[" * 100000,  # nested past the stack
+    "<tool_call>" + '{"a":' * 3000,
+    '{"tool_call": {"name": "add", "arguments": {"a": ' + "9" * 5000 + "}}}",  # past int digits
+    '{"tool_call": {"name": "add", "arguments": {"a": 1e999999, "b": -1e999999, "c": NaN}}}',
+    '<|python_tag|>{"name": "\\q", "parameters": {"x": "\\ud83d"}}',
+    '{"name": "f", "parameters": ' + "[" * 5000 + "]" * 5000 + "}",
+    '[TOOL_CALLS] [{"name": "f", "arguments": "{\\"a\\": \\"\\\\ud800\\"}"}]',
+    '<think>\\ud800</think>{"tool_call": {"name": "add", "arguments": {}}}\x00',
+]
+
+
+@pytest.mark.parametrize("text", NASTY_OUTPUTS, ids=range(len(NASTY_OUTPUTS)))
+def test_parsing_any_output_never_raises(text):
+    from llamaprov.chat.tool_formats import THINKING_TAGS, TOOL_FORMATS, make_parser, parse_output
+
+    for fmt in [None, *(cls() for cls in TOOL_FORMATS.values())]:
+        prefix = ">>>" if fmt is not None and fmt.name == "functionary" else ""
+        contents, error = parse_output(text, fmt, tags=list(THINKING_TAGS), prefix=prefix)
+        streamed = make_parser(fmt, list(THINKING_TAGS), prefix)
+        pieces = [text[i:i + 7] for i in range(0, min(len(text), 3000), 7)] + [text[3000:]]
+        for piece in pieces:  # the stream path, a few characters at a time
+            streamed.feed(piece)
+        _, streamed_contents = streamed.finish()
+        for result in (contents, streamed_contents):
+            # everything parsed can be rendered into the next prompt (UTF-8, no lone surrogates)
+            json.dumps([repr(c) for c in result], ensure_ascii=False).encode("utf-8")
+            for c in result:
+                if isinstance(c, ContentToolRequest):
+                    json.dumps([c.name, c.arguments], ensure_ascii=False).encode("utf-8")
+        assert error is None or isinstance(error, str)
+
+
+def test_bad_escape_in_a_tool_name_streams_and_parses():
+    from llamaprov.chat.tool_formats import HermesFormat, make_parser, parse_output
+
+    text = '<tool_call>{"name": "get\\_weather", "arguments": {"city": "Paris"}}</tool_call>'
+    parser = make_parser(HermesFormat(), [], "")
+    events = [e for ch in text for e in parser.feed(ch)]
+    final, contents = parser.finish()
+    (request,) = [c for c in contents if isinstance(c, ContentToolRequest)]
+    assert request.name == "get\\_weather" and request.arguments == {"city": "Paris"}
+    assert any(type(e).__name__ == "ToolRequestStart" for e in events + final)
+    contents, error = parse_output('<tool_call>{"name": "a", "arguments": {"x": "\\ud800"}}</tool_call>',
+                                   HermesFormat())
+    assert error is None and contents[0].arguments == {"x": "\ufffd" * 3}
