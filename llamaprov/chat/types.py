@@ -691,6 +691,10 @@ class ChatParams:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
                 raise InvalidArgumentError(f"params: {pname} must be {what}, got {describe(value)}")
         if self.stop is not None:
+            if not isinstance(self.stop, (str, Iterable)):
+                raise InvalidArgumentError(
+                    f"params: stop must be a str or a list of str, got {describe(self.stop)}"
+                )
             stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
             if not all(isinstance(s, str) and s for s in stop):
                 raise InvalidArgumentError(
