@@ -20,8 +20,10 @@ from typing import Any
 
 import llama_cpp.llama_cpp as lib
 
+from ..errors import InvalidArgumentError
+
 __all__ = ["c_str", "capture_stderr", "ggml", "lib", "log_threshold", "recent_log",
-           "set_log_threshold"]
+           "set_log_threshold", "utf8"]
 
 _logger = logging.getLogger("llamaprov.llama_cpp")
 logging.getLogger("llamaprov").addHandler(logging.NullHandler())
@@ -103,9 +105,24 @@ def capture_stderr() -> Iterator[list[str]]:
             lines.extend(tmp.read().decode("utf-8", errors="replace").splitlines())
 
 
-def c_str(text: str) -> bytes:
-    """Encode text for a ``const char *`` argument."""
-    return text.encode("utf-8")
+def utf8(text: str, what: str = "text") -> bytes:
+    """Encode text for llama.cpp; a lone surrogate (not encodable) raises InvalidArgumentError."""
+    if not isinstance(text, str):
+        raise InvalidArgumentError(f"{what} must be a str, got {type(text).__name__}")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgumentError(
+            f"{what} is not valid Unicode: {exc.object[exc.start:exc.end]!r} at index {exc.start} "
+            "(a lone surrogate) cannot be encoded as UTF-8") from None
+
+
+def c_str(text: str, what: str = "text") -> bytes:
+    """Encode text for a NUL-terminated ``const char *`` argument (no NUL inside)."""
+    data = utf8(text, what)
+    if b"\x00" in data:
+        raise InvalidArgumentError(f"{what} contains a NUL character at byte {data.index(0)}")
+    return data
 
 
 class _Ggml:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..errors import ClosedError
@@ -23,7 +23,26 @@ class _Handle:
     def _set_handle(self, ptr: Any, free: Callable[[Any], None]) -> None:
         self._raw = ptr
         self._close_lock = threading.Lock()
+        # calls running under _using(); close() waits for them and refuses new ones
+        self._users = 0
+        self._closing = False
+        self._idle = threading.Condition(self._close_lock)
         self._finalizer = weakref.finalize(self, free, ptr)
+
+    @contextlib.contextmanager
+    def _using(self) -> Iterator[Any]:
+        """Hold the pointer for one native call: a close() from another thread waits for it."""
+        with self._close_lock:
+            if getattr(self, "_raw", None) is None or self._closing:
+                raise ClosedError(f"this {self._kind} is closed")
+            self._users += 1
+        try:
+            yield self._raw
+        finally:
+            with self._close_lock:
+                self._users -= 1
+                if not self._users:
+                    self._idle.notify_all()
 
     @property
     def _ptr(self) -> Any:
@@ -41,12 +60,20 @@ class _Handle:
         """Free the native object now. Safe to call twice."""
         if getattr(self, "_raw", None) is None:
             return
-        with self._close_lock, self._native_guard():
-            if self._raw is None:
+        with self._close_lock:
+            if self._raw is None or self._closing:
                 return
-            self._before_close()
-            self._raw = None
-            self._finalizer()
+            self._closing = True
+            while self._users:
+                self._idle.wait()
+        # no lock of ours is held from here: dependents closed by _before_close (a model's
+        # contexts) may be finishing a call that waits on us
+        with self._native_guard():
+            try:
+                self._before_close()
+            finally:
+                self._raw = None
+                self._finalizer()
 
     def _before_close(self) -> None:
         """Hook for subclasses: release dependents before the pointer is freed."""

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ContextError, ContextOverflowError, InvalidArgumentError
+from ._checks import INT32_MAX, check_allocation, check_int
 from ._ffi import lib, recent_log
 from ._handle import _Handle
-from .batch import Batch
+from .batch import MAX_BATCH, Batch
 from .memory import Memory
 
 if TYPE_CHECKING:
@@ -36,12 +37,34 @@ def _default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _positive_int(name: str, value: Any, *, allow_none: bool = True) -> int | None:
+# GGML_MAX_N_THREADS: ggml sizes per-thread state by it, and more threads than that crashed
+_MAX_THREADS = 512
+
+
+def _positive_int(name: str, value: Any, *, allow_none: bool = True, hi: int = INT32_MAX) -> int | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidArgumentError(f"{name} must be a positive int, got {value!r}")
-    return value
+    return check_int(name, value, 1, hi)
+
+
+def _kv_bytes(model: Model, n_ctx: int, type_k: str | None, type_v: str | None) -> int:
+    """An estimate of the KV cache llama.cpp allocates for ``n_ctx`` cells (f16 by default)."""
+    ptr = model._weights()  # a vocab-only model has no layers to ask about (llama.cpp aborts)
+    arch = model.meta_get("general.architecture", "") or ""
+    n_head = max(int(lib.llama_model_n_head(ptr)), 1)
+    n_head_kv = int(lib.llama_model_n_head_kv(ptr))
+    n_layer = int(lib.llama_model_n_layer(ptr))
+    head_k = int(model.meta_get(f"{arch}.attention.key_length", "0") or 0) or model.n_embd // n_head
+    head_v = int(model.meta_get(f"{arch}.attention.value_length", "0") or 0) or head_k
+    per = {"f32": 4.0, "f16": 2.0, "bf16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32, "q4_1": 20 / 32,
+           "q5_0": 22 / 32, "q5_1": 24 / 32}
+    k = per.get(type_k or "f16", 2.0) * head_k
+    v = per.get(type_v or "f16", 2.0) * head_v
+    return int(n_ctx * n_layer * n_head_kv * (k + v))
+
+
+class DecodeAborted(ContextError):
+    """``llama_decode`` stopped early: :meth:`Context.abort` or the abort callback."""
 
 
 class _CpuBudget:
@@ -112,6 +135,11 @@ class _SessionLock:
     def owned_by(self, owner: object) -> bool:
         return self._owner is owner
 
+    @property
+    def busy(self) -> bool:
+        """Whether a job holds the context."""
+        return self._owner is not None
+
 
 class Context(_Handle):
     """A llama.cpp context: KV cache and compute buffers for one or more sequences.
@@ -141,19 +169,24 @@ class Context(_Handle):
                  kv_unified: bool = True) -> None:
         from .sampling import _seed
 
+        model._weights()  # InvalidArgumentError for a vocab-only model
         params = lib.llama_context_default_params()
         n_ctx_train = model.n_ctx_train
         n_ctx = _positive_int("n_ctx", n_ctx) or min(n_ctx_train or 4096, 4096)
-        n_batch = _positive_int("n_batch", n_batch) or min(n_ctx, 2048)
-        n_ubatch = _positive_int("n_ubatch", n_ubatch) or min(n_batch, 512)
-        n_seq_max = _positive_int("n_seq_max", n_seq_max, allow_none=False) or 1
+        # llama.cpp clamps the batch to the context and the micro-batch to the batch; the
+        # Python side must size its batch buffer the same way
+        n_batch = min(_positive_int("n_batch", n_batch, hi=MAX_BATCH) or 2048, n_ctx)
+        n_ubatch = min(_positive_int("n_ubatch", n_ubatch) or 512, n_batch)
         limit = lib.llama_max_parallel_sequences()
-        if n_seq_max > limit:
-            raise InvalidArgumentError(f"n_seq_max {n_seq_max} exceeds llama.cpp's limit of {limit}")
+        n_seq_max = _positive_int("n_seq_max", n_seq_max, allow_none=False, hi=limit) or 1
+        if n_seq_max > n_batch:
+            raise InvalidArgumentError(
+                f"n_seq_max {n_seq_max} exceeds the batch size {n_batch} (n_batch, at most n_ctx): "
+                "every sequence needs room for one token per decode")
         if embeddings:
             n_ubatch = n_batch  # every token of a sequence in one ubatch
-        n_threads = _positive_int("n_threads", n_threads) or _default_threads()
-        n_threads_batch = _positive_int("n_threads_batch", n_threads_batch) or n_threads
+        n_threads = _positive_int("n_threads", n_threads, hi=_MAX_THREADS) or _default_threads()
+        n_threads_batch = _positive_int("n_threads_batch", n_threads_batch, hi=_MAX_THREADS) or n_threads
         if flash_attn not in _FLASH_ATTN:
             raise InvalidArgumentError(f"flash_attn must be 'auto', True or False, got {flash_attn!r}")
         if pooling is not None and pooling not in POOLING:
@@ -183,6 +216,7 @@ class Context(_Handle):
                 if value not in _GGML_TYPES:
                     raise InvalidArgumentError(f"{name} must be one of {list(_GGML_TYPES)}, got {value!r}")
                 setattr(params, name, _GGML_TYPES[value])
+        check_allocation(f"a KV cache of {n_ctx} tokens", _kv_bytes(model, n_ctx, type_k, type_v))
         recent_log(clear=True)
         ptr = lib.llama_init_from_model(model._weights(), params)
         if not ptr:
@@ -196,13 +230,16 @@ class Context(_Handle):
         model._contexts.add(self)
         self.embeddings = bool(embeddings)
         self._session = _SessionLock()
-        self._batch = Batch(n_batch, 0, n_seq_max)
+        self._batch = Batch(int(lib.llama_n_batch(ptr)), 0, n_seq_max)
+        # set by abort(); the decode loop and the abort callback stop the running job
+        self._abort_requested = False
         # What each sequence holds in the KV cache, token by token, for prefix reuse.
         self._seq_tokens: dict[int, list[int]] = {}
         # one KV pool for all sequences: cells can be shared (prefix copies are free)
         self._kv_unified = bool(kv_unified)
         self.memory = Memory(self)
         self._abort_cb: Any = None
+        self._user_abort: Any = None
         self._threads, self._threads_batch = n_threads, n_threads_batch
 
     def _before_close(self) -> None:
@@ -222,6 +259,7 @@ class Context(_Handle):
         try:
             yield
         finally:
+            self._take_abort()  # an abort of this job ends with it
             self._session.release(token)
 
     def _forget(self, seq: int, from_pos: int) -> None:
@@ -253,8 +291,8 @@ class Context(_Handle):
 
     def set_threads(self, n: int, n_batch: int | None = None) -> None:
         """Set generation threads (and prompt-processing threads, default the same)."""
-        n = _positive_int("n", n, allow_none=False) or 1
-        nb = _positive_int("n_batch", n_batch) or n
+        n = _positive_int("n", n, allow_none=False, hi=_MAX_THREADS) or 1
+        nb = _positive_int("n_batch", n_batch, hi=_MAX_THREADS) or n
         lib.llama_set_n_threads(self._ptr, n, nb)
         self._threads, self._threads_batch = n, nb
 
@@ -273,15 +311,51 @@ class Context(_Handle):
 
     def set_abort_callback(self, fn: Any) -> None:
         """Call ``fn()`` during decode; returning True aborts it (``None`` removes it)."""
-        if fn is None:
+        if fn is not None and not callable(fn):
+            raise InvalidArgumentError(f"abort callback must be callable, got {fn!r}")
+        self._user_abort = fn
+        self._install_abort_callback(fn is not None)
+
+    def _install_abort_callback(self, on: bool) -> None:
+        if not on:
             self._abort_cb = None
             lib.llama_set_abort_callback(self._ptr, lib.ggml_abort_callback(), None)
             return
-        if not callable(fn):
-            raise InvalidArgumentError(f"abort callback must be callable, got {fn!r}")
-        cb = lib.ggml_abort_callback(lambda _data: bool(fn()))
-        self._abort_cb = cb
+
+        def check(_data: Any) -> bool:
+            if self._abort_requested:
+                return True
+            fn = self._user_abort
+            try:
+                return bool(fn()) if fn is not None else False
+            except Exception:  # an exception cannot cross into C: treat it as "go on"
+                return False
+
+        cb = lib.ggml_abort_callback(check)
+        self._abort_cb = cb  # referenced as long as llama.cpp may call it
         lib.llama_set_abort_callback(self._ptr, cb, None)
+
+    def abort(self) -> None:
+        """Stop the job running on this context, from any thread.
+
+        A generation ends at its next step with finish_reason "cancelled"; a running
+        ``decode`` raises :class:`ContextError`. The context stays usable. Nothing happens
+        when no job is running.
+        """
+        self._ptr  # noqa: B018 - ClosedError after close
+        if self._session.busy:
+            self._abort_requested = True
+            # llama.cpp checks the callback between graph nodes: a long prompt stops mid-decode
+            self._install_abort_callback(True)
+
+    def _take_abort(self) -> bool:
+        """Whether an abort was requested; clears the request."""
+        if not self._abort_requested:
+            return False
+        self._abort_requested = False
+        if self._user_abort is None:
+            self._install_abort_callback(False)
+        return True
 
     def synchronize(self) -> None:
         """Wait until pending device work is done."""
@@ -289,6 +363,12 @@ class Context(_Handle):
 
     # -- decode -----------------------------------------------------------------------------
     def _decode_batch(self, batch: Batch) -> None:
+        if batch.embd and batch.embd != int(lib.llama_model_n_embd_inp(self.model._ptr)):
+            raise InvalidArgumentError(
+                f"the batch carries embeddings of width {batch.embd}; this model takes "
+                f"{int(lib.llama_model_n_embd_inp(self.model._ptr))}")
+        if len(batch) > self.n_batch:
+            raise InvalidArgumentError(f"a batch of {len(batch)} tokens exceeds n_batch={self.n_batch}")
         threads = self._threads if len(batch) == 1 else self._threads_batch
         with self._native, _CPU.hold(threads):
             rc = lib.llama_decode(self._ptr, batch._ptr)
@@ -299,12 +379,14 @@ class Context(_Handle):
                 f"no room in the KV cache for {len(batch)} more tokens (n_ctx={self.n_ctx})",
                 n_tokens=len(batch), n_ctx=self.n_ctx)
         if rc == 2:
-            raise ContextError("decode aborted by the abort callback")
+            raise DecodeAborted("decode aborted (abort() or the abort callback)")
         reason = "; ".join(recent_log(clear=True)[-2:])
         raise ContextError(f"llama_decode failed with code {rc}{': ' + reason if reason else ''}")
 
     def decode_batch(self, batch: Batch) -> None:
         """Decode a filled :class:`Batch` (the caller manages positions and sequences)."""
+        if not isinstance(batch, Batch):
+            raise InvalidArgumentError(f"decode_batch expects a Batch, got {type(batch).__name__}")
         with self._locked():
             self._decode_batch(batch)
             self._seq_tokens.clear()  # positions are the caller's business now
@@ -314,8 +396,7 @@ class Context(_Handle):
         toks = self.model._check_tokens(tokens)
         if not toks:
             raise InvalidArgumentError("decode needs at least one token")
-        if not 0 <= seq_id < self.n_seq_max:
-            raise InvalidArgumentError(f"seq_id {seq_id} out of range (0..{self.n_seq_max - 1})")
+        seq_id = check_int("seq_id", seq_id, 0, self.n_seq_max - 1)
         with self._locked():
             held = self._seq_tokens.setdefault(seq_id, [])
             pos = int(lib.llama_memory_seq_pos_max(lib.llama_get_memory(self._ptr), seq_id)) + 1
@@ -361,6 +442,7 @@ class Context(_Handle):
 
     def logits_ith(self, i: int) -> np.ndarray:
         """Logits of output ``i`` of the last decode (negative counts from the end)."""
+        i = check_int("output index", i, -INT32_MAX, INT32_MAX)
         ptr = lib.llama_get_logits_ith(self._ptr, i)
         if not ptr:
             raise InvalidArgumentError(f"no logits for output {i} of the last decode")
@@ -372,6 +454,7 @@ class Context(_Handle):
 
     def embeddings_ith(self, i: int) -> np.ndarray:
         """Token embedding of output ``i`` of the last decode (pooling "none")."""
+        i = check_int("output index", i, -INT32_MAX, INT32_MAX)
         ptr = lib.llama_get_embeddings_ith(self._ptr, i)
         if not ptr:
             raise InvalidArgumentError(
@@ -380,6 +463,7 @@ class Context(_Handle):
 
     def embeddings_seq(self, seq: int) -> np.ndarray:
         """Pooled embedding of sequence ``seq`` after the last decode."""
+        seq = check_int("seq", seq, 0, self.n_seq_max - 1)
         ptr = lib.llama_get_embeddings_seq(self._ptr, seq)
         if not ptr:
             raise InvalidArgumentError(f"no pooled embedding for sequence {seq}")

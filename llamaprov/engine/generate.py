@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import ClosedError, ContextOverflowError, GrammarError, InvalidArgumentError
 from ._ffi import lib
 from ._sampler import allows
+from .context import DecodeAborted
 from .grammar import LazyGrammarSampler
 from .sampling import Sampler, SamplerChain, SamplingParams
 
@@ -522,8 +523,27 @@ class Scheduler:
 
     def _step(self) -> None:
         self._acquire()
-        with self.ctx._native:
-            self._step_locked()
+        ctx = self.ctx
+        if ctx._take_abort():
+            self._cancel_running()
+            return
+        with ctx._native:
+            try:
+                self._step_locked()
+            except DecodeAborted:
+                ctx._take_abort()
+                self._cancel_running()
+
+    def _cancel_running(self) -> None:
+        """End every unfinished generation ("cancelled"), dropping cells a stopped decode left."""
+        mem = lib.llama_get_memory(self.ctx._ptr)
+        for s in self._seqs:
+            if not s.done:
+                if s.pos >= 0:
+                    held = self.ctx._seq_tokens.get(s.seq_id, [])
+                    lib.llama_memory_seq_rm(mem, s.seq_id, len(held), -1)
+                self._finish(s, "cancelled", flush=True)
+        self._release_if_idle()
 
     def _step_locked(self) -> None:
         ctx = self.ctx

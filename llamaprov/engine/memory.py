@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import InvalidArgumentError
+from ._checks import check_int, check_pos
 from ._ffi import lib
 
 if TYPE_CHECKING:
@@ -23,10 +24,7 @@ class Memory:
         return lib.llama_get_memory(self._ctx._ptr)
 
     def _seq(self, seq: int, allow_all: bool = False) -> int:
-        lo = -1 if allow_all else 0
-        if isinstance(seq, bool) or not isinstance(seq, int) or not lo <= seq < self._ctx.n_seq_max:
-            raise InvalidArgumentError(f"sequence id {seq!r} out of range (0..{self._ctx.n_seq_max - 1})")
-        return seq
+        return check_int("sequence id", seq, -1 if allow_all else 0, self._ctx.n_seq_max - 1)
 
     def clear(self, data: bool = True) -> None:
         """Drop every sequence."""
@@ -36,16 +34,26 @@ class Memory:
 
     def seq_rm(self, seq: int, p0: int = -1, p1: int = -1) -> bool:
         """Remove positions [p0, p1) of ``seq`` (-1: every sequence). False if not possible."""
+        seq, p0, p1 = self._seq(seq, True), check_pos("p0", p0), check_pos("p1", p1)
         with self._ctx._locked():
-            ok = bool(lib.llama_memory_seq_rm(self._mem(), self._seq(seq, True), p0, p1))
+            ok = bool(lib.llama_memory_seq_rm(self._mem(), seq, p0, p1))
             if ok:
                 self._ctx._forget(seq, p0)
             return ok
 
     def seq_cp(self, src: int, dst: int, p0: int = -1, p1: int = -1) -> None:
-        """Share positions [p0, p1) of ``src`` with ``dst``."""
+        """Share positions [p0, p1) of ``src`` with ``dst``.
+
+        A context made with ``kv_unified=False`` keeps each sequence in its own cache: there
+        only a whole sequence can be copied (``p0 <= 0`` and ``p1 < 0``).
+        """
+        src, dst, p0, p1 = self._seq(src), self._seq(dst), check_pos("p0", p0), check_pos("p1", p1)
+        if not self._ctx._kv_unified and self._ctx.n_seq_max > 1 and src != dst and (p0 > 0 or p1 >= 0):
+            raise InvalidArgumentError(
+                f"seq_cp of positions [{p0}, {p1}) needs a unified KV cache; this context keeps "
+                "each sequence apart (kv_unified=False): copy the whole sequence (p0=-1, p1=-1)")
         with self._ctx._locked():
-            lib.llama_memory_seq_cp(self._mem(), self._seq(src), self._seq(dst), p0, p1)
+            lib.llama_memory_seq_cp(self._mem(), src, dst, p0, p1)
             self._ctx._forget(dst, 0)
 
     def seq_keep(self, seq: int) -> None:
@@ -58,16 +66,20 @@ class Memory:
 
     def seq_add(self, seq: int, p0: int, p1: int, delta: int) -> None:
         """Shift positions [p0, p1) of ``seq`` by ``delta``."""
+        seq, p0, p1 = self._seq(seq), check_pos("p0", p0), check_pos("p1", p1)
+        delta = check_pos("delta", delta)
+        self._check_shift("seq_add")
         with self._ctx._locked():
-            lib.llama_memory_seq_add(self._mem(), self._seq(seq), p0, p1, delta)
+            lib.llama_memory_seq_add(self._mem(), seq, p0, p1, delta)
             self._ctx._forget(seq, 0)
 
     def seq_div(self, seq: int, p0: int, p1: int, d: int) -> None:
         """Integer-divide positions [p0, p1) of ``seq`` by ``d``."""
-        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-            raise InvalidArgumentError(f"divisor must be an int >= 1, got {d!r}")
+        d = check_int("divisor", d, 1)
+        seq, p0, p1 = self._seq(seq), check_pos("p0", p0), check_pos("p1", p1)
+        self._check_shift("seq_div")
         with self._ctx._locked():
-            lib.llama_memory_seq_div(self._mem(), self._seq(seq), p0, p1, d)
+            lib.llama_memory_seq_div(self._mem(), seq, p0, p1, d)
             self._ctx._forget(seq, 0)
 
     def seq_pos_range(self, seq: int) -> tuple[int, int]:
@@ -75,6 +87,10 @@ class Memory:
         mem = self._mem()
         s = self._seq(seq)
         return int(lib.llama_memory_seq_pos_min(mem, s)), int(lib.llama_memory_seq_pos_max(mem, s))
+
+    def _check_shift(self, what: str) -> None:
+        if not self.can_shift:
+            raise InvalidArgumentError(f"{what}: this model's memory cannot shift positions")
 
     @property
     def can_shift(self) -> bool:

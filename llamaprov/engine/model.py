@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError, ModelLoadError, ModelNotFoundError
-from ._ffi import c_str, lib, recent_log
+from ._checks import INT32_MAX, check_token, check_tokens
+from ._ffi import c_str, lib, recent_log, utf8
 from ._handle import _Handle
 from .backend import _device_handle, _extra_buffers_safe
 from .vocab import Vocab
@@ -199,6 +200,7 @@ class Model(_Handle):
         self.path = path
         self.vocab_only = vocab_only
         self._vocab_raw = lib.llama_model_get_vocab(ptr)
+        self._n_vocab = int(lib.llama_vocab_n_tokens(self._vocab_raw))
         self.vocab = Vocab(self)
         self._piece_cache: dict[int, bytes] = {}
         self._contexts: weakref.WeakSet[Context] = weakref.WeakSet()
@@ -245,21 +247,25 @@ class Model(_Handle):
     def meta(self) -> dict[str, str]:
         """All GGUF metadata as strings (arrays are summarized by llama.cpp)."""
         if self._meta is None:
-            ptr = self._ptr
-            meta: dict[str, str] = {}
-            buf = ctypes.create_string_buffer(1 << 16)
-            for i in range(lib.llama_model_meta_count(ptr)):
-                lib.llama_model_meta_key_by_index(ptr, i, buf, len(buf))
-                key = buf.value.decode("utf-8", errors="replace")
-                n = lib.llama_model_meta_val_str_by_index(ptr, i, buf, len(buf))
-                value = buf.value.decode("utf-8", errors="replace")
-                if n >= len(buf):
-                    big = ctypes.create_string_buffer(n + 1)
-                    lib.llama_model_meta_val_str_by_index(ptr, i, big, len(big))
-                    value = big.value.decode("utf-8", errors="replace")
-                meta[key] = value
-            self._meta = meta
+            with self._using() as ptr:
+                self._meta = self._read_meta(ptr)
         return dict(self._meta)
+
+    @staticmethod
+    def _read_meta(ptr: Any) -> dict[str, str]:
+        meta: dict[str, str] = {}
+        buf = ctypes.create_string_buffer(1 << 16)
+        for i in range(lib.llama_model_meta_count(ptr)):
+            lib.llama_model_meta_key_by_index(ptr, i, buf, len(buf))
+            key = buf.value.decode("utf-8", errors="replace")
+            n = lib.llama_model_meta_val_str_by_index(ptr, i, buf, len(buf))
+            value = buf.value.decode("utf-8", errors="replace")
+            if n >= len(buf):
+                big = ctypes.create_string_buffer(n + 1)
+                lib.llama_model_meta_val_str_by_index(ptr, i, big, len(big))
+                value = big.value.decode("utf-8", errors="replace")
+            meta[key] = value
+        return meta
 
     def meta_get(self, key: str, default: str | None = None) -> str | None:
         """One metadata value by key, or ``default``."""
@@ -310,28 +316,30 @@ class Model(_Handle):
     # -- tokens ---------------------------------------------------------------------------
     def tokenize(self, text: str, *, add_special: bool = True, parse_special: bool = False) -> list[int]:
         """Text to token ids. ``parse_special`` turns special-token text (``<|im_end|>``) into ids."""
-        if not isinstance(text, str):
-            raise InvalidArgumentError(f"tokenize expects a str, got {type(text).__name__}")
-        data = text.encode("utf-8")
-        v = self._vocab_ptr
-        cap = len(data) + 8
-        buf = (lib.llama_token * cap)()
-        n = lib.llama_tokenize(v, data, len(data), buf, cap, add_special, parse_special)
-        if n < 0:
-            cap = -n
+        data = utf8(text, "tokenize input")
+        if len(data) > INT32_MAX - 8:
+            raise InvalidArgumentError(f"text of {len(data)} bytes is too long to tokenize")
+        with self._using():
+            v = self._vocab_raw
+            cap = len(data) + 8
             buf = (lib.llama_token * cap)()
-            n = lib.llama_tokenize(v, data, len(data), buf, cap, add_special, parse_special)
+            n = lib.llama_tokenize(v, data, len(data), buf, cap, bool(add_special), bool(parse_special))
             if n < 0:
-                raise InvalidArgumentError(f"tokenization failed for text of {len(data)} bytes")
+                cap = -n
+                buf = (lib.llama_token * cap)()
+                n = lib.llama_tokenize(v, data, len(data), buf, cap, bool(add_special), bool(parse_special))
+        if n < 0:
+            raise InvalidArgumentError(f"tokenization failed for text of {len(data)} bytes")
         return list(buf[:n])
 
+    @property
+    def n_vocab(self) -> int:
+        """Number of tokens in the vocabulary."""
+        return self._n_vocab
+
     def _check_tokens(self, tokens: Sequence[int]) -> list[int]:
-        n_vocab = lib.llama_vocab_n_tokens(self._vocab_ptr)
-        out = list(tokens)
-        for t in out:
-            if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < n_vocab:
-                raise InvalidArgumentError(f"token {t!r} is not in the vocabulary (0..{n_vocab - 1})")
-        return out
+        self._ptr  # noqa: B018 - ClosedError after close
+        return check_tokens(tokens, self._n_vocab)
 
     def detokenize(self, tokens: Sequence[int], *, remove_special: bool = False,
                    unparse_special: bool = False) -> str:
@@ -341,28 +349,30 @@ class Model(_Handle):
             return ""
         arr = (lib.llama_token * len(toks))(*toks)
         cap = max(64, len(toks) * 8)
-        for _ in range(2):
-            buf = ctypes.create_string_buffer(cap)
-            n = lib.llama_detokenize(self._vocab_ptr, arr, len(toks), buf, cap, remove_special,
-                                     unparse_special)
-            if n >= 0:
-                return buf.raw[:n].decode("utf-8", errors="replace")
-            cap = -n + 1
+        with self._using():
+            for _ in range(2):
+                buf = ctypes.create_string_buffer(cap)
+                n = lib.llama_detokenize(self._vocab_raw, arr, len(toks), buf, cap, bool(remove_special),
+                                         bool(unparse_special))
+                if n >= 0:
+                    return buf.raw[:n].decode("utf-8", errors="replace")
+                cap = -n + 1
         raise InvalidArgumentError("detokenization failed")
 
     def token_bytes(self, token: int, *, special: bool = False) -> bytes:
         """The raw bytes of one token (may be part of a multi-byte character)."""
+        token = check_token(token, self._n_vocab)
         if not special:
             cached = self._piece_cache.get(token)
             if cached is not None:
                 return cached
-        self._check_tokens([token])
-        buf = ctypes.create_string_buffer(64)
-        n = lib.llama_token_to_piece(self._vocab_ptr, token, buf, len(buf), 0, special)
-        if n < 0:
-            buf = ctypes.create_string_buffer(-n)
-            n = lib.llama_token_to_piece(self._vocab_ptr, token, buf, len(buf), 0, special)
-        piece = buf.raw[:n]
+        with self._using():
+            buf = ctypes.create_string_buffer(64)
+            n = lib.llama_token_to_piece(self._vocab_raw, token, buf, len(buf), 0, bool(special))
+            if n < 0:
+                buf = ctypes.create_string_buffer(-n)
+                n = lib.llama_token_to_piece(self._vocab_raw, token, buf, len(buf), 0, bool(special))
+        piece = buf.raw[:max(n, 0)]
         if not special:
             self._piece_cache[token] = piece
         return piece
@@ -376,8 +386,9 @@ class Model(_Handle):
         """The model's Jinja chat template (or the named variant), or None if it has none."""
         if name is not None and not isinstance(name, str):
             raise InvalidArgumentError(f"template name must be a str, got {name!r}")
-        raw = lib.llama_model_chat_template(self._ptr, c_str(name) if name else None)
-        return raw.decode("utf-8") if raw else None
+        with self._using() as ptr:
+            raw = lib.llama_model_chat_template(ptr, c_str(name, "template name") if name else None)
+            return raw.decode("utf-8", errors="replace") if raw else None
 
     def apply_chat_template(self, messages: Sequence[dict[str, Any]], *,
                             add_generation_prompt: bool = True, tools: Sequence[Any] | None = None,
@@ -403,6 +414,12 @@ class Model(_Handle):
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to a GGUF file."""
         target = pathlib.Path(path)
+        raw = c_str(str(target), "model path")
         if target.is_dir():
             raise InvalidArgumentError(f"cannot save a model over a directory: {str(target)!r}")
-        lib.llama_model_save_to_file(self._weights(), c_str(str(target)))
+        parent = target.parent if str(target.parent) else pathlib.Path(".")
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise InvalidArgumentError(f"cannot write a model file into {str(parent)!r}")
+        self._weights()
+        with self._using() as ptr:
+            lib.llama_model_save_to_file(ptr, raw)

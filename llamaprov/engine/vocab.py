@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidArgumentError
+from ._checks import check_token
 from ._ffi import lib
 
 if TYPE_CHECKING:
@@ -24,12 +24,14 @@ class Vocab:
         self._model = model
         self._eog_cache: frozenset[int] | None = None
 
-    @property
-    def _v(self) -> Any:
-        return self._model._vocab_ptr
+    def _call(self, fn: Any, *args: Any) -> Any:
+        """``fn(vocab, *args)`` while the model is held open (a concurrent close waits)."""
+        with self._model._using():
+            return fn(self._model._vocab_raw, *args)
 
     def __len__(self) -> int:
-        return int(lib.llama_vocab_n_tokens(self._v))
+        self._model._ptr  # noqa: B018 - ClosedError after close
+        return self._model._n_vocab
 
     @property
     def n_tokens(self) -> int:
@@ -39,36 +41,34 @@ class Vocab:
     @property
     def type(self) -> str:
         """Tokenizer family: SPM, BPE, WPM, UGM, RWKV, PLAMO2 or none."""
-        return _VOCAB_TYPES.get(int(lib.llama_vocab_type(self._v)), "unknown")
+        return _VOCAB_TYPES.get(int(self._call(lib.llama_vocab_type)), "unknown")
 
     def _check(self, token: int) -> int:
-        if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token < len(self):
-            raise InvalidArgumentError(f"token {token!r} is not in the vocabulary (0..{len(self) - 1})")
-        return token
+        return check_token(token, len(self))
 
     def text(self, token: int) -> str:
         """The token's text as stored in the vocabulary."""
-        raw = lib.llama_vocab_get_text(self._v, self._check(token))
+        raw = self._call(lib.llama_vocab_get_text, self._check(token))
         return (raw or b"").decode("utf-8", errors="replace")
 
     def score(self, token: int) -> float:
         """The token's score (SPM merge priority)."""
-        return float(lib.llama_vocab_get_score(self._v, self._check(token)))
+        return float(self._call(lib.llama_vocab_get_score, self._check(token)))
 
     def attr(self, token: int) -> int:
         """The token's ``llama_token_attr`` bit flags."""
-        return int(lib.llama_vocab_get_attr(self._v, self._check(token)))
+        return int(self._call(lib.llama_vocab_get_attr, self._check(token)))
 
     def is_eog(self, token: int) -> bool:
         """Whether the token ends generation (EOS, EOT, ...)."""
-        return bool(lib.llama_vocab_is_eog(self._v, self._check(token)))
+        return bool(self._call(lib.llama_vocab_is_eog, self._check(token)))
 
     def is_control(self, token: int) -> bool:
         """Whether the token is a control token."""
-        return bool(lib.llama_vocab_is_control(self._v, self._check(token)))
+        return bool(self._call(lib.llama_vocab_is_control, self._check(token)))
 
     def _special(self, name: str) -> int | None:
-        token = int(getattr(lib, f"llama_vocab_{name}")(self._v))
+        token = int(self._call(getattr(lib, f"llama_vocab_{name}")))
         return None if token < 0 else token
 
     bos = property(lambda self: self._special("bos"), doc="Beginning-of-sequence token or None.")
@@ -83,17 +83,17 @@ class Vocab:
     @property
     def add_bos(self) -> bool:
         """Whether tokenization adds BOS."""
-        return bool(lib.llama_vocab_get_add_bos(self._v))
+        return bool(self._call(lib.llama_vocab_get_add_bos))
 
     @property
     def add_eos(self) -> bool:
         """Whether tokenization adds EOS."""
-        return bool(lib.llama_vocab_get_add_eos(self._v))
+        return bool(self._call(lib.llama_vocab_get_add_eos))
 
     @property
     def add_sep(self) -> bool:
         """Whether tokenization adds SEP."""
-        return bool(lib.llama_vocab_get_add_sep(self._v))
+        return bool(self._call(lib.llama_vocab_get_add_sep))
 
     def info(self) -> dict[str, Any]:
         """All special tokens (None where the model has none) and the add_* flags."""
@@ -105,6 +105,7 @@ class Vocab:
     def eog_tokens(self) -> frozenset[int]:
         """Every end-of-generation token id (computed once)."""
         if self._eog_cache is None:
-            v = self._v
-            self._eog_cache = frozenset(t for t in range(len(self)) if lib.llama_vocab_is_eog(v, t))
+            with self._model._using():
+                v = self._model._vocab_raw
+                self._eog_cache = frozenset(t for t in range(len(self)) if lib.llama_vocab_is_eog(v, t))
         return self._eog_cache

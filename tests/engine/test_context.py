@@ -86,7 +86,10 @@ def test_abort_callback(model):
     with model.new_context(n_ctx=256) as ctx:
         ctx.set_abort_callback(lambda: True)
         with pytest.raises(ContextError, match="aborted"):
-            ctx.generate("Hello", max_tokens=3)
+            ctx.decode(model.tokenize("Hello"))
+        # a generation stopped by the callback ends as cancelled, with nothing generated
+        stopped = ctx.completion("Hello", max_tokens=3).result()
+        assert stopped.finish_reason == "cancelled" and stopped.tokens == []
         ctx.set_abort_callback(None)
         assert ctx.generate("Hello", max_tokens=2, temperature=0) is not None
 
