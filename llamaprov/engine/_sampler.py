@@ -216,6 +216,7 @@ class SamplerChain(Sampler):
         return self._items[self._index(i)]
 
     def _index(self, i: int) -> int:
+        self._ptr  # noqa: B018 - ClosedError after close
         n = len(self._items)
         if isinstance(i, bool) or not isinstance(i, int) or not -n <= i < n:
             raise InvalidArgumentError(f"sampler index {i!r} out of range for a chain of {n}")
@@ -240,4 +241,5 @@ class SamplerChain(Sampler):
 
     def clone(self) -> SamplerChain:
         """An independent copy of the chain (each sampler cloned)."""
+        self._ptr  # noqa: B018 - ClosedError after close
         return SamplerChain([s.clone() for s in self._items], no_perf=True)

@@ -417,6 +417,7 @@ class Context(_Handle):
 
     def encode(self, tokens: Sequence[int]) -> None:
         """Run the encoder of an encoder-decoder model over ``tokens``."""
+        self._ptr  # noqa: B018 - ClosedError after close
         toks = self.model._check_tokens(tokens)
         if not toks:
             raise InvalidArgumentError("encode needs at least one token")

@@ -362,6 +362,7 @@ class Model(_Handle):
     def token_bytes(self, token: int, *, special: bool = False) -> bytes:
         """The raw bytes of one token (may be part of a multi-byte character)."""
         token = check_token(token, self._n_vocab)
+        self._ptr  # noqa: B018 - ClosedError after close, cached or not
         if not special:
             cached = self._piece_cache.get(token)
             if cached is not None:

@@ -104,6 +104,7 @@ class Vocab:
 
     def eog_tokens(self) -> frozenset[int]:
         """Every end-of-generation token id (computed once)."""
+        self._model._ptr  # noqa: B018 - ClosedError after close
         if self._eog_cache is None:
             with self._model._using():
                 v = self._model._vocab_raw
