@@ -57,6 +57,7 @@ class _Plan:
     """One validated request: the prompt and how to decode and parse its answer."""
 
     prompt: str
+    tokens: list[int]  # the prompt, tokenized once
     sampling: Any
     max_tokens: int
     stop: list[str]
@@ -321,6 +322,7 @@ class LlamaProvider(Provider):
         fmt = self.tool_format if shown else None
         return _Plan(
             prompt=prompt,
+            tokens=self.model.tokenize(prompt, add_special=True, parse_special=True),
             sampling=self._sampling(settings, grammar, triggers),
             max_tokens=settings.max_tokens or DEFAULT_MAX_TOKENS,
             stop=list(settings.stop or ()),
@@ -376,7 +378,7 @@ class LlamaProvider(Provider):
             ctx.memory.clear()
             self._stale = False
         completion = ctx.completion(
-            plan.prompt, max_tokens=plan.max_tokens, stop=plan.stop, sampling=plan.sampling,
+            plan.tokens, max_tokens=plan.max_tokens, stop=plan.stop, sampling=plan.sampling,
             special=plan.special,
         )
         turn: Turn | None = None

@@ -30,12 +30,12 @@ if TYPE_CHECKING:
 class _Job:
     __slots__ = ("future", "plan", "reserved", "tokens")
 
-    def __init__(self, plan: _Plan, tokens: list[int], n_ctx: int) -> None:
+    def __init__(self, plan: _Plan, n_ctx: int) -> None:
         self.plan = plan
-        self.tokens = tokens  # the prompt, tokenized once
+        self.tokens = plan.tokens
         self.future: Future[Turn] = Future()
         # KV cells this request may need: its prompt and every token it may generate
-        self.reserved = min(len(tokens) + plan.max_tokens + 1, n_ctx)
+        self.reserved = min(len(self.tokens) + plan.max_tokens + 1, n_ctx)
 
 
 # seconds the exit hook waits for a worker to finish its decode step (one step, normally)
@@ -89,9 +89,7 @@ class _Batcher:
         self.peak = 0
 
     def submit(self, plan: _Plan) -> Future[Turn]:
-        provider = self._provider
-        tokens = provider.model.tokenize(plan.prompt, add_special=True, parse_special=True)
-        job = _Job(plan, tokens, provider._n_ctx)
+        job = _Job(plan, self._provider._n_ctx)
         with self._cond:
             if self._closed:
                 raise ClosedError(f"this provider is closed ({self._closed})")
