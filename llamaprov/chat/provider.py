@@ -40,6 +40,7 @@ from llamaprov.chat.types import (
     validate_against_type,
 )
 from llamaprov.errors import (
+    ContextOverflowError,
     InvalidArgumentError,
     LlamaProvError,
     StructuredOutputError,
@@ -48,6 +49,7 @@ from llamaprov.errors import (
 )
 
 TOOL_CHOICES = ("auto", "required", "any", "none")
+CONTEXT_POLICIES = ("error", "truncate_oldest")
 DEFAULT_MAX_TOKENS = 512
 DEFAULT_MAX_PARALLEL = 8
 
@@ -64,6 +66,19 @@ class _Plan:
     special: bool
     fmt: ToolCallFormat | None
     structured: bool
+
+
+def _exchanges(turns: Sequence[Turn]) -> tuple[list[Turn], list[list[Turn]]]:
+    """(the system turn if any, the rest in exchanges): an exchange opens with a user message
+    and holds everything answering it, so tool calls stay with their results."""
+    head = list(turns[:1]) if turns and turns[0].role == "system" else []
+    groups: list[list[Turn]] = []
+    for turn in turns[len(head):]:
+        if not groups or (turn.role == "user" and not turn.tool_results):
+            groups.append([turn])
+        else:
+            groups[-1].append(turn)
+    return head, groups
 
 
 def check_tool_choice(tool_choice: Any, tools: Sequence[ToolDef]) -> str:
@@ -195,6 +210,13 @@ class LlamaProvider(Provider):
     ``"mistral"``, ``"functionary"``, ``"generic"`` or a :class:`ToolCallFormat`); ``template``
     overrides the model's chat template. ``max_parallel`` bounds how many requests queued with
     :meth:`submit` (from any thread) are decoded together as sequences of one context.
+
+    Before decoding, the prompt must leave room in the context (``n_ctx`` tokens) for the
+    reply: ``max_tokens`` tokens, or a quarter of the context if that is less. A conversation
+    that outgrows it raises :class:`~llamaprov.errors.ContextOverflowError` with
+    ``context_policy="error"`` (the default); with ``"truncate_oldest"`` the prompt keeps the
+    system prompt and drops the oldest exchanges (a user message and all that answers it, tool
+    calls with their results) until it fits; the conversation itself is not changed.
     """
 
     def __init__(
@@ -206,6 +228,7 @@ class LlamaProvider(Provider):
         tool_format: str | ToolCallFormat | None = None,
         n_threads: int | None = None,
         max_parallel: int = DEFAULT_MAX_PARALLEL,
+        context_policy: str = "error",
     ) -> None:
         from llamaprov.engine import Model
 
@@ -217,7 +240,12 @@ class LlamaProvider(Provider):
             raise InvalidArgumentError(f"template must be a non-empty str, got {describe(template)}")
         if isinstance(max_parallel, bool) or not isinstance(max_parallel, int) or max_parallel < 1:
             raise InvalidArgumentError(f"max_parallel must be an int >= 1, got {describe(max_parallel)}")
+        if context_policy not in CONTEXT_POLICIES:
+            raise InvalidArgumentError(
+                f"context_policy must be one of {CONTEXT_POLICIES}, got {describe(context_policy)}"
+            )
         self.model = model
+        self.context_policy = context_policy
         self.max_parallel = max_parallel
         self._template_override = template
         self.template = template or model.chat_template()
@@ -318,13 +346,14 @@ class LlamaProvider(Provider):
         if not turns:
             raise InvalidArgumentError("a request needs at least one turn")
         grammar, triggers, shown = self._grammar_for(tools, type, tool_choice)
-        prompt = self.format_turns(turns, shown)
+        max_tokens = settings.max_tokens or DEFAULT_MAX_TOKENS
+        prompt, tokens = self._fit(turns, shown, max_tokens)
         fmt = self.tool_format if shown else None
         return _Plan(
             prompt=prompt,
-            tokens=self.model.tokenize(prompt, add_special=True, parse_special=True),
+            tokens=tokens,
             sampling=self._sampling(settings, grammar, triggers),
-            max_tokens=settings.max_tokens or DEFAULT_MAX_TOKENS,
+            max_tokens=max_tokens,
             stop=list(settings.stop or ()),
             # formats whose trigger is a control token ([TOOL_CALLS], <|python_tag|>) need it
             # rendered; otherwise control tokens stay invisible as in plain generation
@@ -332,6 +361,45 @@ class LlamaProvider(Provider):
             fmt=fmt,
             structured=type is not None,
         )
+
+    def _render(self, turns: Sequence[Turn], tools: Sequence[ToolDef]) -> tuple[str, list[int]]:
+        prompt = self.format_turns(turns, tools)
+        return prompt, self.model.tokenize(prompt, add_special=True, parse_special=True)
+
+    def _fit(self, turns: Sequence[Turn], tools: Sequence[ToolDef],
+             max_tokens: int) -> tuple[str, list[int]]:
+        """The prompt for ``turns`` and its tokens, leaving room for the reply (see the class
+        docstring for ``context_policy``)."""
+        n_ctx = self._n_ctx
+        room = min(max_tokens, max(1, n_ctx // 4))
+        prompt, tokens = self._render(turns, tools)
+        if len(tokens) + room <= n_ctx:
+            return prompt, tokens
+        if self.context_policy == "error":
+            raise ContextOverflowError(
+                f"the conversation needs {len(tokens)} prompt tokens plus {room} for the reply, "
+                f"more than the context of {n_ctx} tokens (start a new chat, raise n_ctx, or use "
+                "context_policy='truncate_oldest')",
+                n_tokens=len(tokens) + room, n_ctx=n_ctx,
+            )
+        head, groups = _exchanges(turns)
+        best: tuple[str, list[int]] | None = None
+        lo, hi = 1, len(groups) - 1  # how many of the oldest exchanges to drop
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            candidate = self._render(head + [t for g in groups[mid:] for t in g], tools)
+            if len(candidate[1]) + room <= n_ctx:
+                best, hi = candidate, mid - 1
+            else:
+                lo = mid + 1
+        if best is None:
+            last = len(self._render(head + groups[-1], tools)[1]) if len(groups) > 1 else len(tokens)
+            raise ContextOverflowError(
+                f"the latest exchange alone needs {last} prompt tokens plus {room} for the reply, "
+                f"more than the context of {n_ctx} tokens",
+                n_tokens=last + room, n_ctx=n_ctx,
+            )
+        return best
 
     def _parser(self, plan: _Plan) -> Any:
         return make_parser(plan.fmt, [] if plan.structured else self._tags, plan.prompt)
@@ -414,7 +482,8 @@ class LlamaProvider(Provider):
 
         Queued requests from any thread are decoded together as parallel sequences of one
         shared context (up to ``max_parallel`` at once; more wait for a free sequence). The
-        request is validated here: bad input raises at once instead of failing the future.
+        request is validated here: bad input (a prompt that does not fit, too) raises at once
+        instead of failing the future.
         """
         plan = self._plan(turns, tools, type, params, tool_choice)
         with self._lock:
@@ -519,6 +588,7 @@ def chat_llamaprov(
     max_tool_rounds: int = 8,
     n_threads: int | None = None,
     max_calls_per_round: int = 16,
+    context_policy: str = "error",
     **load_kwargs: Any,
 ) -> Any:
     """A :class:`~llamaprov.chat.chat.Chat` on a local model.
@@ -526,13 +596,16 @@ def chat_llamaprov(
     ``model`` is a GGUF path, a loaded ``Model``, a Hugging Face repo id (``"owner/name"``), or
     None for the packaged default model. Each Chat gets its own context on the (shared) model.
     ``max_tool_rounds`` and ``max_calls_per_round`` bound the tool calls of one ``chat`` call
-    (see :class:`~llamaprov.chat.chat.Chat`).
+    (see :class:`~llamaprov.chat.chat.Chat`). ``context_policy`` says what happens when the
+    conversation outgrows the context: ``"error"`` (ContextOverflowError) or
+    ``"truncate_oldest"`` (see :class:`LlamaProvider`).
     """
     from llamaprov.chat.chat import Chat
 
     loaded = _load_model(model, load_kwargs)
     provider = LlamaProvider(
-        loaded, n_ctx=n_ctx, template=template, tool_format=tool_format, n_threads=n_threads
+        loaded, n_ctx=n_ctx, template=template, tool_format=tool_format, n_threads=n_threads,
+        context_policy=context_policy,
     )
     return Chat(
         provider,
@@ -545,4 +618,5 @@ def chat_llamaprov(
     )
 
 
-__all__ = ["DEFAULT_MAX_TOKENS", "LlamaProvider", "Provider", "chat_llamaprov", "check_tool_choice"]
+__all__ = ["CONTEXT_POLICIES", "DEFAULT_MAX_TOKENS", "LlamaProvider", "Provider", "chat_llamaprov",
+           "check_tool_choice"]
