@@ -119,8 +119,10 @@ def test_sixteen_threads_mixed_requests_on_one_model(isolated):
 
         M = load_model(default_model_path())
         PARAMS = {{"max_tokens": 6, "temperature": 0}}
-        SCHEMA = {{"type": "object", "properties": {{"ok": {{"type": "boolean"}}}}, "required": ["ok"]}}
-        PROMPTS = ["Say hi.", "Name a color.", "Count to three.", "Name a fruit."]
+        SCHEMA = {{"type": "boolean"}}
+        # greedy answers whose top-2 logit margins stay above 0.4 for 6 tokens: batch-composition
+        # rounding cannot flip them, so a different answer means requests mixed up
+        PROMPTS = ["Name an ocean.", "Write the word apple.", "What is 2+2?", "Say yes or no."]
         EMBED = llamaprov.embed_llamaprov(M)
         SHARED = llamaprov.LlamaProvider(M, n_ctx=1024, max_parallel=8)  # for the queued submits
 
@@ -184,7 +186,8 @@ def test_sixteen_threads_mixed_requests_on_one_model(isolated):
     """), timeout=300, expect_ok=False)
     lines = result.lines
     print("\n".join(lines))
-    done = next(ln for ln in lines if ln.startswith("DONE"))
+    done = next((ln for ln in lines if ln.startswith("DONE")), None)
+    assert done is not None, f"the child exited with {result.returncode}:\n{result.stderr[-4000:]}"
     assert result.returncode == 0, f"threads still running at the deadline (deadlock?):\n{done}\n" \
                                    f"{result.stderr[-4000:]}"
     problems = [ln for ln in lines if ln.startswith(("ERROR", "MISMATCH"))]
