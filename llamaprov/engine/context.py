@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -61,6 +62,11 @@ def _kv_bytes(model: Model, n_ctx: int, type_k: str | None, type_v: str | None) 
     k = per.get(type_k or "f16", 2.0) * head_k
     v = per.get(type_v or "f16", 2.0) * head_v
     return int(n_ctx * n_layer * n_head_kv * (k + v))
+
+
+# strlen as a ggml_abort_callback (bool (*)(void *)): called on abort()'s flag it answers
+# "stop" once the flag holds a character, without entering Python
+_FLAG_CALLBACK = lib.ggml_abort_callback(ctypes.cast(ctypes.CDLL(None).strlen, ctypes.c_void_p).value)
 
 
 class DecodeAborted(ContextError):
@@ -231,8 +237,8 @@ class Context(_Handle):
         self.embeddings = bool(embeddings)
         self._session = _SessionLock()
         self._batch = Batch(int(lib.llama_n_batch(ptr)), 0, n_seq_max)
-        # set by abort(); the decode loop and the abort callback stop the running job
-        self._abort_requested = False
+        # set by abort(): a non-empty C string stops the running decode (see abort callback)
+        self._abort_flag = ctypes.create_string_buffer(2)
         # What each sequence holds in the KV cache, token by token, for prefix reuse.
         self._seq_tokens: dict[int, list[int]] = {}
         # one KV pool for all sequences: cells can be shared (prefix copies are free)
@@ -240,6 +246,7 @@ class Context(_Handle):
         self.memory = Memory(self)
         self._abort_cb: Any = None
         self._user_abort: Any = None
+        self._install_abort_callback()
         self._threads, self._threads_batch = n_threads, n_threads_batch
 
     def _before_close(self) -> None:
@@ -310,24 +317,30 @@ class Context(_Handle):
         lib.llama_set_warmup(self._ptr, bool(on))
 
     def set_abort_callback(self, fn: Any) -> None:
-        """Call ``fn()`` during decode; returning True aborts it (``None`` removes it)."""
+        """Call ``fn()`` during decode; returning True aborts it (``None`` removes it).
+
+        ``fn`` runs between the graph's operations, hundreds of times per decode, in
+        llama.cpp's threads: keep it cheap. :meth:`abort` works without one.
+        """
         if fn is not None and not callable(fn):
             raise InvalidArgumentError(f"abort callback must be callable, got {fn!r}")
         self._user_abort = fn
-        self._install_abort_callback(fn is not None)
+        self._install_abort_callback()
 
-    def _install_abort_callback(self, on: bool) -> None:
-        if not on:
+    def _install_abort_callback(self) -> None:
+        fn = self._user_abort
+        if fn is None:
+            # No Python in the decode loop: llama.cpp calls C's strlen on a two-byte flag that
+            # abort() sets, which returns non-zero (true: stop) only once it is set.
+            lib.llama_set_abort_callback(self._ptr, _FLAG_CALLBACK, ctypes.addressof(self._abort_flag))
             self._abort_cb = None
-            lib.llama_set_abort_callback(self._ptr, lib.ggml_abort_callback(), None)
             return
 
         def check(_data: Any) -> bool:
-            if self._abort_requested:
+            if self._abort_flag.raw[0]:
                 return True
-            fn = self._user_abort
             try:
-                return bool(fn()) if fn is not None else False
+                return bool(fn())
             except Exception:  # an exception cannot cross into C: treat it as "go on"
                 return False
 
@@ -338,23 +351,19 @@ class Context(_Handle):
     def abort(self) -> None:
         """Stop the job running on this context, from any thread.
 
-        A generation ends at its next step with finish_reason "cancelled"; a running
-        ``decode`` raises :class:`ContextError`. The context stays usable. Nothing happens
-        when no job is running.
+        A running decode stops between two operations of its graph; a generation then ends
+        with finish_reason "cancelled" and a plain ``decode`` raises :class:`ContextError`.
+        The context stays usable. Nothing happens when no job is running.
         """
         self._ptr  # noqa: B018 - ClosedError after close
         if self._session.busy:
-            self._abort_requested = True
-            # llama.cpp checks the callback between graph nodes: a long prompt stops mid-decode
-            self._install_abort_callback(True)
+            self._abort_flag[0] = b"x"
 
     def _take_abort(self) -> bool:
         """Whether an abort was requested; clears the request."""
-        if not self._abort_requested:
+        if not self._abort_flag.raw[0]:
             return False
-        self._abort_requested = False
-        if self._user_abort is None:
-            self._install_abort_callback(False)
+        self._abort_flag[0] = b"\x00"
         return True
 
     def synchronize(self) -> None:
