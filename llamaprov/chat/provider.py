@@ -496,6 +496,8 @@ class LlamaProvider(Provider):
 
     def _finish_completed(self, plan: _Plan, completion: Any) -> Turn:
         """The turn of a completion that was decoded without streaming (see :meth:`submit`)."""
+        if completion.error is not None:  # e.g. a grammar left without tokens: no partial answer
+            raise completion.error
         parser = self._parser(plan)
         list(parser.feed(completion.text))
         _, contents = parser.finish()
