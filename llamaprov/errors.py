@@ -86,3 +86,7 @@ def describe(value: Any, limit: int = 80) -> str:
     """Short ``repr`` of a value for error messages."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class StoreClosedError(StoreError, ClosedError):
+    """A closed RAG store was used: both a :class:`StoreError` and a :class:`ClosedError`."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from llamaprov.errors import InvalidArgumentError, StoreError, describe
+from llamaprov.errors import ClosedError, InvalidArgumentError, StoreError, describe
 
 if TYPE_CHECKING:
     from llamaprov.engine import Model
@@ -32,6 +32,10 @@ class LlamaProvEmbedder:
     Records what it takes to rebuild it (:meth:`spec`) and a stable identity (:attr:`embedder_id`:
     the model's GGUF ``general.name`` and file size, pooling, normalisation) that stores compare on
     connect. Safe to share between threads (calls are serialised).
+
+    :meth:`close` (or leaving a ``with`` block) frees the model the embedder loaded from a path;
+    a :class:`~llamaprov.engine.Model` passed in stays open for its owner. Calls after close raise
+    :class:`~llamaprov.errors.ClosedError`.
     """
 
     def __init__(
@@ -64,8 +68,10 @@ class LlamaProvEmbedder:
             model = default_model_path()
         if isinstance(model, Model):
             self._model = model
+            self._owns_model = False  # the caller's: it closes it
         elif isinstance(model, (str, os.PathLike)):
-            self._model = load_model(model)
+            self._model = load_model(model)  # a model of our own (load_model does not share)
+            self._owns_model = True
         else:
             raise InvalidArgumentError(
                 f"model must be a GGUF path or a Model, got {describe(model)}"
@@ -76,6 +82,7 @@ class LlamaProvEmbedder:
         self.n_threads = n_threads
         self.embedding_graph = embedding_graph
         self._lock = threading.Lock()
+        self._closed = False
         path = Path(self._model.path).resolve()
         self.model_path = path
         name = self._model.meta_get("general.name") or path.stem
@@ -89,6 +96,36 @@ class LlamaProvEmbedder:
         return self._model
 
     @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Release the embedder; safe to call twice, and waits for a call running in another thread.
+
+        The model it loaded from a path is freed; a :class:`~llamaprov.engine.Model` passed to it
+        is left open (its owner may still use it). Later calls raise
+        :class:`~llamaprov.errors.ClosedError`.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._owns_model:
+                self._model.close()
+
+    def __enter__(self) -> LlamaProvEmbedder:
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError(f"embedder {self.embedder_id!r} is closed")
+
+    @property
     def embedder_id(self) -> str:
         """Identity of the vectors this embedder makes: model, pooling, normalisation."""
         norm = "normalized" if self.normalize else "raw"
@@ -98,6 +135,7 @@ class LlamaProvEmbedder:
         """Embed texts: a ``(len(input), dim)`` float32 array (a single str gives one row)."""
         from llamaprov.engine import embed_batch
 
+        self._check_open()
         texts = [input] if isinstance(input, str) else list(input)
         for text in texts:
             if not isinstance(text, str):
@@ -112,6 +150,7 @@ class LlamaProvEmbedder:
         if self.embedding_graph is not None:
             kwargs["embedding_graph"] = self.embedding_graph
         with self._lock:
+            self._check_open()  # closed while this call waited for the lock
             out = embed_batch(self._model, texts, **kwargs)
         return np.asarray(out, dtype=np.float32)
 
@@ -184,7 +223,8 @@ class LlamaProvEmbedder:
         return ["cosine", "ip", "l2"]
 
     def __repr__(self) -> str:
-        return f"LlamaProvEmbedder({self.embedder_id!r}, dim={self.dim})"
+        state = ", closed" if self._closed else ""
+        return f"LlamaProvEmbedder({self.embedder_id!r}, dim={self.dim}{state})"
 
 
 def embed_llamaprov(
@@ -205,7 +245,8 @@ def embed_llamaprov(
     through a cached encoder-only copy of the model file (same vectors, about 15% faster, a file
     as big as the model written to the cache); None follows ``$LLAMAPROV_EMBEDDING_GRAPH``, else
     the model's own graph (see :func:`llamaprov.engine.embed.resolve_embedding_graph`). Not part
-    of the identity either. The result is a callable ``list[str] -> (n, dim) ndarray``.
+    of the identity either. The result is a callable ``list[str] -> (n, dim) ndarray``; its
+    ``close()`` frees a model it loaded from a path (a ``Model`` passed in stays open).
     """
     return LlamaProvEmbedder(
         model,
@@ -250,7 +291,10 @@ def embedder_spec(embed: Callable[..., Any]) -> dict[str, Any] | None:
 
 
 def embedder_from_spec(spec: Mapping[str, Any]) -> LlamaProvEmbedder:
-    """Rebuild an embedder recorded by :func:`embedder_spec` (the model file must still exist)."""
+    """Rebuild an embedder recorded by :func:`embedder_spec` (the model file must still exist).
+
+    The embedder loads a model of its own: close it when done to free the model.
+    """
     if not isinstance(spec, Mapping) or spec.get("kind") != _KIND:
         raise StoreError(f"cannot rebuild an embedder from {describe(spec)}")
     return LlamaProvEmbedder(

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 
 from llamaprov.chat._async import iterate_in_thread
 from llamaprov.chat.types import ChatParams, TurnDone
-from llamaprov.errors import InvalidArgumentError, describe
+from llamaprov.errors import ClosedError, InvalidArgumentError, describe
 from llamaprov.integrations._lc_messages import (
     event_to_chunk,
     last_chunk,
@@ -628,6 +628,11 @@ class LlamaProvEmbeddings(BaseModel, Embeddings):
     model's own when it declares one, else "mean"; vectors are L2-normalized unless
     ``normalize=False``.
 
+    :meth:`close` (or leaving a ``with`` block) ends this object: later calls raise
+    :class:`~llamaprov.errors.ClosedError`. It owns no model: one loaded from a path or repo id is
+    shared with every other instance naming it and stays loaded, and a ``Model`` passed in belongs
+    to the caller.
+
     Example:
         ```python
         from llamaprov import LlamaProvEmbeddings
@@ -653,18 +658,48 @@ class LlamaProvEmbeddings(BaseModel, Embeddings):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
+    _closed: bool = PrivateAttr(default=False)
+
     @model_validator(mode="after")
     def _validate(self) -> LlamaProvEmbeddings:
         _check_model_spec(self.model)
         return self
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    def close(self) -> None:
+        """End this object; safe to call twice. Later calls raise
+        :class:`~llamaprov.errors.ClosedError`.
+
+        Nothing is freed under other users: the model is shared (or the caller's) and stays
+        loaded; each call's context is already freed when the call returns, and a call running
+        in another thread finishes normally.
+        """
+        self._closed = True
+
+    def __enter__(self) -> LlamaProvEmbeddings:
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError(f"LlamaProvEmbeddings on {_model_name(self.model)!r} is closed")
+
     def _load(self) -> Model:
+        self._check_open()
         return shared_model(self.model, **_load_options(self.n_gpu_layers))
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """One vector per text."""
         from llamaprov.engine import embed_batch
 
+        self._check_open()
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
             raise InvalidArgumentError(
                 f"embed_documents needs a list of str, got {describe(texts)}"
@@ -678,6 +713,7 @@ class LlamaProvEmbeddings(BaseModel, Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         """The vector of one text."""
+        self._check_open()
         if not isinstance(text, str):
             raise InvalidArgumentError(f"embed_query needs a str, got {describe(text)}")
         return self.embed_documents([text])[0]

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import numpy as np
 
-from llamaprov.errors import InvalidArgumentError, StoreError, describe
+from llamaprov.errors import InvalidArgumentError, StoreClosedError, StoreError, describe
 from llamaprov.integrations._bm25 import TOKENIZER, QueryPlanner
 from llamaprov.integrations._chunking import Chunk, chunk_text
 from llamaprov.integrations._documents import Document, read_document
@@ -154,6 +154,7 @@ class RagStore:
         self._n = 0
         self._data_version = -1
         self._closed = False
+        self._owns_embed = False  # an embedder connect() rebuilt: closed with the store
         self._planner = QueryPlanner("temp.chunks_vocab")
         self._pool: ThreadPoolExecutor | None = None
         conn.execute(
@@ -214,7 +215,8 @@ class RagStore:
         """Open an existing store.
 
         With no ``embed`` the embedder recorded at creation (model, pooling, normalisation) is
-        rebuilt; a store filled by a custom callable needs it passed again. An ``embed`` other than
+        rebuilt (it loads its own model, which :meth:`close` frees); a store filled by a custom
+        callable needs it passed again. An ``embed`` other than
         the recorded one raises :class:`~llamaprov.errors.StoreError`, as does a file that is not a
         llamaprov store.
         """
@@ -227,11 +229,23 @@ class RagStore:
                     f"{str(p)!r} was filled by a custom embedder {meta['embedder_id']!r} "
                     "that cannot be rebuilt: pass it as embed="
                 )
-            embed = embedder_from_spec(spec)
-        elif not callable(embed):
+            rebuilt = embedder_from_spec(spec)
+            try:
+                store = cls._connect_with(p, rebuilt, meta)
+            except BaseException:
+                rebuilt.close()  # it loaded a model of its own: free it now, not at GC
+                raise
+            store._owns_embed = True
+            return store
+        if not callable(embed):
             raise InvalidArgumentError(
                 f"embed must be a callable list[str] -> array, got {describe(embed)}"
             )
+        return cls._connect_with(p, embed, meta)
+
+    @classmethod
+    def _connect_with(cls, p: Path, embed: Embedder, meta: dict[str, str]) -> RagStore:
+        """Open the store at ``p`` with ``embed`` after checking it is the recorded embedder."""
         given = embedder_id(embed)
         if given != meta["embedder_id"]:
             raise StoreError(
@@ -317,6 +331,7 @@ class RagStore:
         failure leaves the store unchanged, and a process killed mid-insert leaves a store that
         reopens with all of this call's documents or none of them (and every earlier one).
         """
+        self._check_open()
         docs = _normalize_documents(texts_or_documents, metadata)
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise InvalidArgumentError(
@@ -380,6 +395,7 @@ class RagStore:
     @_sqlite_errors("delete")
     def delete(self, doc_ids: int | Iterable[int]) -> int:
         """Delete documents (and their chunks) by id; return how many documents were deleted."""
+        self._check_open()
         ids = [doc_ids] if isinstance(doc_ids, int) else list(doc_ids)
         if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
             raise InvalidArgumentError(f"doc_ids must be ints, got {describe(doc_ids)}")
@@ -419,6 +435,7 @@ class RagStore:
         ``"hybrid"`` (reciprocal-rank fusion of both, de-duplicated). ``filter`` keeps chunks whose
         metadata equals each given value (a list value means any of them).
         """
+        self._check_open()
         if not isinstance(query, str) or not query.strip():
             raise InvalidArgumentError(f"query must be a non-empty string, got {describe(query)}")
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
@@ -464,6 +481,7 @@ class RagStore:
         self, k: int = 5, *, method: Method = "hybrid", filter: Mapping[str, Any] | None = None
     ) -> BaseRetriever:
         """A LangChain ``BaseRetriever`` over this store (needs ``langchain-core``)."""
+        self._check_open()
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise InvalidArgumentError(f"k must be a positive int, got {describe(k)}")
         return _retriever_class()(store=self, k=k, method=method, filter=dict(filter or {}) or None)
@@ -471,17 +489,36 @@ class RagStore:
     # ------------------------------------------------------------------ lifecycle
     @_sqlite_errors("close")
     def close(self) -> None:
-        """Close the database connection; later calls raise :class:`StoreError`."""
+        """Close the database connection (waiting for a running call); safe to call twice.
+
+        An embedder that :meth:`connect` rebuilt from the file is closed too (its model is
+        freed); one that was passed in stays open for its owner. Later calls raise
+        :class:`~llamaprov.errors.StoreClosedError`, both a :class:`~llamaprov.errors.StoreError`
+        and a :class:`~llamaprov.errors.ClosedError`.
+        """
         with self._lock:
-            if not self._closed:
-                self._closed = True
+            if self._closed:
+                return
+            self._closed = True
+            try:
                 if self._pool is not None:
                     self._pool.shutdown()
                 self._conn.close()
                 self._planner.close()
                 self._matrix = np.empty((0, self._dim), dtype=np.float32)
+            finally:
+                if self._owns_embed:
+                    close = getattr(self._embed, "close", None)
+                    if callable(close):
+                        close()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
 
     def __enter__(self) -> RagStore:
+        self._check_open()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -493,9 +530,13 @@ class RagStore:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragstore-bm25")
         return self._pool
 
-    def _db(self) -> sqlite3.Connection:
+    def _check_open(self) -> None:
+        """Raise :class:`StoreClosedError` once the store is closed."""
         if self._closed:
-            raise StoreError(f"store {str(self._path)!r} is closed")
+            raise StoreClosedError(f"store {str(self._path)!r} is closed")
+
+    def _db(self) -> sqlite3.Connection:
+        self._check_open()
         return self._conn
 
     def _refresh(self, *, full: bool = False, force: bool = False) -> None:
