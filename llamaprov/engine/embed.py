@@ -14,7 +14,7 @@ from ..errors import ContextOverflowError, InvalidArgumentError, ModelLoadError
 from ._ffi import lib
 
 if TYPE_CHECKING:
-    from .context import Context
+    from ._context import ContextCore as Context
     from .model import Model
 
 __all__ = ["embed_batch", "resolve_embedding_graph"]
@@ -101,7 +101,7 @@ def _embed_tokens(ctx: Context, token_lists: list[list[int]], pooling: str, norm
     results: list[np.ndarray] = [np.empty(0)] * len(token_lists)
     i = 0
     with ctx._locked():
-        ctx._seq_tokens.clear()
+        ctx.memory._forget_all()
         while i < len(token_lists):
             lib.llama_memory_clear(mem, True)
             n = 0
@@ -206,7 +206,6 @@ def _embedding_model(model: Model, graph: str) -> Model:
     model, closed with it). A copy that cannot be written or loaded raises
     :class:`~llamaprov.errors.ModelLoadError`."""
     from .files import cache_dir, cached_copy_with_architecture
-    from .model import load_model
 
     if graph != "copy":
         return model
@@ -224,7 +223,7 @@ def _embedding_model(model: Model, graph: str) -> Model:
                 f"cannot write the {sibling_arch} copy of {str(model.path)!r} to {str(folder)!r} "
                 f"(embedding_graph='copy'): {exc}") from exc
         _log.info("embedding %s through %s", model.path.name, target)
-        model._embedding_model = load_model(target, **model._load_options)
+        model._embedding_model = model._load_like(target)
         return model._embedding_model
 
 

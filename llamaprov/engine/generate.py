@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ClosedError, ContextOverflowError, GrammarError, InvalidArgumentError
+from ._context import DecodeAborted
 from ._ffi import lib
 from ._sampler import allows
-from .context import DecodeAborted
 from .grammar import LazyGrammarSampler
 from .sampling import Sampler, SamplerChain, SamplingParams
 
 if TYPE_CHECKING:
-    from .context import Context
+    from ._context import ContextCore as Context
 
 __all__ = ["Completion", "CompletionChunk", "Scheduler", "Usage"]
 
@@ -468,25 +468,17 @@ class Scheduler:
         another sequence's (its cells are shared, not recomputed): parallel prompts that open
         with the same chat template and system prompt decode that part once.
         """
-        ctx = self.ctx
-        cached = ctx._seq_tokens.get(seq.seq_id, [])
+        memory = self.ctx.memory
+        cached = memory._records().get(seq.seq_id, [])
         prompt = seq.prompt
         limit = len(prompt) - 1  # the last prompt token is always decoded
         n_common = _common_prefix(cached, prompt, limit) if seq.reuse else 0
         donor, n_donor = self._donor(seq, n_common)
-        mem = lib.llama_get_memory(ctx._ptr)
         if donor is not None:
-            lib.llama_memory_seq_rm(mem, seq.seq_id, -1, -1)
-            lib.llama_memory_seq_cp(mem, donor, seq.seq_id, 0, n_donor)
-            held = ctx._seq_tokens[donor][:n_donor]
+            memory._share(donor, seq.seq_id, n_donor)
             n_common = n_donor
         else:
-            stale = n_common < len(cached) or not cached
-            if stale and not lib.llama_memory_seq_rm(mem, seq.seq_id, n_common, -1):
-                lib.llama_memory_seq_rm(mem, seq.seq_id, -1, -1)  # cannot cut (recurrent): start over
-                n_common = 0
-            held = cached[:n_common]
-        ctx._seq_tokens[seq.seq_id] = held
+            n_common = memory._keep(seq.seq_id, n_common)
         seq.n_cached = n_common
         seq.pending = prompt[n_common:]
         seq.fed = 0
@@ -501,7 +493,7 @@ class Scheduler:
         if not self._may_share(seq):
             return None, 0
         best, best_n = None, own + _MIN_SHARED_PREFIX - 1
-        for sid, tokens in self.ctx._seq_tokens.items():
+        for sid, tokens in self.ctx.memory._records().items():
             if sid != seq.seq_id:
                 n = _common_prefix(tokens, seq.prompt, len(seq.prompt) - 1)
                 if n > best_n:
@@ -513,7 +505,8 @@ class Scheduler:
         prompt that shares a long prefix with it, which it can then copy instead of decode."""
         if not self._may_share(seq):
             return False
-        have = _common_prefix(self.ctx._seq_tokens.get(seq.seq_id, []), seq.prompt, len(seq.prompt) - 1)
+        have = _common_prefix(self.ctx.memory._records().get(seq.seq_id, []), seq.prompt,
+                              len(seq.prompt) - 1)
         for other in self._seqs:
             if other is seq or other.done or other.pos < 0 or other.generated:
                 continue
@@ -540,7 +533,7 @@ class Scheduler:
         for s in self._seqs:
             if not s.done:
                 if s.pos >= 0:
-                    held = self.ctx._seq_tokens.get(s.seq_id, [])
+                    held = self.ctx.memory._records().get(s.seq_id, [])
                     lib.llama_memory_seq_rm(mem, s.seq_id, len(held), -1)
                 self._finish(s, "cancelled", flush=True)
         self._release_if_idle()
@@ -589,8 +582,7 @@ class Scheduler:
         b.n_tokens = n
         ctx._decode_batch(batch)
         for s, take in fed:
-            held = ctx._seq_tokens.setdefault(s.seq_id, [])
-            held.extend(s.pending[s.fed:s.fed + take])
+            ctx.memory._record(s.seq_id, s.pending[s.fed:s.fed + take])
             s.fed += take
             s.pos += take
         n_ctx = ctx.n_ctx_seq

@@ -222,6 +222,12 @@ class Model(_Handle):
         if sibling is not None and sibling is not self:
             sibling.close()
 
+    def _load_like(self, path: pathlib.Path) -> Model:
+        """Another GGUF file loaded with the options this model was loaded with."""
+        if self._load_options is None:
+            raise InvalidArgumentError(f"model {self.path.name!r} was not loaded from one file")
+        return load_model(path, **self._load_options)
+
     def _weights(self) -> Any:
         """The model pointer, for operations that need the weights (not a vocab-only load)."""
         ptr = self._ptr

@@ -42,7 +42,7 @@ def kv_consistent(chat) -> bool:
     """The KV cache holds exactly the tokens the engine believes it holds (a token decoded but
     not recorded would make the next prompt's cached prefix wrong)."""
     ctx = chat.provider.context
-    return ctx.memory.seq_pos_range(0)[1] + 1 == len(ctx._seq_tokens.get(0, []))
+    return ctx.memory.seq_pos_range(0)[1] + 1 == len(ctx.memory.tokens(0))
 
 
 def assert_usable(chat, pieces_text: str) -> None:
@@ -206,7 +206,7 @@ for attempt in range({tries}):
     # (the interrupt may land between a decode and its bookkeeping: the provider then starts
     # the next generation from an emptied KV cache, so check the cache after it)
     ctx = chat.provider.context
-    consistent = ctx.memory.seq_pos_range(0)[1] + 1 == len(ctx._seq_tokens.get(0, []))
+    consistent = ctx.memory.seq_pos_range(0)[1] + 1 == len(ctx.memory.tokens(0))
     results.append({{
         "outcome": outcome,
         "latency": stopped - sent[0],
