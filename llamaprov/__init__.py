@@ -115,7 +115,7 @@ _LAZY = {
     "ChatLlamaProv": "llamaprov.integrations.langchain",
     "LlamaProvEmbeddings": "llamaprov.integrations.langchain",
 }
-_SUBMODULES = {"chat", "grammars", "hub", "integrations", "types", "cli", "train"}
+_SUBMODULES = {"chat", "grammars", "hub", "integrations", "types", "cli"}
 
 
 def __getattr__(name: str) -> Any:
