@@ -3,7 +3,8 @@
 :func:`validate_gbnf` parses a grammar with llama.cpp and raises :class:`GrammarError` with its
 message. :class:`GrammarMatcher` runs llama.cpp's grammar sampler over a text token by token
 (the conformance harness uses it): it never feeds a token the grammar forbids, which would abort
-the process.
+the process. Both go through the engine (``llamaprov.engine.grammar``), where every grammar
+handed to llama.cpp is checked; the vocabulary comes from a vocab-only load of the model.
 """
 
 from __future__ import annotations
@@ -11,43 +12,30 @@ from __future__ import annotations
 import contextlib
 import pathlib
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import GrammarError, InvalidArgumentError, describe
+
+if TYPE_CHECKING:
+    from ..engine import Model
 
 __all__ = ["GrammarMatcher", "validate_gbnf"]
 
 _lock = threading.Lock()
-_vocab_state: dict[str, Any] = {}
+_vocab_models: dict[str, Model] = {}
 
 
-def _lib() -> Any:
-    from ..engine import _ffi  # installs the process-wide llama.cpp log callback
+def _vocab_model(model_path: str | pathlib.Path | None = None) -> Model:
+    """A vocab-only load of the model (the default one unless a path is given), kept for the
+    life of the process: grammars need only its tokens."""
+    from ..engine import default_model_path, load_model
 
-    return _ffi
-
-
-def _vocab(model_path: str | pathlib.Path | None = None) -> Any:
-    """A vocabulary pointer from a vocab-only load (default model unless a path is given)."""
-    ffi = _lib()
-    lib = ffi.lib
-    if model_path is None:
-        from ..engine import default_model_path
-
-        model_path = default_model_path()
-    key = str(model_path)
+    key = str(model_path if model_path is not None else default_model_path())
     with _lock:
-        found = _vocab_state.get(key)
-        if found is not None:
-            return found[1]
-        params = lib.llama_model_default_params()
-        params.vocab_only = True
-        model = lib.llama_model_load_from_file(key.encode("utf-8"), params)
-        if not model:
-            raise GrammarError(f"could not load a vocabulary from {key}")
-        vocab = lib.llama_model_get_vocab(model)
-        _vocab_state[key] = (model, vocab)  # kept for the life of the process
-        return vocab
+        model = _vocab_models.get(key)
+        if model is None:
+            model = _vocab_models[key] = load_model(key, vocab_only=True)
+        return model
 
 
 def validate_gbnf(text: str, *, root: str = "root") -> None:
@@ -59,9 +47,9 @@ def validate_gbnf(text: str, *, root: str = "root") -> None:
         raise InvalidArgumentError(f"a GBNF grammar is a str, got {describe(text)}")
     if not isinstance(root, str) or not root:
         raise InvalidArgumentError(f"root must be a rule name, got {describe(root)}")
-    from ..engine.grammar import new_grammar
+    from ..engine import sampling
 
-    _lib().lib.llama_sampler_free(new_grammar(_vocab(), text, root))
+    sampling.grammar(_vocab_model(), text, root).close()
 
 
 class GrammarMatcher:
@@ -70,18 +58,16 @@ class GrammarMatcher:
     def __init__(self, grammar: str, *, root: str = "root", model_path: str | None = None) -> None:
         if not isinstance(grammar, str):
             raise InvalidArgumentError(f"a GBNF grammar is a str, got {describe(grammar)}")
-        from ..engine.grammar import new_grammar
+        from ..engine import sampling
 
-        self._lib = _lib().lib
-        self._vocab = _vocab(model_path)
-        self._sampler = new_grammar(self._vocab, grammar, root)
-        self._eog = self._lib.llama_vocab_eos(self._vocab)
-        self._tokens = (self._lib.llama_token * 4096)()
+        self._model = _vocab_model(model_path)
+        self._sampler = sampling.grammar(self._model, grammar, root)
+        eos = self._model.vocab.eos
+        self._eog = eos if eos is not None else next(iter(self._model.vocab.eog_tokens()))
 
     def close(self) -> None:
-        if self._sampler:
-            self._lib.llama_sampler_free(self._sampler)
-            self._sampler = None
+        """Free the grammar."""
+        self._sampler.close()
 
     def __enter__(self) -> GrammarMatcher:
         return self
@@ -94,28 +80,20 @@ class GrammarMatcher:
             self.close()
 
     def tokenize(self, text: str) -> list[int]:
-        raw = text.encode("utf-8")
-        n = self._lib.llama_tokenize(
-            self._vocab, raw, len(raw), self._tokens, len(self._tokens), False, False
-        )
-        if n < 0:
-            buf = (self._lib.llama_token * -n)()
-            n = self._lib.llama_tokenize(self._vocab, raw, len(raw), buf, -n, False, False)
-            return list(buf[:n])
-        return list(self._tokens[:n])
+        """``text`` as tokens of the vocabulary (no special tokens parsed or added)."""
+        return self._model.tokenize(text, add_special=False, parse_special=False)
 
     def allows(self, token: int) -> bool:
-        from ..engine.grammar import allows
-
-        return allows(self._sampler, token)
+        """Whether the grammar takes ``token`` next."""
+        return self._sampler.allows(token)
 
     def accepts(self, text: str) -> bool:
         """True when the grammar accepts exactly ``text`` (and then allows end of generation)."""
-        if self._sampler is None:
+        if self._sampler.closed:
             raise GrammarError("matcher is closed")
-        self._lib.llama_sampler_reset(self._sampler)
+        self._sampler.reset()
         for tok in self.tokenize(text):
-            if not self.allows(tok):
+            if not self._sampler.allows(tok):
                 return False
-            self._lib.llama_sampler_accept(self._sampler, tok)
+            self._sampler.accept(tok)
         return self.allows(self._eog)
