@@ -224,10 +224,10 @@ CASES: dict[str, str] = {
                                                                          params={"max_tokens": 2}))
     """,
     "chat": """
-        chat = llamaprov.chat_llamaprov(M, n_ctx=256, params={"max_tokens": 2})
+        chat = llamaprov.chat_llamaprov(M, n_ctx=256, params={"max_tokens": 4})
         chat.chat("Hi")
-        expect_works("close", chat.close)
-        expect_works("close twice", chat.close)
+        expect_works("close", lambda: chat.close())
+        expect_works("close twice", lambda: chat.close())
         expect_works("get_turns", chat.get_turns)
         expect_closed("chat", lambda: chat.chat("Hi"))
         expect_closed("stream", lambda: chat.stream("Hi"))
@@ -262,7 +262,7 @@ CASES: dict[str, str] = {
         m = load_model(default_model_path())
         embed = llamaprov.embed_llamaprov(m)
         embed(["hi"])
-        expect_works("close", embed.close)
+        expect_works("close", lambda: embed.close())
         expect_closed("call after close", lambda: embed(["hi"]))
         expect_closed("embed_documents after close", lambda: embed.embed_documents(["hi"]))
         m2 = load_model(default_model_path())
@@ -275,7 +275,7 @@ CASES: dict[str, str] = {
         from llamaprov.integrations.langchain import LlamaProvEmbeddings
         e = LlamaProvEmbeddings(model=str(default_model_path()))
         e.embed_query("hi")
-        expect_works("close", e.close)
+        expect_works("close", lambda: e.close())
         expect_closed("embed_query", lambda: e.embed_query("hi"))
         expect_closed("embed_documents", lambda: e.embed_documents(["hi"]))
     """,
