@@ -398,7 +398,13 @@ class ContextCore(_Handle):
                 last = start + len(chunk) == len(toks)
                 for k, t in enumerate(chunk):
                     batch.add(t, pos + start + k, seq_id, logits_all or (last and k == len(chunk) - 1))
-                self._decode_batch(batch)
+                try:
+                    self._decode_batch(batch)
+                except BaseException:
+                    # keep the cache and the record in step: the tokens decoded so far stay
+                    lib.llama_memory_seq_rm(lib.llama_get_memory(self._ptr), seq_id, pos + start, -1)
+                    self.memory._record(seq_id, toks[:start])
+                    raise
             self.memory._record(seq_id, toks)
 
     def encode(self, tokens: Sequence[int]) -> None:

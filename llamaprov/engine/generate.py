@@ -580,7 +580,15 @@ class Scheduler:
                 s.logit_index = -1
             fed.append((s, take))
         b.n_tokens = n
-        ctx._decode_batch(batch)
+        try:
+            ctx._decode_batch(batch)
+        except BaseException:
+            # failed, aborted, or interrupted (KeyboardInterrupt lands as the C call returns):
+            # drop whatever this step left in the cache, so it holds what memory records
+            mem = lib.llama_get_memory(ctx._ptr)
+            for s, _ in fed:
+                lib.llama_memory_seq_rm(mem, s.seq_id, s.pos, -1)
+            raise
         for s, take in fed:
             ctx.memory._record(s.seq_id, s.pending[s.fed:s.fed + take])
             s.fed += take
