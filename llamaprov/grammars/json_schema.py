@@ -24,6 +24,7 @@ import json
 import math
 import re
 import warnings
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
@@ -57,6 +58,8 @@ _TYPES = ("null", "boolean", "object", "array", "string", "number", "integer")
 _DEFAULT_BASE = "https://llamaprov.invalid/schema.json"
 _MAX_DEPTH = 40
 _MAX_BRANCHES = 512
+# counts (minLength, maxItems, ...) beyond this would make a grammar of gigabytes
+_MAX_COUNT = 2**32
 _ENUM_EXPAND_LIMIT = 256
 
 # Keywords that constrain instances; anything else is an annotation (ignored).
@@ -180,6 +183,88 @@ _ASSERTED_FORMATS = frozenset(
     ]
 )
 
+_COUNT_KEYWORDS = (
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+    "minContains",
+    "maxContains",
+)
+
+
+def _is_schema(value: Any) -> bool:
+    return isinstance(value, (dict, bool))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_count(value: Any) -> bool:
+    return _is_number(value) and value >= 0 and (isinstance(value, int) or value.is_integer())
+
+
+def _is_strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _is_schema_dict(value: Any) -> bool:
+    return isinstance(value, dict) and all(map(_is_schema, value.values()))
+
+
+def _is_schema_list(value: Any) -> bool:
+    return isinstance(value, list) and all(map(_is_schema, value))
+
+
+def _is_type(value: Any) -> bool:
+    names = value if isinstance(value, list) else [value]
+    return all(isinstance(t, str) and t in _TYPES for t in names)
+
+
+# The JSON type each keyword the compiler reads must have: (test, what it expects).
+_KEYWORD_SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "type": (_is_type, f"one of {', '.join(_TYPES)} or an array of them"),
+    "enum": (lambda v: isinstance(v, list), "an array"),
+    "required": (_is_strings, "an array of strings"),
+    "$ref": (lambda v: isinstance(v, str), "a string"),
+    "pattern": (lambda v: isinstance(v, str), "a string"),
+    "format": (lambda v: isinstance(v, str), "a string"),
+    "uniqueItems": (lambda v: isinstance(v, bool), "a boolean"),
+    "nullable": (lambda v: isinstance(v, bool), "a boolean"),
+    "items": (lambda v: _is_schema(v) or _is_schema_list(v), "a schema or an array of schemas"),
+    "dependentRequired": (
+        lambda v: isinstance(v, dict) and all(map(_is_strings, v.values())),
+        "an object of string arrays",
+    ),
+    "dependencies": (
+        lambda v: isinstance(v, dict) and all(_is_schema(d) or _is_strings(d) for d in v.values()),
+        "an object of schemas or string arrays",
+    ),
+    **{k: (_is_schema_dict, "an object of schemas") for k in _SCHEMA_DICTS},
+    **{k: (_is_schema_list, "an array of schemas") for k in _SCHEMA_LISTS},
+    **{k: (_is_schema, "a schema (an object or a boolean)") for k in _SCHEMA_SINGLE},
+    **{k: (_is_count, "a non-negative integer") for k in _COUNT_KEYWORDS},
+    "minimum": (_is_number, "a number"),
+    "maximum": (_is_number, "a number"),
+    # a boolean in draft 4 (it makes minimum/maximum exclusive)
+    "exclusiveMinimum": (lambda v: _is_number(v) or isinstance(v, bool), "a number"),
+    "exclusiveMaximum": (lambda v: _is_number(v) or isinstance(v, bool), "a number"),
+    "multipleOf": (lambda v: _is_number(v) and v > 0, "a number > 0"),
+}
+
+
+def _check_keyword_values(schema: dict[str, Any], ptr: str) -> None:
+    """Refuse a keyword whose value has the wrong JSON type (``{"type": 7}``, ``{"required":
+    "a"}``): the compiler reads every value below as the specification says it is."""
+    for keyword, value in schema.items():
+        shape = _KEYWORD_SHAPES.get(keyword)
+        if shape is not None and not shape[0](value):
+            raise UnsupportedSchemaError(keyword, ptr, f"expected {shape[1]}, got {describe(value)}")
+
+
 _CONTROL = ((0, 0x1F),)
 _QUOTE = 0x22
 _BACKSLASH = 0x5C
@@ -209,6 +294,10 @@ def json_schema_to_gbnf(
         property_order: ``"definition"`` (listed properties appear in the order the schema lists
             them; the default, and what generation wants) or ``"any"`` (any order, each key at most
             once, for objects listing up to 7 properties, to check existing JSON against a schema).
+
+    A malformed schema (a keyword value of the wrong JSON type, such as ``{"type": 7}`` or
+    ``{"required": "a"}``, a count beyond 2**32, nesting too deep) raises
+    :class:`UnsupportedSchemaError` in either mode, naming the keyword, where it is and the value.
     """
     if whitespace not in WHITESPACE_MODES:
         raise InvalidArgumentError(
@@ -229,6 +318,8 @@ def json_schema_to_gbnf(
         key = json.dumps([schema, additional_properties], allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(f"schema is not JSON-serializable: {exc}") from None
+    except RecursionError:
+        raise UnsupportedSchemaError("schema", "#", "the schema nests too deeply") from None
     grammar, notes = _compile_cached(key, whitespace, strict, property_order)
     for note in notes:
         warnings.warn(note, stacklevel=2)
@@ -240,8 +331,8 @@ def _compile_cached(
     key: str, whitespace: str, strict: bool, property_order: str
 ) -> tuple[str, tuple[str, ...]]:
     schema, additional = json.loads(key)
-    comp = _Compiler(schema, whitespace, additional, strict, property_order == "any")
     try:
+        comp = _Compiler(schema, whitespace, additional, strict, property_order == "any")
         return comp.compile(), tuple(comp.notes)
     except RecursionError:
         raise UnsupportedSchemaError("$ref", "#", "the schema nests too deeply") from None
@@ -297,6 +388,8 @@ def _as_count(value: Any, keyword: str, ptr: str) -> int:
         if not value.is_integer():
             raise UnsupportedSchemaError(keyword, ptr, f"expected an integer, got {value}")
         value = int(value)
+    if value > _MAX_COUNT:
+        raise UnsupportedSchemaError(keyword, ptr, f"{value} is more than a grammar can count ({_MAX_COUNT})")
     return int(value)
 
 
@@ -334,6 +427,8 @@ class _Compiler:
         base = _DEFAULT_BASE
         self.ids[base] = schema
         self._index(schema, base, "#")
+        if isinstance(additional, dict):
+            self._index(additional, base, "additional_properties")
         if whitespace == "compact":
             self.ws = ""
         elif whitespace == "flexible":
@@ -365,6 +460,7 @@ class _Compiler:
             return
         if not isinstance(schema, dict):
             return
+        _check_keyword_values(schema, ptr)
         sid = schema.get("$id", schema.get("id"))
         if isinstance(sid, str):
             full = urljoin(base, sid)
@@ -411,6 +507,8 @@ class _Compiler:
             target = self.anchors.get(full)
             if target is None:
                 raise UnsupportedSchemaError("$ref", ptr, f"unresolvable reference {ref!r}")
+        if isinstance(target, dict) and id(target) not in self.pointers:
+            self._index(target, doc, ref)  # not below a schema keyword: check it like the others
         tbase = self.bases.get(id(target), doc)
         tptr = self.pointers.get(id(target), ref)
         return target, tbase, tptr

@@ -651,6 +651,90 @@ def test_bad_schema_argument(bad: Any) -> None:
         json_schema_to_gbnf(bad)
 
 
+def _nested_items(depth: int) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer"}
+    for _ in range(depth):
+        schema = {"type": "array", "items": schema}
+    return schema
+
+
+# A keyword value of the wrong JSON type used to escape as TypeError/AttributeError/ValueError
+# (F9 of issue 11: {"type": 7, "const": False} -> "argument of type 'int' is not iterable").
+MALFORMED = [
+    {"type": 7, "const": False},
+    {"type": 7, "enum": [1]},
+    {"type": ["string", 7]},
+    {"type": "any"},
+    {"type": None},
+    {"allOf": [{"type": "object"}, {"type": 1.5}]},
+    {"type": "object", "anyOf": [{"type": 7}]},
+    {"not": {"type": [7]}},
+    {"enum": 7},
+    {"allOf": [{"enum": [1]}, {"enum": None}]},
+    {"required": "a"},
+    {"required": [{}]},
+    {"type": "object", "required": [["a"]]},
+    {"allOf": [{"required": 7}, {"required": ["a"]}]},
+    {"not": {"required": [[1]]}},
+    {"not": {"required": ["a", 1]}},
+    {"oneOf": [{"required": [1]}, {"required": ["b"]}]},
+    {"type": "object", "properties": [1]},
+    {"properties": {"a": 7}},
+    {"patternProperties": 7},
+    {"type": "object", "properties": {"a": {}}, "additionalProperties": False, "patternProperties": "x"},
+    {"additionalProperties": 7},
+    {"prefixItems": 7},
+    {"items": [1]},
+    {"items": "x"},
+    {"type": "array", "contains": 7},
+    {"propertyNames": []},
+    {"allOf": [{"minLength": "a"}, {"minLength": 1}]},
+    {"allOf": [{"minContains": {}}, {"minContains": 1}]},
+    {"maxItems": -1},
+    {"minLength": 1.5},
+    {"minItems": 1e308},
+    {"type": "string", "maxLength": 1e308},
+    {"type": "string", "maxLength": 2**63 - 1},
+    {"allOf": [{"pattern": []}, {"pattern": "a"}]},
+    {"type": "string", "pattern": 7},
+    {"allOf": [{"multipleOf": "x"}, {"multipleOf": 2}]},
+    {"allOf": [{"multipleOf": 0.5}, {"multipleOf": 0}]},
+    {"minimum": "0"},
+    {"exclusiveMaximum": None},
+    {"allOf": [{"dependentRequired": {"a": ["b"]}}, {"dependentRequired": 7}]},
+    {"dependentRequired": {"a": "b"}},
+    {"dependencies": {"a": 7}},
+    {"dependentSchemas": {"a": {"required": 7}}},
+    {"$ref": 7},
+    {"$ref": "#/$defs/x", "$defs": {"x": {"type": 7, "enum": [1]}}},
+    {"$ref": "#/x", "x": {"not": {"required": [[1]]}}},
+    {"$defs": {"x": "not a schema"}},
+    {"anyOf": 7},
+    {"oneOf": [7]},
+    {"allOf": {"type": "string"}},
+    {"format": 7},
+    {"uniqueItems": "yes"},
+    {"nullable": 1},
+    pytest.param(_nested_items(3000), id="3000 nested arrays"),
+]
+
+
+@pytest.mark.parametrize("schema", MALFORMED, ids=lambda s: json.dumps(s)[:60])
+def test_malformed_schema_raises_a_llamaprov_error(schema: dict[str, Any]) -> None:
+    for options in ({}, {"strict": False}, {"property_order": "any", "whitespace": "flexible"}):
+        with pytest.raises((UnsupportedSchemaError, InvalidArgumentError)):
+            json_schema_to_gbnf(schema, **options)
+
+
+def test_malformed_value_is_named() -> None:
+    with pytest.raises(UnsupportedSchemaError, match=r"'type' at #/properties/a: expected .*got 7"):
+        json_schema_to_gbnf({"type": "object", "properties": {"a": {"type": 7, "const": False}}})
+    with pytest.raises(UnsupportedSchemaError, match=r"'maxLength' at #: .*4294967296"):
+        json_schema_to_gbnf({"type": "string", "maxLength": 2**40})
+    with pytest.raises(UnsupportedSchemaError, match="'type' at additional_properties"):
+        json_schema_to_gbnf({"type": "object"}, additional_properties={"type": 7, "enum": [1]})
+
+
 def test_bad_options() -> None:
     with pytest.raises(InvalidArgumentError, match="whitespace"):
         json_schema_to_gbnf({}, whitespace="lots")
