@@ -84,9 +84,9 @@ def check_schema(case: dict[str, Any], *, property_order: str = "any") -> dict[s
 
 
 def _worker(conn: Connection) -> None:
-    from .gbnf import _vocab
+    from .gbnf import _vocab_model
 
-    _vocab()  # load the vocabulary before the first timed schema
+    _vocab_model()  # load the vocabulary before the first timed schema
     conn.send("ready")
     while True:
         task = conn.recv()
