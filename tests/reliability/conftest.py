@@ -38,6 +38,16 @@ os.environ.setdefault("LLAMAPROV_CACHE_DIR", {cache!r})
 import llamaprov
 from llamaprov import errors
 from llamaprov.engine import load_model, default_model_path
+
+
+def report(attempts):
+    # run each named call; print "name accepted" or the name of the LlamaProvError it raised
+    for name, fn in attempts.items():
+        try:
+            fn()
+            print(name, "accepted")
+        except errors.LlamaProvError as exc:
+            print(name, type(exc).__name__)
 """
 
 
