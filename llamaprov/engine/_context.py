@@ -68,7 +68,8 @@ def _kv_bytes(model: Model, n_ctx: int, type_k: str | None, type_v: str | None) 
 
 # strlen as a ggml_abort_callback (bool (*)(void *)): called on abort()'s flag it answers
 # "stop" once the flag holds a character, without entering Python
-_FLAG_CALLBACK = lib.ggml_abort_callback(ctypes.cast(ctypes.CDLL(None).strlen, ctypes.c_void_p).value)
+_STRLEN = ctypes.cast(ctypes.CDLL(None).strlen, ctypes.c_void_p).value
+_FLAG_CALLBACK = lib.ggml_abort_callback(int(_STRLEN or 0))
 
 
 class DecodeAborted(ContextError):

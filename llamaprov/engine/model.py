@@ -20,6 +20,7 @@ from .backend import _device_handle, _extra_buffers_safe
 from .vocab import Vocab
 
 if TYPE_CHECKING:
+    from ._context import ContextCore
     from .context import Context
 
 __all__ = ["Model", "ModelInfo", "default_model_path", "load_model", "meta_key_str"]
@@ -203,7 +204,7 @@ class Model(_Handle):
         self._n_vocab = int(lib.llama_vocab_n_tokens(self._vocab_raw))
         self.vocab = Vocab(self)
         self._piece_cache: dict[int, bytes] = {}
-        self._contexts: weakref.WeakSet[Context] = weakref.WeakSet()
+        self._contexts: weakref.WeakSet[ContextCore] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._meta: dict[str, str] | None = None
         self._load_options: dict[str, Any] | None = None

@@ -218,8 +218,8 @@ class _InsertGuards(NodeTransformer):
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         self.generic_visit(node)
-        node.iter = self._guard(_loop, [node.iter, nodes.Const(_literal_size(node), lineno=node.lineno)],
-                                node.lineno)
+        args: list[nodes.Expr] = [node.iter, nodes.Const(_literal_size(node), lineno=node.lineno)]  # type: ignore[list-item]
+        node.iter = self._guard(_loop, args, node.lineno)
         return node
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
