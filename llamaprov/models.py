@@ -27,7 +27,7 @@ from .errors import InvalidArgumentError, describe
 if TYPE_CHECKING:
     from .engine import Model
 
-__all__ = ["is_hub_id", "model_name", "resolve_model", "shared_models"]
+__all__ = ["check_model", "is_hub_id", "model_name", "resolve_model", "shared_models"]
 
 _HUB_OPTIONS = ("quant", "filename", "revision", "progress")
 _lock = threading.Lock()
@@ -40,7 +40,9 @@ def is_hub_id(model: Any) -> bool:
             and not os.path.exists(model) and all(model.split("/")))
 
 
-def _check(model: Any) -> None:
+def check_model(model: Any) -> None:
+    """Raise :class:`InvalidArgumentError` unless ``model`` has one of the forms
+    :func:`resolve_model` takes; nothing is loaded or downloaded (for checks at construction)."""
     from .engine import Model
 
     if model is None or isinstance(model, (Model, os.PathLike)):
@@ -84,7 +86,7 @@ def resolve_model(model: Any = None, *, shared: bool = False, **options: Any) ->
         if options:
             raise InvalidArgumentError(f"load options {sorted(options)} given with an already loaded Model")
         return model
-    _check(model)
+    check_model(model)
     if model is None:
         model = default_model_path()
     if not shared:
@@ -113,7 +115,7 @@ def model_name(model: Any = None) -> str:
         return model.path.name
     if model is None:
         return default_model_path().name
-    _check(model)
+    check_model(model)
     if is_hub_id(model):
         return str(model)
     return pathlib.Path(model).name

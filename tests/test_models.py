@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from llamaprov import InvalidArgumentError, ModelNotFoundError
-from llamaprov.models import is_hub_id, model_name, resolve_model, shared_models
+from llamaprov.models import check_model, is_hub_id, model_name, resolve_model, shared_models
 
 
 def test_a_loaded_model_is_used_as_it_is(model) -> None:
@@ -32,6 +32,13 @@ def test_shared_models_are_loaded_once_per_file_and_options(default_model_path) 
 def test_bad_model_values_raise(bad) -> None:
     with pytest.raises(InvalidArgumentError):
         resolve_model(bad)
+    with pytest.raises(InvalidArgumentError, match="model must be"):
+        check_model(bad)
+
+
+def test_check_model_loads_nothing(model) -> None:
+    for good in (None, model, "owner/repo", "/no/such/file.gguf"):
+        check_model(good)
 
 
 def test_missing_files_and_hub_only_options(tmp_path) -> None:
