@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import numpy as np
 
+from llamaprov._progress import ProgressBar
 from llamaprov.errors import InvalidArgumentError, StoreClosedError, StoreError, describe
 from llamaprov.integrations._bm25 import TOKENIZER, QueryPlanner
 from llamaprov.integrations._chunking import Chunk, chunk_text
@@ -347,11 +348,11 @@ class RagStore:
             return []
         inputs = [_embedding_input(c) for _, chunks in planned for c in chunks]
         vectors = np.empty((len(inputs), self._dim), dtype=np.float32)
-        with _progress_bar(len(inputs), progress) as bar:
+        with ProgressBar(len(inputs), enabled=progress, desc="embedding", unit="chunk") as bar:
             for lo in range(0, len(inputs), batch_size):
                 part = inputs[lo : lo + batch_size]
                 vectors[lo : lo + len(part)] = _embed_checked(self._embed, part, self._dim)
-                bar(len(part))
+                bar.update(len(part))
 
         now = time.time()
         with self._lock:
@@ -1018,26 +1019,3 @@ def _filter_sql(flt: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
                 )
         clauses.append("(" + " OR ".join(alternatives) + ")")
     return " AND ".join(clauses), params
-
-
-class _progress_bar:
-    """``with _progress_bar(total, enabled) as step: step(n)``; tqdm when available and enabled."""
-
-    def __init__(self, total: int, enabled: bool | None) -> None:
-        self._bar: Any = None
-        if enabled is False:
-            return
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            return
-        self._bar = tqdm(
-            total=total, desc="embedding", unit="chunk", disable=None if enabled is None else False
-        )
-
-    def __enter__(self) -> Callable[[int], None]:
-        return self._bar.update if self._bar is not None else (lambda n: None)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
+import sys
 import threading
 from pathlib import Path
 
@@ -361,3 +362,13 @@ def test_bm25_ignores_words_found_in_most_chunks(tmp_path: Path) -> None:
         # a query of common words only still ranks by the rarest of them
         assert len(s.retrieve("common filler", k=5, method="bm25")) == 5
         assert s.retrieve("absentword", k=5, method="bm25") == []
+
+
+def test_insert_progress_bar_is_optional(tmp_path: Path, capsys, monkeypatch) -> None:
+    pytest.importorskip("tqdm")
+    with RagStore.create(tmp_path / "p.ragstore", embed=hashed_bow) as s:
+        s.insert(TEXTS[:2], progress=True)
+        assert "embedding" in capsys.readouterr().err
+        monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # tqdm not installed
+        s.insert(TEXTS[2:], progress=True)
+        assert capsys.readouterr().err == "" and len(s) == len(TEXTS)
