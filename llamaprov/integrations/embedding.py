@@ -33,9 +33,9 @@ class LlamaProvEmbedder:
     the model's GGUF ``general.name`` and file size, pooling, normalisation) that stores compare on
     connect. Safe to share between threads (calls are serialised).
 
-    :meth:`close` (or leaving a ``with`` block) frees the model the embedder loaded from a path;
-    a :class:`~llamaprov.engine.Model` passed in stays open for its owner. Calls after close raise
-    :class:`~llamaprov.errors.ClosedError`.
+    :meth:`close` (or leaving a ``with`` block) frees the model the embedder loaded from a path or
+    Hub repo id; a :class:`~llamaprov.engine.Model` passed in stays open for its owner. Calls after
+    close raise :class:`~llamaprov.errors.ClosedError`.
     """
 
     def __init__(
@@ -47,10 +47,12 @@ class LlamaProvEmbedder:
         batch_size: int | None = None,
         n_threads: int | None = None,
         embedding_graph: str | None = None,
+        n_ctx: int | None = None,
     ) -> None:
         """See :func:`embed_llamaprov`."""
-        from llamaprov.engine import Model, default_model_path, load_model
+        from llamaprov.engine import Model
         from llamaprov.engine.embed import resolve_embedding_graph
+        from llamaprov.models import resolve_model
 
         if pooling is not None and not isinstance(pooling, str):
             raise InvalidArgumentError(f"pooling must be a string or None, got {describe(pooling)}")
@@ -62,25 +64,19 @@ class LlamaProvEmbedder:
             raise InvalidArgumentError(
                 f"batch_size must be a positive int, got {describe(batch_size)}"
             )
+        if n_ctx is not None and (not isinstance(n_ctx, int) or isinstance(n_ctx, bool) or n_ctx < 1):
+            raise InvalidArgumentError(f"n_ctx must be a positive int or None, got {describe(n_ctx)}")
         if embedding_graph is not None:
             resolve_embedding_graph(embedding_graph)  # fail here, not at the first call
-        if model is None:
-            model = default_model_path()
-        if isinstance(model, Model):
-            self._model = model
-            self._owns_model = False  # the caller's: it closes it
-        elif isinstance(model, (str, os.PathLike)):
-            self._model = load_model(model)  # a model of our own (load_model does not share)
-            self._owns_model = True
-        else:
-            raise InvalidArgumentError(
-                f"model must be a GGUF path or a Model, got {describe(model)}"
-            )
+        # a Model passed in is the caller's (it closes it); one loaded here (unshared) is ours
+        self._owns_model = not isinstance(model, Model)
+        self._model = resolve_model(model)
         self.pooling = pooling
         self.normalize = normalize
         self.batch_size = batch_size
         self.n_threads = n_threads
         self.embedding_graph = embedding_graph
+        self.n_ctx = n_ctx
         self._lock = threading.Lock()
         self._closed = False
         path = Path(self._model.path).resolve()
@@ -103,8 +99,8 @@ class LlamaProvEmbedder:
     def close(self) -> None:
         """Release the embedder; safe to call twice, and waits for a call running in another thread.
 
-        The model it loaded from a path is freed; a :class:`~llamaprov.engine.Model` passed to it
-        is left open (its owner may still use it). Later calls raise
+        The model it loaded (from a path or repo id) is freed; a :class:`~llamaprov.engine.Model`
+        passed to it is left open (its owner may still use it). Later calls raise
         :class:`~llamaprov.errors.ClosedError`.
         """
         with self._lock:
@@ -149,6 +145,8 @@ class LlamaProvEmbedder:
             kwargs["n_threads"] = self.n_threads
         if self.embedding_graph is not None:
             kwargs["embedding_graph"] = self.embedding_graph
+        if self.n_ctx is not None:
+            kwargs["n_ctx"] = self.n_ctx
         with self._lock:
             self._check_open()  # closed while this call waited for the lock
             out = embed_batch(self._model, texts, **kwargs)
@@ -173,6 +171,8 @@ class LlamaProvEmbedder:
             "batch_size": self.batch_size,
             "embedding_graph": self.embedding_graph,
             "dim": self.dim,
+            # only when set, so the specs recorded by earlier versions stay the same
+            **({"n_ctx": self.n_ctx} if self.n_ctx is not None else {}),
         }
 
     # -- Chroma EmbeddingFunction protocol --------------------------------------------------
@@ -235,8 +235,11 @@ def embed_llamaprov(
     batch_size: int | None = None,
     n_threads: int | None = None,
     embedding_graph: str | None = None,
+    n_ctx: int | None = None,
 ) -> LlamaProvEmbedder:
-    """An embedder over a local GGUF model (default: the packaged SmolLM2-135M).
+    """An embedder over a local GGUF model: ``model`` is a GGUF path, a loaded ``Model``, a Hugging
+    Face repo id (``"owner/name"``, downloaded into the Hub cache) or None for the packaged
+    SmolLM2-135M (see :func:`llamaprov.models.resolve_model`).
 
     ``pooling`` is passed to :func:`llamaprov.engine.embed_batch` (None: the model's own, or the
     engine's default when the model declares none); ``normalize`` scales vectors to unit length;
@@ -245,8 +248,10 @@ def embed_llamaprov(
     through a cached encoder-only copy of the model file (same vectors, about 15% faster, a file
     as big as the model written to the cache); None follows ``$LLAMAPROV_EMBEDDING_GRAPH``, else
     the model's own graph (see :func:`llamaprov.engine.embed.resolve_embedding_graph`). Not part
-    of the identity either. The result is a callable ``list[str] -> (n, dim) ndarray``; its
-    ``close()`` frees a model it loaded from a path (a ``Model`` passed in stays open).
+    of the identity either. ``n_ctx`` is the longest text in tokens (None: the model's training
+    length, at most 2048); longer texts are truncated with a warning. The result is a callable
+    ``list[str] -> (n, dim) ndarray``; its ``close()`` frees a model it loaded from a path or repo
+    id (a ``Model`` passed in stays open).
     """
     return LlamaProvEmbedder(
         model,
@@ -255,6 +260,7 @@ def embed_llamaprov(
         batch_size=batch_size,
         n_threads=n_threads,
         embedding_graph=embedding_graph,
+        n_ctx=n_ctx,
     )
 
 
@@ -303,4 +309,5 @@ def embedder_from_spec(spec: Mapping[str, Any]) -> LlamaProvEmbedder:
         normalize=bool(spec.get("normalize", True)),
         batch_size=spec.get("batch_size"),
         embedding_graph=spec.get("embedding_graph"),
+        n_ctx=spec.get("n_ctx"),
     )
