@@ -4,7 +4,7 @@ On the shared MaskBench schemas, in one process, one after another:
   - how many schemas each compiles, and compile time p50/p90/p99 (cold: caches cleared);
   - how many of the compiled grammars llama.cpp's parser accepts.
 Conformance (valid accepted, invalid rejected) is measured by the harness:
-``python -m llamaprov.grammars.maskbench DIR``.
+``python bench/maskbench.py DIR``.
 
 Run: python bench/bench_grammars.py [DIR] [--limit N]
 """

@@ -1,6 +1,6 @@
 """MaskBench conformance harness for the JSON Schema -> GBNF compiler.
 
-``python -m llamaprov.grammars.maskbench DIR [--limit N] [--seed S] [--json]``
+``python bench/maskbench.py DIR [--limit N] [--seed S] [--json] [--details FILE]``
 
 Each MaskBench file holds ``{"schema": ..., "tests": [{"valid": bool, "data": ...}, ...]}``.
 Every schema is compiled (strict, flexible whitespace, the specification's additionalProperties
@@ -40,9 +40,8 @@ STATUSES = (
 
 def check_schema(case: dict[str, Any], *, property_order: str = "any") -> dict[str, Any]:
     """Compile one MaskBench case and check all its instances (runs in the current process)."""
-    from ..errors import LlamaProvError
-    from .gbnf import GrammarMatcher
-    from .json_schema import json_schema_to_gbnf
+    from llamaprov.errors import LlamaProvError
+    from llamaprov.grammars import GrammarMatcher, json_schema_to_gbnf
 
     tests = case.get("tests", [])
     n_valid = sum(1 for t in tests if t.get("valid"))
@@ -84,7 +83,7 @@ def check_schema(case: dict[str, Any], *, property_order: str = "any") -> dict[s
 
 
 def _worker(conn: Connection) -> None:
-    from .gbnf import _vocab_model
+    from llamaprov.grammars.gbnf import _vocab_model
 
     _vocab_model()  # load the vocabulary before the first timed schema
     conn.send("ready")
@@ -142,7 +141,7 @@ def run(
     """Run the harness over a MaskBench directory; returns the summary and per-schema results."""
     files = sorted(str(p) for p in pathlib.Path(directory).iterdir() if p.is_file())
     if not files:
-        from ..errors import InvalidArgumentError
+        from llamaprov.errors import InvalidArgumentError
 
         raise InvalidArgumentError(f"no MaskBench files in {directory}")
     if limit is not None and limit < len(files):
@@ -258,7 +257,7 @@ def format_table(summary: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m llamaprov.grammars.maskbench", description=__doc__.split("\n\n")[0]
+        prog="python bench/maskbench.py", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("directory")
     parser.add_argument("--limit", type=int, default=None, help="check a random sample of N schemas")
