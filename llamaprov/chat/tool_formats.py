@@ -42,6 +42,7 @@ from llamaprov.chat.types import (
     Turn,
     new_tool_call_id,
 )
+from llamaprov.engine._text import holdback
 from llamaprov.errors import InvalidArgumentError, ToolError, describe
 
 # Whitespace style of tool-argument grammars: "bounded" lets the model keep its natural
@@ -699,17 +700,6 @@ def thinking_tags(template: str | None) -> list[tuple[str, str]]:
 
 
 # ----------------------------------------------------------------------------- stream parsing
-def _holdback(text: str, markers: Sequence[str]) -> int:
-    """Length of the longest suffix of ``text`` that is a proper prefix of a marker."""
-    best = 0
-    for marker in markers:
-        for k in range(min(len(marker) - 1, len(text)), best, -1):
-            if text.endswith(marker[:k]):
-                best = k
-                break
-    return best
-
-
 @dataclass
 class StreamParser:
     """Splits generated text, as it arrives, into thinking, text and tool-call events.
@@ -809,7 +799,7 @@ class StreamParser:
                     self._after_thinking = True
                     self._at_start = True
                     continue
-                keep = 0 if final else _holdback(self._buf, [close])
+                keep = 0 if final else holdback(self._buf, [close])
                 out = self._buf[: len(self._buf) - keep]
                 if out:
                     events.append(self._record(ThinkingDelta(out)))
@@ -865,7 +855,7 @@ class StreamParser:
             self._buf = ""
             return True
         markers = [o for o, _ in self.tags] + list(triggers)
-        keep = 0 if final else _holdback(buf, markers)
+        keep = 0 if final else holdback(buf, markers)
         out = buf[: len(buf) - keep]
         if out:
             self._emit_text(out, events)

@@ -22,6 +22,7 @@ from ..errors import ClosedError, ContextOverflowError, GrammarError, InvalidArg
 from ._context import DecodeAborted
 from ._ffi import lib
 from ._sampler import allows
+from ._text import holdback
 from .grammar import LazyGrammarSampler
 from .sampling import Sampler, SamplerChain, SamplingParams
 
@@ -72,12 +73,7 @@ class _StopMatcher:
         if first is not None:
             self.buf = ""
             return buf[: first[0]], first[1]
-        hold = 0
-        for s in self.stops:
-            for k in range(min(len(s) - 1, len(buf)), hold, -1):
-                if buf.endswith(s[:k]):
-                    hold = k
-                    break
+        hold = holdback(buf, self.stops)
         self.buf = buf[len(buf) - hold:] if hold else ""
         return (buf[: len(buf) - hold] if hold else buf), None
 
