@@ -213,8 +213,9 @@ def test_fuzz_context_sizes(fuzz):
                         n_ubatch=n_ubatch, n_seq_max=n_seq_max, n_threads=n_threads)
             if ctx is None:
                 return
-            # what was asked for, up to llama.cpp's own clamps (n_ctx >= 256, n_batch <= n_ctx)
-            for name, asked, ceiling in (("n_ctx", n_ctx, 256), ("n_batch", n_batch, ctx.n_ctx),
+            # what was asked for, up to the clamps (n_ctx >= 256, n_batch <= n_ctx asked or made)
+            batch_ceiling = min(ctx.n_ctx, n_ctx if isinstance(n_ctx, int) and n_ctx > 0 else ctx.n_ctx)
+            for name, asked, ceiling in (("n_ctx", n_ctx, 256), ("n_batch", n_batch, batch_ceiling),
                                          ("n_seq_max", n_seq_max, 256)):
                 got = getattr(ctx, name)
                 if asked is not None and got < min(asked, ceiling):
