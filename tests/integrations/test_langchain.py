@@ -20,15 +20,15 @@ from pydantic import BaseModel, ValidationError
 
 from llamaprov.chat.types import ContentText, ContentToolRequest, ContentToolResult
 from llamaprov.errors import InvalidArgumentError, ModelNotFoundError, ToolError
-from llamaprov.integrations._lc_messages import (
-    messages_to_turns,
-    normalize_tool_choice,
-    to_tool_defs,
-)
 from llamaprov.integrations.langchain import (
     ChatLlamaProv,
     LlamaProvEmbeddings,
     shared_model,
+)
+from llamaprov.integrations.langchain._messages import (
+    messages_to_turns,
+    normalize_tool_choice,
+    to_tool_defs,
 )
 
 

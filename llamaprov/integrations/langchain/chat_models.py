@@ -1,29 +1,23 @@
-"""LangChain integration: :class:`ChatLlamaProv` (a ``BaseChatModel``) and
-:class:`LlamaProvEmbeddings` (an ``Embeddings``) on local GGUF models.
+"""LangChain chat model on a local GGUF model: :class:`ChatLlamaProv` (a ``BaseChatModel``).
 
-Both take ``model=`` as a GGUF path, a loaded :class:`llamaprov.Model`, a Hugging Face repo id
-(``"owner/name"``) or None for the packaged default model. Instances naming the same file (with
+``model=`` is a GGUF path, a loaded :class:`llamaprov.Model`, a Hugging Face repo id
+(``"owner/name"``) or None for the packaged default model; instances naming the same file (with
 the same load options) share one loaded model. ``batch`` and ``abatch`` decode their inputs
 together as parallel sequences of one context; other calls (``invoke``, ``stream``, from any
 number of threads) each take a context from a small pool, so they never share llama.cpp state
 and a conversation's KV cache is reused by the next call.
-
-Install the extra: ``pip install llamaprov[langchain]``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import os
-import pathlib
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.chat_models import LangSmithParams, generate_from_stream
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
@@ -41,8 +35,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 
 from llamaprov.chat._async import iterate_in_thread
 from llamaprov.chat.types import ChatParams, TurnDone
-from llamaprov.errors import ClosedError, InvalidArgumentError, describe
-from llamaprov.integrations._lc_messages import (
+from llamaprov.errors import InvalidArgumentError, describe
+
+from ._messages import (
     event_to_chunk,
     last_chunk,
     messages_to_turns,
@@ -50,107 +45,14 @@ from llamaprov.integrations._lc_messages import (
     to_tool_defs,
     turn_to_message,
 )
+from ._pool import ProviderPool
+from ._shared import _check_model_spec, _load_options, _model_name, shared_model
 
 if TYPE_CHECKING:
     from llamaprov.chat.provider import LlamaProvider
     from llamaprov.engine import Model
 
-__all__ = ["ChatLlamaProv", "LlamaProvEmbeddings"]
-
-# --------------------------------------------------------------------------------- model cache
-_MODELS: dict[tuple[Any, ...], Model] = {}
-_MODELS_LOCK = threading.Lock()
-
-
-def _cache_key(model: Any, load_kwargs: dict[str, Any]) -> tuple[Any, ...]:
-    options = tuple(sorted(load_kwargs.items()))
-    if isinstance(model, (str, os.PathLike)) and os.path.exists(model):
-        return ("path", str(pathlib.Path(model).resolve()), options)
-    return ("hub", str(model), options)
-
-
-def _check_model_spec(model: Any) -> None:
-    """Cheap validation of ``model=`` (nothing is loaded)."""
-    from llamaprov.engine import Model
-
-    if model is None or isinstance(model, (Model, os.PathLike)):
-        return
-    if not isinstance(model, str) or not model:
-        raise InvalidArgumentError(
-            "model must be a GGUF path, a loaded Model, a Hub repo id or None, "
-            f"got {describe(model)}"
-        )
-
-
-def shared_model(model: Any = None, **load_kwargs: Any) -> Model:
-    """The loaded model for ``model`` (a path, a Hub repo id, None for the default model, or a
-    ``Model``, returned as is), loading it once per resolved path and load options."""
-    from llamaprov.engine import Model, default_model_path, load_model
-
-    if isinstance(model, Model):
-        return model
-    _check_model_spec(model)
-    if model is None:
-        model = default_model_path()
-    key = _cache_key(model, load_kwargs)
-    with _MODELS_LOCK:
-        loaded = _MODELS.get(key)
-        if loaded is not None and not loaded.closed:
-            return loaded
-        if key[0] == "path" or not (isinstance(model, str) and model.count("/") == 1):
-            loaded = load_model(model, **load_kwargs)  # raises ModelNotFoundError for a bad path
-        else:
-            from llamaprov.hub import load_model_hf
-
-            loaded = load_model_hf(model, **load_kwargs)
-        _MODELS[key] = loaded
-        return loaded
-
-
-def _load_options(n_gpu_layers: int) -> dict[str, Any]:
-    """Load keywords that differ from the defaults (so equal settings share a cache entry)."""
-    return {"n_gpu_layers": n_gpu_layers} if n_gpu_layers else {}
-
-
-def _model_name(model: Any) -> str:
-    from llamaprov.engine import Model, default_model_path
-
-    if isinstance(model, Model):
-        return model.path.name
-    if model is None:
-        return default_model_path().name
-    if isinstance(model, os.PathLike) or os.path.exists(str(model)):
-        return pathlib.Path(model).name
-    return str(model)
-
-
-# ----------------------------------------------------------------------------- context pool
-class _ProviderPool:
-    """Idle :class:`LlamaProvider` objects (one engine context each) on one model.
-
-    A call takes one (or makes a new one) and gives it back when done, so concurrent calls never
-    share a context, and a finished conversation's KV cache is reused by the next call.
-    """
-
-    def __init__(self, factory: Callable[[], LlamaProvider], keep: int = 4) -> None:
-        self._factory = factory
-        self._keep = keep
-        self._idle: list[LlamaProvider] = []
-        self._lock = threading.Lock()
-
-    def acquire(self) -> LlamaProvider:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        return self._factory()
-
-    def release(self, provider: LlamaProvider) -> None:
-        with self._lock:
-            if len(self._idle) < self._keep:
-                self._idle.append(provider)
-                return
-        provider.close()
-
+__all__ = ["ChatLlamaProv"]
 
 # set while ChatLlamaProv.batch/abatch run: their invoke calls (on executor threads or tasks,
 # which copy the context) then queue for parallel decoding instead of taking pooled contexts
@@ -225,7 +127,7 @@ class ChatLlamaProv(BaseChatModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
-    _pool: _ProviderPool | None = PrivateAttr(default=None)
+    _pool: ProviderPool | None = PrivateAttr(default=None)
     _queue_provider: LlamaProvider | None = PrivateAttr(default=None)
     _pool_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
@@ -293,10 +195,10 @@ class ChatLlamaProv(BaseChatModel):
         spec = self.model if model is None else model
         return shared_model(spec, **_load_options(self.n_gpu_layers))
 
-    def _provider_pool(self) -> _ProviderPool:
+    def _provider_pool(self) -> ProviderPool:
         with self._pool_lock:
             if self._pool is None:
-                self._pool = _ProviderPool(lambda: self._new_provider(self._load()))
+                self._pool = ProviderPool(lambda: self._new_provider(self._load()))
             return self._pool
 
     def _new_provider(self, model: Model) -> LlamaProvider:
@@ -618,110 +520,3 @@ def _json_schema_of(schema: Any) -> dict[str, Any]:
     if "properties" in converted and "required" not in converted:
         converted["required"] = list(converted["properties"])
     return converted
-
-
-# --------------------------------------------------------------------------------- embeddings
-class LlamaProvEmbeddings(BaseModel, Embeddings):
-    """LangChain embeddings from a local GGUF model: one pooled vector per text.
-
-    Texts are embedded in batches of ``batch_size`` sequences per decode. ``pooling`` is the
-    model's own when it declares one, else "mean"; vectors are L2-normalized unless
-    ``normalize=False``.
-
-    :meth:`close` (or leaving a ``with`` block) ends this object: later calls raise
-    :class:`~llamaprov.errors.ClosedError`. It owns no model: one loaded from a path or repo id is
-    shared with every other instance naming it and stays loaded, and a ``Model`` passed in belongs
-    to the caller.
-
-    Example:
-        ```python
-        from llamaprov import LlamaProvEmbeddings
-
-        emb = LlamaProvEmbeddings()          # the packaged default model
-        vectors = emb.embed_documents(["a cat", "a dog"])
-        ```
-    """
-
-    model: Any = None
-    """A GGUF path, a loaded ``llamaprov.Model``, a Hub repo id or None for the default model."""
-    batch_size: int = Field(default=32, ge=1)
-    pooling: Literal["mean", "cls", "last", "rank"] | None = None
-    normalize: bool = True
-    n_ctx: int | None = Field(default=None, ge=16)
-    """Longest text in tokens (longer ones are truncated with a warning)."""
-    n_threads: int | None = Field(default=None, ge=1)
-    n_gpu_layers: int = 0
-    embedding_graph: Literal["model", "copy"] | None = None
-    """With ``"copy"`` llama models decode through a cached encoder-only copy of the model file
-    (same vectors, about 15% faster, a file as big as the model in the cache); None follows
-    ``$LLAMAPROV_EMBEDDING_GRAPH``, else the model's own graph."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
-
-    _closed: bool = PrivateAttr(default=False)
-
-    @model_validator(mode="after")
-    def _validate(self) -> LlamaProvEmbeddings:
-        _check_model_spec(self.model)
-        return self
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` was called."""
-        return self._closed
-
-    def close(self) -> None:
-        """End this object; safe to call twice. Later calls raise
-        :class:`~llamaprov.errors.ClosedError`.
-
-        Nothing is freed under other users: the model is shared (or the caller's) and stays
-        loaded; each call's context is already freed when the call returns, and a call running
-        in another thread finishes normally.
-        """
-        self._closed = True
-
-    def __enter__(self) -> LlamaProvEmbeddings:
-        self._check_open()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ClosedError(f"LlamaProvEmbeddings on {_model_name(self.model)!r} is closed")
-
-    def _load(self) -> Model:
-        self._check_open()
-        return shared_model(self.model, **_load_options(self.n_gpu_layers))
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """One vector per text."""
-        from llamaprov.engine import embed_batch
-
-        self._check_open()
-        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
-            raise InvalidArgumentError(
-                f"embed_documents needs a list of str, got {describe(texts)}"
-            )
-        if not texts:
-            return []
-        vectors = embed_batch(self._load(), list(texts), batch_size=self.batch_size,
-                              pooling=self.pooling, normalize=self.normalize, n_ctx=self.n_ctx,
-                              n_threads=self.n_threads, embedding_graph=self.embedding_graph)
-        return [[float(x) for x in row] for row in vectors]
-
-    def embed_query(self, text: str) -> list[float]:
-        """The vector of one text."""
-        self._check_open()
-        if not isinstance(text, str):
-            raise InvalidArgumentError(f"embed_query needs a str, got {describe(text)}")
-        return self.embed_documents([text])[0]
-
-    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        """:meth:`embed_documents` on a worker thread (the event loop keeps running)."""
-        return await asyncio.to_thread(self.embed_documents, texts)
-
-    async def aembed_query(self, text: str) -> list[float]:
-        """:meth:`embed_query` on a worker thread."""
-        return await asyncio.to_thread(self.embed_query, text)
