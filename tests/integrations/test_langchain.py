@@ -19,6 +19,7 @@ from langchain_core.messages import (
 from pydantic import BaseModel, ValidationError
 
 from llamaprov.chat.types import ContentText, ContentToolRequest, ContentToolResult
+from llamaprov.engine import Model
 from llamaprov.errors import InvalidArgumentError, ModelNotFoundError, ToolError
 from llamaprov.integrations.langchain import (
     ChatLlamaProv,
@@ -30,6 +31,7 @@ from llamaprov.integrations.langchain._messages import (
     normalize_tool_choice,
     to_tool_defs,
 )
+from llamaprov.models import resolve_model
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +49,12 @@ def test_instances_share_one_loaded_model(default_model_path: pathlib.Path) -> N
     second = LlamaProvEmbeddings(model=default_model_path)._load()
     assert first is second
     assert shared_model(str(default_model_path)) is first
+    assert resolve_model(default_model_path, shared=True) is first  # the one shared-model cache
+
+
+def test_a_loaded_model_is_used_as_it_is(model: Model) -> None:
+    assert ChatLlamaProv(model=model, n_gpu_layers=1)._load() is model
+    assert LlamaProvEmbeddings(model=model, n_gpu_layers=1)._load() is model
 
 
 def test_batch_decodes_inputs_as_parallel_sequences_of_one_context(default_model_path: pathlib.Path) -> None:

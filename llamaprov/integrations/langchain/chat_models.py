@@ -36,6 +36,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 from llamaprov.chat._async import iterate_in_thread
 from llamaprov.chat.types import ChatParams, TurnDone
 from llamaprov.errors import InvalidArgumentError, describe
+from llamaprov.models import check_model
+from llamaprov.models import model_name as display_name
 
 from ._messages import (
     event_to_chunk,
@@ -46,7 +48,7 @@ from ._messages import (
     turn_to_message,
 )
 from ._pool import ProviderPool
-from ._shared import _check_model_spec, _load_options, _model_name, shared_model
+from ._shared import load_options, shared_model
 
 if TYPE_CHECKING:
     from llamaprov.chat.provider import LlamaProvider
@@ -133,7 +135,7 @@ class ChatLlamaProv(BaseChatModel):
 
     @model_validator(mode="after")
     def _validate(self) -> ChatLlamaProv:
-        _check_model_spec(self.model)
+        check_model(self.model)
         if self.tool_format is not None:
             from llamaprov.chat.tool_formats import TOOL_FORMATS
 
@@ -158,7 +160,7 @@ class ChatLlamaProv(BaseChatModel):
     @property
     def model_name(self) -> str:
         """The model's file name (or Hub repo id)."""
-        return _model_name(self.model)
+        return display_name(self.model)
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -193,7 +195,7 @@ class ChatLlamaProv(BaseChatModel):
 
     def _load(self, model: Any = None) -> Model:
         spec = self.model if model is None else model
-        return shared_model(spec, **_load_options(self.n_gpu_layers))
+        return shared_model(spec, **load_options(self.n_gpu_layers))
 
     def _provider_pool(self) -> ProviderPool:
         with self._pool_lock:
@@ -370,7 +372,7 @@ class ChatLlamaProv(BaseChatModel):
 
     def _metadata(self, turn: Any, model: Any) -> dict[str, Any]:
         return {
-            "model_name": _model_name(model if model is not None else self.model),
+            "model_name": display_name(model if model is not None else self.model),
             "finish_reason": _FINISH_REASONS.get(turn.finish_reason, turn.finish_reason),
         }
 

@@ -9,8 +9,9 @@ from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from llamaprov.errors import ClosedError, InvalidArgumentError, describe
+from llamaprov.models import check_model, model_name
 
-from ._shared import _check_model_spec, _load_options, _model_name, shared_model
+from ._shared import load_options, shared_model
 
 if TYPE_CHECKING:
     from llamaprov.engine import Model
@@ -59,7 +60,7 @@ class LlamaProvEmbeddings(BaseModel, Embeddings):
 
     @model_validator(mode="after")
     def _validate(self) -> LlamaProvEmbeddings:
-        _check_model_spec(self.model)
+        check_model(self.model)
         return self
 
     @property
@@ -86,11 +87,11 @@ class LlamaProvEmbeddings(BaseModel, Embeddings):
 
     def _check_open(self) -> None:
         if self._closed:
-            raise ClosedError(f"LlamaProvEmbeddings on {_model_name(self.model)!r} is closed")
+            raise ClosedError(f"LlamaProvEmbeddings on {model_name(self.model)!r} is closed")
 
     def _load(self) -> Model:
         self._check_open()
-        return shared_model(self.model, **_load_options(self.n_gpu_layers))
+        return shared_model(self.model, **load_options(self.n_gpu_layers))
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """One vector per text."""
