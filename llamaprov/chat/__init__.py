@@ -1,6 +1,25 @@
 """Chat with local models: ellmer-style Provider/Chat, native tool calling, structured output."""
 
 from llamaprov.chat.chat import Chat
+from llamaprov.chat.content import (
+    Content,
+    ContentJson,
+    ContentText,
+    ContentThinking,
+    ContentToolRequest,
+    ContentToolResult,
+)
+from llamaprov.chat.events import (
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolRequestArgumentsDelta,
+    ToolRequestDone,
+    ToolRequestStart,
+    ToolResultEvent,
+    TurnDone,
+)
+from llamaprov.chat.params import ChatParams, params
 from llamaprov.chat.provider import LlamaProvider, Provider, chat_llamaprov
 from llamaprov.chat.scheduler import parallel_chat, parallel_chat_structured
 from llamaprov.chat.tool_formats import (
@@ -8,29 +27,10 @@ from llamaprov.chat.tool_formats import (
     ToolCallFormat,
     detect_tool_format,
 )
+from llamaprov.chat.tools import ToolDef, tool
+from llamaprov.chat.turns import TokenUsage, Turn, as_turn
 from llamaprov.chat.types import (
-    ChatParams,
-    Content,
-    ContentJson,
-    ContentText,
-    ContentThinking,
-    ContentToolRequest,
-    ContentToolResult,
-    StreamEvent,
-    TextDelta,
-    ThinkingDelta,
-    TokenUsage,
-    ToolDef,
-    ToolRequestArgumentsDelta,
-    ToolRequestDone,
-    ToolRequestStart,
-    ToolResultEvent,
-    Turn,
-    TurnDone,
     TypeSpec,
-    as_turn,
-    params,
-    tool,
     type_array,
     type_boolean,
     type_enum,

@@ -10,25 +10,18 @@ from contextlib import aclosing, closing, contextmanager
 from typing import Any
 
 from llamaprov.chat._async import iterate_in_thread
-from llamaprov.chat.provider import Provider, check_tool_choice
-from llamaprov.chat.types import (
-    ChatParams,
+from llamaprov.chat.content import (
     Content,
     ContentText,
     ContentThinking,
     ContentToolRequest,
     ContentToolResult,
-    StreamEvent,
-    TextDelta,
-    ThinkingDelta,
-    TokenUsage,
-    ToolDef,
-    ToolResultEvent,
-    Turn,
-    TurnDone,
-    as_tools,
-    tool,
 )
+from llamaprov.chat.events import StreamEvent, TextDelta, ThinkingDelta, ToolResultEvent, TurnDone
+from llamaprov.chat.params import ChatParams
+from llamaprov.chat.provider import Provider, check_tool_choice
+from llamaprov.chat.tools import ToolDef, as_tools, tool
+from llamaprov.chat.turns import TokenUsage, Turn
 from llamaprov.errors import InvalidArgumentError, describe
 
 DEFAULT_MAX_CALLS_PER_ROUND = 16

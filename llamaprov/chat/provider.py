@@ -16,29 +16,18 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+from llamaprov.chat.content import ContentJson, ContentText, ContentToolRequest, ContentToolResult
+from llamaprov.chat.events import StreamEvent, TurnDone
+from llamaprov.chat.params import ChatParams
 from llamaprov.chat.tool_formats import (
     ToolCallFormat,
     get_tool_format,
     make_parser,
     thinking_tags,
 )
-from llamaprov.chat.types import (
-    ChatParams,
-    ContentJson,
-    ContentText,
-    ContentToolRequest,
-    ContentToolResult,
-    StreamEvent,
-    TokenUsage,
-    ToolDef,
-    Turn,
-    TurnDone,
-    as_turn,
-    run_tool,
-    to_json_schema,
-    tool,
-    validate_against_type,
-)
+from llamaprov.chat.tools import ToolDef, run_tool, tool
+from llamaprov.chat.turns import TokenUsage, Turn, as_turn
+from llamaprov.chat.types import to_json_schema, validate_against_type
 from llamaprov.errors import (
     ContextOverflowError,
     InvalidArgumentError,

@@ -19,8 +19,10 @@ from concurrent.futures import CancelledError, Future
 from typing import TYPE_CHECKING, Any
 
 from llamaprov.chat.chat import Chat
+from llamaprov.chat.content import ContentText
 from llamaprov.chat.provider import LlamaProvider
-from llamaprov.chat.types import ContentText, Turn, validate_against_type
+from llamaprov.chat.turns import Turn
+from llamaprov.chat.types import validate_against_type
 from llamaprov.errors import ClosedError, InvalidArgumentError, StructuredOutputError, describe
 
 if TYPE_CHECKING:

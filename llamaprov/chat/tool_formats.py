@@ -25,23 +25,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from llamaprov.chat.types import (
+from llamaprov.chat.content import (
     Content,
     ContentJson,
     ContentText,
     ContentThinking,
     ContentToolRequest,
     ContentToolResult,
+)
+from llamaprov.chat.events import (
     ParseEvent,
     TextDelta,
     ThinkingDelta,
-    ToolDef,
     ToolRequestArgumentsDelta,
     ToolRequestDone,
     ToolRequestStart,
-    Turn,
-    new_tool_call_id,
 )
+from llamaprov.chat.tools import ToolDef, new_tool_call_id
+from llamaprov.chat.turns import Turn
 from llamaprov.engine._text import holdback
 from llamaprov.errors import InvalidArgumentError, ToolError, describe
 

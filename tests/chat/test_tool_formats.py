@@ -7,6 +7,15 @@ import json
 import pytest
 from _templates import CHATML, LLAMA31, MISTRAL_V03, QWEN25
 
+from llamaprov.chat import (
+    ContentText,
+    ContentThinking,
+    ContentToolRequest,
+    TextDelta,
+    ToolRequestArgumentsDelta,
+    ToolRequestDone,
+    ToolRequestStart,
+)
 from llamaprov.chat.tool_formats import (
     FunctionaryFormat,
     GenericFormat,
@@ -19,15 +28,6 @@ from llamaprov.chat.tool_formats import (
     get_tool_format,
     make_parser,
     parse_output,
-)
-from llamaprov.chat.types import (
-    ContentText,
-    ContentThinking,
-    ContentToolRequest,
-    TextDelta,
-    ToolRequestArgumentsDelta,
-    ToolRequestDone,
-    ToolRequestStart,
 )
 from llamaprov.errors import InvalidArgumentError
 
@@ -246,7 +246,7 @@ def _fake_compiler(monkeypatch):
 
 
 def test_grammar_assembly_every_format(monkeypatch):
-    from llamaprov.chat.types import tool
+    from llamaprov.chat import tool
 
     _fake_compiler(monkeypatch)
 

@@ -12,7 +12,7 @@ def test_trigger_inside_prose_is_prose_and_a_refused_trigger_token_is_resampled(
     # format's tool grammar on, and llama.cpp then aborted replaying " {}" through it.
     out = isolated("""
         from llamaprov.chat.tool_formats import GenericFormat
-        from llamaprov.chat.types import tool
+        from llamaprov.chat import tool
         from llamaprov.engine import SamplingParams
 
         m = load_model(default_model_path())

@@ -19,7 +19,7 @@ def test_fuzz_tool_call_parsers(fuzz):
     whole and in random chunks."""
     fuzz("""
         from llamaprov.chat.tool_formats import TOOL_FORMATS, THINKING_TAGS, make_parser, parse_output
-        from llamaprov.chat.types import ToolDef
+        from llamaprov.chat import ToolDef
 
         TOOLS = [ToolDef("get_weather", "Weather", {"type": "object", "properties": {
                      "city": {"type": "string"}}, "required": ["city"]}),
