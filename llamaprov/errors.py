@@ -38,6 +38,10 @@ class ContextOverflowError(ContextError):
         self.n_ctx = n_ctx
 
 
+class StateError(ContextError):
+    """A context state could not be saved or restored (a damaged, foreign or other-model file)."""
+
+
 class ClosedError(LlamaProvError):
     """An operation was attempted on a closed (freed) object."""
 

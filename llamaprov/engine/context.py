@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
+from . import state as _state
 from ._context import ContextCore
 from .embed import _embed_with_context
 from .generate import Completion, Scheduler
@@ -75,3 +77,44 @@ class Context(ContextCore):
         """A :class:`Scheduler` running several sequences on this context together."""
         return Scheduler(self)
 
+    # -- state ---------------------------------------------------------------------------------
+    def state_size(self) -> int:
+        """Bytes :meth:`get_state` returns now."""
+        return _state.state_size(self)
+
+    def get_state(self) -> bytes:
+        """The whole state (every sequence's KV cache, the last outputs) as bytes."""
+        return _state.get_state(self)
+
+    def set_state(self, data: bytes) -> None:
+        """Restore :meth:`get_state` bytes (same model and settings); refused data raises
+        :class:`~llamaprov.errors.StateError` and leaves the context empty but usable."""
+        _state.set_state(self, data)
+
+    def save_state(self, path: str | os.PathLike[str], tokens: Sequence[int]) -> None:
+        """Write the whole state and ``tokens`` (what sequence 0 holds) to a session file."""
+        _state.save_state(self, path, tokens)
+
+    def load_state(self, path: str | os.PathLike[str]) -> list[int]:
+        """Restore a :meth:`save_state` file; returns its tokens (then reused as a prompt prefix)."""
+        return _state.load_state(self, path)
+
+    def seq_state_size(self, seq: int, flags: int | str | Iterable[str] = 0) -> int:
+        """Bytes :meth:`get_seq_state` returns now for ``seq``."""
+        return _state.seq_state_size(self, seq, flags)
+
+    def get_seq_state(self, seq: int, flags: int | str | Iterable[str] = 0) -> bytes:
+        """Sequence ``seq``'s KV cache as bytes (``flags``: "swa_only", "on_device", "partial_only")."""
+        return _state.get_seq_state(self, seq, flags)
+
+    def set_seq_state(self, data: bytes, seq: int, flags: int | str | Iterable[str] = 0) -> None:
+        """Restore :meth:`get_seq_state` bytes into sequence ``seq`` (any sequence: a copy)."""
+        _state.set_seq_state(self, data, seq, flags)
+
+    def save_seq_state(self, path: str | os.PathLike[str], seq: int, tokens: Sequence[int]) -> int:
+        """Write sequence ``seq`` and its ``tokens`` to a file; returns the bytes written."""
+        return _state.save_seq_state(self, path, seq, tokens)
+
+    def load_seq_state(self, path: str | os.PathLike[str], seq: int) -> list[int]:
+        """Restore a :meth:`save_seq_state` file into sequence ``seq``; returns its tokens."""
+        return _state.load_seq_state(self, path, seq)
