@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from llamaprov.chat.types import ContentText, ContentToolRequest, ContentToolResult
 from llamaprov.engine import Model
 from llamaprov.errors import InvalidArgumentError, ModelNotFoundError, ToolError
+from llamaprov.integrations.embedding import LlamaProvEmbedder
 from llamaprov.integrations.langchain import (
     ChatLlamaProv,
     LlamaProvEmbeddings,
@@ -215,6 +216,13 @@ def test_embeddings_one_pooled_vector_per_document(default_model_path: pathlib.P
     assert abs(sum(x * x for x in query) - 1.0) < 1e-3  # normalized
     assert scores[1] < max(scores[0], scores[2])
     assert emb.embed_documents([]) == []
+
+
+def test_embeddings_are_the_embedders_vectors(model: Model) -> None:
+    emb = LlamaProvEmbeddings(model=model, batch_size=4, pooling="mean", n_ctx=32)
+    with LlamaProvEmbedder(model, batch_size=4, pooling="mean", n_ctx=32) as embedder:
+        texts = ["a cat", "a dog on a mat"]
+        assert emb.embed_documents(texts) == embedder.embed_documents(texts)
 
 
 def test_timeout_stops_a_long_generation(default_model_path: pathlib.Path) -> None:

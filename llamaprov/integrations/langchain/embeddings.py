@@ -1,4 +1,6 @@
-"""LangChain embeddings on a local GGUF model: :class:`LlamaProvEmbeddings`."""
+"""LangChain embeddings on a local GGUF model: :class:`LlamaProvEmbeddings`, a LangChain
+``Embeddings`` around llamaprov's one embedder,
+:class:`~llamaprov.integrations.embedding.LlamaProvEmbedder`."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from llamaprov.errors import ClosedError, InvalidArgumentError, describe
+from llamaprov.integrations.embedding import LlamaProvEmbedder
 from llamaprov.models import check_model, model_name
 
 from ._shared import load_options, shared_model
@@ -22,9 +25,10 @@ __all__ = ["LlamaProvEmbeddings"]
 class LlamaProvEmbeddings(BaseModel, Embeddings):
     """LangChain embeddings from a local GGUF model: one pooled vector per text.
 
-    Texts are embedded in batches of ``batch_size`` sequences per decode. ``pooling`` is the
-    model's own when it declares one, else "mean"; vectors are L2-normalized unless
-    ``normalize=False``.
+    Texts are embedded by a :class:`~llamaprov.integrations.embedding.LlamaProvEmbedder` (the
+    embedder of RAG stores and Chroma) in batches of ``batch_size`` sequences per decode.
+    ``pooling`` is the model's own when it declares one, else "mean"; vectors are L2-normalized
+    unless ``normalize=False``.
 
     :meth:`close` (or leaving a ``with`` block) ends this object: later calls raise
     :class:`~llamaprov.errors.ClosedError`. It owns no model: one loaded from a path or repo id is
@@ -93,10 +97,16 @@ class LlamaProvEmbeddings(BaseModel, Embeddings):
         self._check_open()
         return shared_model(self.model, **load_options(self.n_gpu_layers))
 
+    def _embedder(self) -> LlamaProvEmbedder:
+        """The :class:`LlamaProvEmbedder` of one call, on the shared model. A new one per call
+        (cheap: the model is loaded once) because an embedder runs its calls one at a time, and
+        calls of this object from several threads each decode on a context of their own."""
+        return LlamaProvEmbedder(self._load(), pooling=self.pooling, normalize=self.normalize,
+                                 batch_size=self.batch_size, n_threads=self.n_threads,
+                                 embedding_graph=self.embedding_graph, n_ctx=self.n_ctx)
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """One vector per text."""
-        from llamaprov.engine import embed_batch
-
         self._check_open()
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
             raise InvalidArgumentError(
@@ -104,10 +114,7 @@ class LlamaProvEmbeddings(BaseModel, Embeddings):
             )
         if not texts:
             return []
-        vectors = embed_batch(self._load(), list(texts), batch_size=self.batch_size,
-                              pooling=self.pooling, normalize=self.normalize, n_ctx=self.n_ctx,
-                              n_threads=self.n_threads, embedding_graph=self.embedding_graph)
-        return [[float(x) for x in row] for row in vectors]
+        return self._embedder().embed_documents(list(texts))
 
     def embed_query(self, text: str) -> list[float]:
         """The vector of one text."""
