@@ -25,6 +25,7 @@ from .embed import embed_batch
 from .generate import Completion, CompletionChunk, Scheduler, Usage
 from .memory import Memory
 from .model import Model, ModelInfo, default_model_path, load_model, meta_key_str
+from .quantize import quantize, split_path, split_prefix
 from .sampling import Sampler, SamplerChain, SamplingParams
 from .templates import chat_builtin_templates
 from .vocab import Vocab
@@ -34,6 +35,7 @@ __all__ = [
     "ModelInfo", "Sampler", "SamplerChain", "SamplingParams", "Scheduler", "Usage", "Vocab",
     "backend_devices", "chat_builtin_templates", "default_model_path", "embed_batch",
     "get_verbosity", "load_model", "max_devices", "max_parallel_sequences",
-    "max_tensor_buft_overrides", "meta_key_str", "numa_init", "sampling", "set_verbosity",
+    "max_tensor_buft_overrides", "meta_key_str", "numa_init", "quantize", "sampling", "set_verbosity",
+    "split_path", "split_prefix",
     "supports_gpu", "supports_mlock", "supports_mmap", "supports_rpc", "system_info", "time_us",
 ]
