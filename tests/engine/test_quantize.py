@@ -86,3 +86,14 @@ def test_split_names() -> None:
     assert split_prefix("/models/m.gguf", 0, 3) is None
     with pytest.raises(InvalidArgumentError):
         split_path("/models/m", 3, 3)
+
+
+def test_a_split_model_loads_from_its_first_part_or_the_list(tmp_path) -> None:
+    whole = write_tiny_llama(tmp_path / "whole.gguf", seed=3)[0]
+    parts = write_tiny_llama(tmp_path / "split.gguf", seed=3, split_count=3)
+    assert [p.name for p in parts] == [Path(split_path(str(tmp_path / "split"), i, 3)).name for i in range(3)]
+    outputs = []
+    for source in (whole, parts[0], parts):
+        with load_model(source) as m, m.new_context(n_ctx=128) as ctx:
+            outputs.append(ctx.completion(m.tokenize("hello"), max_tokens=8, temperature=0).result().tokens)
+    assert outputs[0] == outputs[1] == outputs[2]
