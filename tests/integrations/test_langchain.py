@@ -18,7 +18,7 @@ from langchain_core.messages import (
 )
 from pydantic import BaseModel, ValidationError
 
-from llamaprov.chat.types import ContentText, ContentToolRequest, ContentToolResult
+from llamaprov.chat import ContentText, ContentToolRequest, ContentToolResult
 from llamaprov.engine import Model
 from llamaprov.errors import InvalidArgumentError, ModelNotFoundError, ToolError
 from llamaprov.integrations.embedding import LlamaProvEmbedder

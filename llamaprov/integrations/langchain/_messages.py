@@ -1,6 +1,6 @@
 """Conversions between LangChain messages/tools and llamaprov's chat types (private).
 
-LangChain messages become llamaprov :class:`~llamaprov.chat.types.Turn` objects (system messages
+LangChain messages become llamaprov :class:`~llamaprov.chat.Turn` objects (system messages
 merged into one leading system turn, tool messages into user turns of tool results), and
 llamaprov turns and stream events become ``AIMessage`` / ``AIMessageChunk`` objects.
 """
@@ -25,7 +25,7 @@ from langchain_core.messages.tool import tool_call as make_tool_call
 from langchain_core.messages.tool import tool_call_chunk as make_tool_call_chunk
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from llamaprov.chat.types import (
+from llamaprov.chat import (
     ContentText,
     ContentThinking,
     ContentToolRequest,
@@ -38,8 +38,8 @@ from llamaprov.chat.types import (
     ToolRequestArgumentsDelta,
     ToolRequestStart,
     Turn,
-    _strip_titles,
 )
+from llamaprov.chat.tools import _strip_titles
 from llamaprov.errors import InvalidArgumentError, ToolError, describe
 
 _CHAT_ROLES = {"user": "user", "human": "user", "assistant": "assistant", "ai": "assistant",

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from llamaprov.chat.provider import LlamaProvider
+    from llamaprov.chat import LlamaProvider
 
 
 class ProviderPool:

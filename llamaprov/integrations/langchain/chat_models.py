@@ -33,8 +33,8 @@ from langchain_core.utils.function_calling import convert_to_json_schema, conver
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
+from llamaprov.chat import ChatParams, TurnDone
 from llamaprov.chat._async import iterate_in_thread
-from llamaprov.chat.types import ChatParams, TurnDone
 from llamaprov.errors import InvalidArgumentError, describe
 from llamaprov.models import check_model
 from llamaprov.models import model_name as display_name
@@ -51,7 +51,7 @@ from ._pool import ProviderPool
 from ._shared import load_options, shared_model
 
 if TYPE_CHECKING:
-    from llamaprov.chat.provider import LlamaProvider
+    from llamaprov.chat import LlamaProvider
     from llamaprov.engine import Model
 
 __all__ = ["ChatLlamaProv"]
@@ -137,7 +137,7 @@ class ChatLlamaProv(BaseChatModel):
     def _validate(self) -> ChatLlamaProv:
         check_model(self.model)
         if self.tool_format is not None:
-            from llamaprov.chat.tool_formats import TOOL_FORMATS
+            from llamaprov.chat import TOOL_FORMATS
 
             if self.tool_format not in TOOL_FORMATS:
                 raise InvalidArgumentError(
@@ -204,7 +204,7 @@ class ChatLlamaProv(BaseChatModel):
             return self._pool
 
     def _new_provider(self, model: Model) -> LlamaProvider:
-        from llamaprov.chat.provider import LlamaProvider
+        from llamaprov.chat import LlamaProvider
 
         return LlamaProvider(model, n_ctx=self.n_ctx, n_threads=self.n_threads,
                              template=self.chat_template, tool_format=self.tool_format,
