@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from llamaprov import hub
+from llamaprov.errors import InvalidArgumentError
+from llamaprov.models import is_hub_id
 
 _CLEAR_ALL = "\0all"
 
@@ -106,8 +107,12 @@ def add_hf_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--revision", help="branch, tag or commit with --hf (default: main)")
 
 
-def hf_model_path(args: argparse.Namespace) -> Path | None:
-    """The local path of the model named by :func:`add_hf_model_options` (downloaded), or None."""
+def hf_model(args: argparse.Namespace) -> tuple[str, dict[str, Any]] | None:
+    """The Hub repo id given with :func:`add_hf_model_options` and the options choosing its file
+    (for :func:`llamaprov.models.resolve_model`), or None without ``--hf``."""
     if getattr(args, "hf", None) is None:
         return None
-    return hub.download(args.hf, args.hf_file, quant=args.quant, revision=args.revision)
+    if not is_hub_id(args.hf):
+        raise InvalidArgumentError(f"--hf takes a Hub repo id 'owner/name', got {args.hf!r}")
+    chosen = {"quant": args.quant, "filename": args.hf_file, "revision": args.revision}
+    return args.hf, {key: value for key, value in chosen.items() if value is not None}

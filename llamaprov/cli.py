@@ -9,29 +9,41 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import LlamaProvError
+
+if TYPE_CHECKING:
+    from .engine import Model
 
 _DEFAULT_MAX_TOKENS = 512
 
 
-def _model_source(args: argparse.Namespace) -> Any:
-    """The model to load: --hf repo (downloaded), a path, or None for the default model."""
-    from ._cli_hub import hf_model_path
+def _model_spec(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """What the model options name, as :func:`llamaprov.models.resolve_model` takes it: a --hf
+    repo id with the options choosing its file, a MODEL path, or None for the default model."""
+    from ._cli_hub import hf_model
 
-    hf_path = hf_model_path(args)
-    if hf_path is not None:
-        if args.model:
-            raise LlamaProvError("give either a MODEL path or --hf, not both")
-        return hf_path
-    return args.model
+    hf = hf_model(args)
+    if hf is None:
+        return args.model, {}
+    if args.model:
+        raise LlamaProvError("give either a MODEL path or --hf, not both")
+    return hf
+
+
+def _load_model(args: argparse.Namespace) -> Model:
+    """The model the command's options name, loaded (a --hf model downloaded first)."""
+    from .models import resolve_model
+
+    model, options = _model_spec(args)
+    return resolve_model(model, **options)
 
 
 def _new_chat(args: argparse.Namespace) -> Any:
     from .chat import chat_llamaprov
 
-    chat = chat_llamaprov(_model_source(args), system_prompt=args.system, n_ctx=args.n_ctx)
+    chat = chat_llamaprov(_load_model(args), system_prompt=args.system, n_ctx=args.n_ctx)
     chat.params(max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed)
     return chat
 
@@ -92,14 +104,7 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from .engine import load_model
-
-    source = _model_source(args)
-    if source is None:
-        from .engine import default_model_path
-
-        source = default_model_path()
-    with load_model(source) as model:
+    with _load_model(args) as model:
         info = model.info()
         rows = [(k, str(v)) for k, v in vars(info).items()]
         rows += [("template", "yes" if model.chat_template() else "no")]
@@ -113,12 +118,12 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _embed(args: argparse.Namespace) -> int:
-    from .engine import default_model_path, embed_batch, load_model
+    from .integrations.embedding import LlamaProvEmbedder
 
-    source = _model_source(args) or default_model_path()
-    with load_model(source) as model:
-        vectors = embed_batch(model, args.texts, pooling=args.pooling,
-                              normalize=not args.no_normalize)
+    with _load_model(args) as model, LlamaProvEmbedder(
+        model, pooling=args.pooling, normalize=not args.no_normalize
+    ) as embedder:
+        vectors = embedder(args.texts)
     json.dump([[round(float(x), 6) for x in row] for row in vectors], sys.stdout)
     _write("\n")
     return 0

@@ -53,3 +53,33 @@ def test_bad_usage_exits_nonzero():
     with pytest.raises(SystemExit) as info:
         main(["no-such-command"])
     assert info.value.code == 2
+
+
+def test_hf_options_go_to_the_model_resolver(capsys, monkeypatch, default_model_path):
+    from llamaprov import hub
+    from llamaprov.engine import load_model
+
+    asked = []
+
+    def fake_hub(repo_id, **options):  # no network: the default model stands in
+        asked.append((repo_id, options))
+        return load_model(default_model_path)
+
+    monkeypatch.setattr(hub, "load_model_hf", fake_hub)
+    assert main(["info", "--hf", "owner/repo-GGUF", "--quant", "Q8_0", "--revision", "v1"]) == 0
+    assert asked == [("owner/repo-GGUF", {"quant": "Q8_0", "revision": "v1"})]
+    assert "n_embd" in capsys.readouterr().out
+    assert main(["embed", "hi", "--hf", "owner/repo-GGUF", "--hf-file", "m.gguf"]) == 0
+    assert asked[-1] == ("owner/repo-GGUF", {"filename": "m.gguf"})
+    assert len(json.loads(capsys.readouterr().out)[0]) == 576
+
+
+@pytest.mark.parametrize("argv", [["info", "--hf", "not-a-repo-id"],
+                                  ["info", "model.gguf", "--hf", "owner/repo"]])
+def test_bad_hf_use_is_one_line(argv, capsys, monkeypatch):
+    from llamaprov import hub
+
+    monkeypatch.setattr(hub, "load_model_hf", lambda *a, **k: pytest.fail("nothing is downloaded"))
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("llamaprov: error:") and err.count("\n") == 1
