@@ -19,14 +19,14 @@ from llamaprov.chat.events import (
     ToolResultEvent,
     TurnDone,
 )
-from llamaprov.chat.params import ChatParams, params
-from llamaprov.chat.provider import LlamaProvider, Provider, chat_llamaprov
-from llamaprov.chat.scheduler import parallel_chat, parallel_chat_structured
-from llamaprov.chat.tool_formats import (
+from llamaprov.chat.formats import (
     TOOL_FORMATS,
     ToolCallFormat,
     detect_tool_format,
 )
+from llamaprov.chat.params import ChatParams, params
+from llamaprov.chat.provider import LlamaProvider, Provider, chat_llamaprov
+from llamaprov.chat.scheduler import parallel_chat, parallel_chat_structured
 from llamaprov.chat.tools import ToolDef, tool
 from llamaprov.chat.turns import TokenUsage, Turn, as_turn
 from llamaprov.chat.types import (

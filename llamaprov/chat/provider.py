@@ -18,13 +18,14 @@ from typing import Any
 
 from llamaprov.chat.content import ContentJson, ContentText, ContentToolRequest, ContentToolResult
 from llamaprov.chat.events import StreamEvent, TurnDone
-from llamaprov.chat.params import ChatParams
-from llamaprov.chat.tool_formats import (
+from llamaprov.chat.formats import (
     ToolCallFormat,
     get_tool_format,
     make_parser,
+    parse_output,
     thinking_tags,
 )
+from llamaprov.chat.params import ChatParams
 from llamaprov.chat.tools import ToolDef, run_tool, tool
 from llamaprov.chat.turns import TokenUsage, Turn, as_turn
 from llamaprov.chat.types import to_json_schema, validate_against_type
@@ -502,8 +503,6 @@ class LlamaProvider(Provider):
     def value_turn(self, result: Any, *, tools: Sequence[ToolDef] = ()) -> Turn:
         """An assistant turn from a finished engine ``Completion`` (or its text), parsed with this
         provider's tool format when ``tools`` were offered."""
-        from llamaprov.chat.tool_formats import parse_output
-
         text = result if isinstance(result, str) else getattr(result, "text", None)
         if not isinstance(text, str):
             raise InvalidArgumentError(f"value_turn needs a Completion or str, got {describe(result)}")

@@ -16,19 +16,19 @@ from llamaprov.chat import (
     ToolRequestDone,
     ToolRequestStart,
 )
-from llamaprov.chat.tool_formats import (
+from llamaprov.chat.formats import (
     FunctionaryFormat,
     GenericFormat,
     HermesFormat,
     Llama3Format,
     MistralFormat,
     StreamParser,
-    _prefix_rules,
     detect_tool_format,
     get_tool_format,
     make_parser,
     parse_output,
 )
+from llamaprov.chat.formats._gbnf import prefix_rules
 from llamaprov.errors import InvalidArgumentError
 
 
@@ -228,7 +228,7 @@ def test_prefix_rules_renames_only_rule_names():
         'value ::= [a-z]{1,3} | "value" | root\n'
         "ws ::= [ \\t]?\n"
     )
-    out = _prefix_rules(gbnf, "t0-")
+    out = prefix_rules(gbnf, "t0-")
     assert out.splitlines()[0].startswith('t0-root ::= "{" t0-ws "\\"a\\"" t0-ws ":" t0-ws t0-value "}"')
     assert '[a-z]{1,3} | "value" | t0-root' in out
     assert "# root rule" in out
@@ -264,3 +264,26 @@ def test_grammar_assembly_every_format(monkeypatch):
         assert "\nws ::=" not in g and "\nroot ::= \"{\"" not in g
         for pattern in fmt.trigger_patterns(tools):
             assert "(" in pattern
+
+
+def test_a_registered_format_is_named_and_detected_before_the_built_in_ones():
+    from llamaprov.chat.formats import TOOL_FORMATS, register_tool_format
+
+    @register_tool_format
+    class BracketFormat(HermesFormat):
+        name = "bracket"
+        detect_order = 0
+
+        @classmethod
+        def detects(cls, template: str) -> bool:
+            return "BRACKET" in template
+
+    try:
+        assert isinstance(get_tool_format("bracket", None), BracketFormat)
+        assert detect_tool_format(QWEN25 + "{# BRACKET #}").name == "bracket"
+        assert detect_tool_format(QWEN25).name == "hermes"
+        assert list(TOOL_FORMATS)[:5] == ["hermes", "llama3", "mistral", "functionary", "generic"]
+    finally:
+        del TOOL_FORMATS["bracket"]
+    with pytest.raises(InvalidArgumentError, match="ToolCallFormat subclass"):
+        register_tool_format(dict)  # type: ignore[type-var]

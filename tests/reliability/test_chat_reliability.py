@@ -141,7 +141,7 @@ NASTY_OUTPUTS = [
 
 @pytest.mark.parametrize("text", NASTY_OUTPUTS, ids=range(len(NASTY_OUTPUTS)))
 def test_parsing_any_output_never_raises(text):
-    from llamaprov.chat.tool_formats import THINKING_TAGS, TOOL_FORMATS, make_parser, parse_output
+    from llamaprov.chat.formats import THINKING_TAGS, TOOL_FORMATS, make_parser, parse_output
 
     for fmt in [None, *(cls() for cls in TOOL_FORMATS.values())]:
         prefix = ">>>" if fmt is not None and fmt.name == "functionary" else ""
@@ -161,7 +161,7 @@ def test_parsing_any_output_never_raises(text):
 
 
 def test_bad_escape_in_a_tool_name_streams_and_parses():
-    from llamaprov.chat.tool_formats import HermesFormat, make_parser, parse_output
+    from llamaprov.chat.formats import HermesFormat, make_parser, parse_output
 
     text = '<tool_call>{"name": "get\\_weather", "arguments": {"city": "Paris"}}</tool_call>'
     parser = make_parser(HermesFormat(), [], "")

@@ -11,7 +11,7 @@ def test_trigger_inside_prose_is_prose_and_a_refused_trigger_token_is_resampled(
     # Item 1: with tools under "auto", a "{" in the middle of an answer switched the generic
     # format's tool grammar on, and llama.cpp then aborted replaying " {}" through it.
     out = isolated("""
-        from llamaprov.chat.tool_formats import GenericFormat
+        from llamaprov.chat.formats import GenericFormat
         from llamaprov.chat import tool
         from llamaprov.engine import SamplingParams
 

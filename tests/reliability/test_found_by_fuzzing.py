@@ -150,7 +150,7 @@ def test_json_schema_with_odd_type_is_a_llamaprov_error(expect_error, schema):
 ])
 def test_tool_call_parsers_never_raise(expect_error, call):
     expect_error(f"""
-        from llamaprov.chat.tool_formats import (FunctionaryFormat, GenericFormat, HermesFormat,
+        from llamaprov.chat.formats import (FunctionaryFormat, GenericFormat, HermesFormat,
                                                  MistralFormat, make_parser, parse_output)
         {call}
     """, allowed=("no-error",))

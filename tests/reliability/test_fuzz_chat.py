@@ -18,7 +18,7 @@ def test_fuzz_tool_call_parsers(fuzz):
     """``parse_output`` and the streaming parser of every format on mutated model output, fed
     whole and in random chunks."""
     fuzz("""
-        from llamaprov.chat.tool_formats import TOOL_FORMATS, THINKING_TAGS, make_parser, parse_output
+        from llamaprov.chat.formats import TOOL_FORMATS, THINKING_TAGS, make_parser, parse_output
         from llamaprov.chat import ToolDef
 
         TOOLS = [ToolDef("get_weather", "Weather", {"type": "object", "properties": {

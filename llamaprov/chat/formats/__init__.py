@@ -1,0 +1,46 @@
+"""Native tool-call formats: how tools are shown to a model, the grammar of a call, the trigger
+that starts one, and the parser of the output (whole and streaming).
+
+One :class:`ToolCallFormat` subclass per family, one module each:
+
+* ``hermes``       Hermes 2 Pro / Qwen 2.5+: ``<tool_call>{"name": ..., "arguments": ...}</tool_call>``
+* ``llama3``       Llama 3.1-3.3 JSON: ``{"name": ..., "parameters": ...}``, optionally after
+  ``<|python_tag|>``
+* ``mistral``      ``[TOOL_CALLS] [{"name": ..., "arguments": ...}, ...]``
+* ``functionary``  Functionary v3.2: ``>>>name\\n{arguments}``
+* ``generic``      any template without tool support (SmolLM2, Gemma...): tools are described in the
+  system prompt and a call is ``{"tool_call": {"name": ..., "arguments": ...}}``
+
+Each is registered with :func:`register_tool_format`, the one seam for a new format: the name
+lookup (:data:`TOOL_FORMATS`, :func:`get_tool_format`) and :func:`detect_tool_format` use the
+registry.
+"""
+
+from llamaprov.chat.formats._base import ParsedCalls, ToolCallFormat
+from llamaprov.chat.formats._json import PartialCall
+from llamaprov.chat.formats._parser import (
+    THINKING_TAGS,
+    StreamParser,
+    make_parser,
+    parse_output,
+    thinking_tags,
+)
+from llamaprov.chat.formats._registry import (
+    TOOL_FORMATS,
+    detect_tool_format,
+    get_tool_format,
+    register_tool_format,
+)
+
+# the built-in formats, registered on import (the order of TOOL_FORMATS)
+from llamaprov.chat.formats.hermes import HermesFormat  # isort: skip
+from llamaprov.chat.formats.llama3 import Llama3Format  # isort: skip
+from llamaprov.chat.formats.mistral import MistralFormat  # isort: skip
+from llamaprov.chat.formats.functionary import FunctionaryFormat  # isort: skip
+from llamaprov.chat.formats.generic import GenericFormat  # isort: skip
+
+__all__ = [
+    "THINKING_TAGS", "TOOL_FORMATS", "FunctionaryFormat", "GenericFormat", "HermesFormat", "Llama3Format",
+    "MistralFormat", "ParsedCalls", "PartialCall", "StreamParser", "ToolCallFormat", "detect_tool_format",
+    "get_tool_format", "make_parser", "parse_output", "register_tool_format", "thinking_tags",
+]

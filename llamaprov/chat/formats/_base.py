@@ -1,0 +1,177 @@
+"""The :class:`ToolCallFormat` interface: how one model family presents tools and writes calls."""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from llamaprov.chat.content import ContentJson, ContentText, ContentToolResult
+from llamaprov.chat.formats._gbnf import args_grammars, assemble_grammar, gbnf_literal
+from llamaprov.chat.formats._json import PartialCall, scan_json_calls
+from llamaprov.chat.tools import ToolDef
+from llamaprov.chat.turns import Turn
+from llamaprov.errors import ToolError
+
+
+@dataclass
+class ParsedCalls:
+    """Calls found in a call region, plus any text that followed them."""
+
+    calls: list[tuple[str, dict[str, Any], str | None]]
+    trailing_text: str = ""
+
+
+@dataclass
+class ToolCallFormat(ABC):
+    """How one model family presents tools and writes tool calls.
+
+    ``template_tools``: the chat template renders the ``tools`` variable itself (otherwise the
+    tools are described in the system prompt). A new format subclasses this, sets ``name`` and
+    the triggers, implements the abstract methods (and :meth:`detects` to be picked for
+    templates), and is registered with :func:`~llamaprov.chat.formats.register_tool_format`.
+    """
+
+    template_tools: bool = True
+    name: ClassVar[str] = ""
+    parallel: ClassVar[bool] = True
+    # literal texts that start a call anywhere in the output
+    triggers: ClassVar[tuple[str, ...]] = ()
+    # literal texts that start a call only at the very beginning of the output (after spaces)
+    start_triggers: ClassVar[tuple[str, ...]] = ()
+    # when detection tries this format: lower first (see register_tool_format)
+    detect_order: ClassVar[int] = 0
+
+    @classmethod
+    def detects(cls, template: str) -> bool:
+        """Whether ``template`` (a non-empty chat template) was written for this format."""
+        return False
+
+    # ---- presentation
+    def render_messages(
+        self, turns: Sequence[Turn], tools: Sequence[ToolDef]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+        """Messages for ``apply_chat_template`` and the value of its ``tools`` variable."""
+        messages: list[dict[str, Any]] = []
+        for turn in turns:
+            if turn.role == "assistant":
+                messages.append(self.assistant_message(turn))
+                continue
+            for result in turn.tool_results:
+                messages.append(self.tool_result_message(result))
+            text = "".join(c.text for c in turn.contents if isinstance(c, ContentText))
+            text += "".join(
+                json.dumps(c.data, ensure_ascii=False)
+                for c in turn.contents
+                if isinstance(c, ContentJson)
+            )
+            if text or not turn.tool_results:
+                messages.append({"role": turn.role, "content": text})
+        if not tools:
+            return messages, None
+        if self.template_tools:
+            return messages, [td.to_openai() for td in tools]
+        return with_system_note(messages, self.tools_system_note(tools)), None
+
+    def assistant_message(self, turn: Turn) -> dict[str, Any]:
+        """An assistant turn as a template message (OpenAI ``tool_calls`` for its requests)."""
+        message: dict[str, Any] = {"role": "assistant", "content": turn.text}
+        if turn.tool_requests:
+            message["tool_calls"] = [
+                {
+                    "id": r.id,
+                    "type": "function",
+                    "function": {"name": r.name, "arguments": r.arguments},
+                }
+                for r in turn.tool_requests
+            ]
+        return message
+
+    def tool_result_message(self, result: ContentToolResult) -> dict[str, Any]:
+        """A tool result as a template message."""
+        return {
+            "role": "tool",
+            "tool_call_id": result.request_id,
+            "name": result.name or "",
+            "content": result.as_text(),
+        }
+
+    def tools_system_note(self, tools: Sequence[ToolDef]) -> str:
+        """Tool descriptions for templates that do not render ``tools`` themselves."""
+        listing = "\n".join(
+            json.dumps(
+                {"name": t.name, "description": t.description, "parameters": t.parameters},
+                ensure_ascii=False,
+            )
+            for t in tools
+        )
+        return (
+            "You can call these tools:\n"
+            f"{listing}\n"
+            f"To call a tool, reply with {self.call_example()}. "
+            "Otherwise answer the user directly."
+        )
+
+    @abstractmethod
+    def call_example(self) -> str:
+        """How a call looks, for instructions in prompts."""
+
+    # ---- grammar
+    @abstractmethod
+    def _call_rules(self, alternatives: str) -> dict[str, str]:
+        """Rules (root first) of one or more calls; ``alternatives`` is the name-args rule."""
+
+    def _name_args(self, tool_name: str, args_root: str) -> str:
+        return f'{gbnf_literal(json.dumps(tool_name) + ", " + self._args_key() + ": ")} {args_root}'
+
+    def _args_key(self) -> str:
+        return '"arguments"'
+
+    def grammar(self, tools: Sequence[ToolDef]) -> str:
+        """GBNF of the call(s) to ``tools``; the root starts with the trigger text."""
+        if not tools:
+            raise ToolError("a tool-call grammar needs at least one tool")
+        roots, texts = args_grammars(tools)
+        alternatives = " | ".join(
+            f"( {self._name_args(td.name, root)} )" for td, root in zip(tools, roots, strict=True)
+        )
+        return assemble_grammar(self._call_rules(alternatives), texts)
+
+    def trigger_words(self, tools: Sequence[ToolDef]) -> list[str]:
+        """Lazy-grammar trigger words: literal texts that start a call anywhere in the output
+        (the grammar starts at the word)."""
+        return list(self.triggers)
+
+    def trigger_patterns(self, tools: Sequence[ToolDef]) -> list[str]:
+        """Lazy-grammar trigger regexes, anchored at the start of the output (full match; group 1
+        starts the grammar): a start trigger such as ``{`` met later in prose stays prose."""
+        return [rf"\s*({re.escape(t)})[\s\S]*" for t in self.start_triggers]
+
+    # ---- parsing
+    @abstractmethod
+    def parse_calls(self, region: str) -> ParsedCalls:
+        """Parse a complete call region (it starts with a trigger). Raises ``ValueError``."""
+
+    def scan_calls(self, region: str) -> list[PartialCall]:
+        """Calls in a partial region, for streaming."""
+        return scan_json_calls(region)
+
+    def text_prefix(self) -> str:
+        """What follows a trigger when it introduces plain text instead of a call (stripped)."""
+        return ""
+
+    def reply_prefix(self, prompt: str) -> str:
+        """Reply syntax the rendered prompt already contains (fed to the parser first)."""
+        return ""
+
+
+def with_system_note(messages: list[dict[str, Any]], note: str) -> list[dict[str, Any]]:
+    """``messages`` with ``note`` appended to the system message (or as a new first one)."""
+    if messages and messages[0]["role"] == "system":
+        first = dict(messages[0])
+        first["content"] = f"{first['content']}\n\n{note}" if first["content"] else note
+        return [first, *messages[1:]]
+    return [{"role": "system", "content": note}, *messages]

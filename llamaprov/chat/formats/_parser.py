@@ -1,0 +1,284 @@
+"""The stream parser: generated text, as it arrives, split into thinking, text and tool-call events."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from llamaprov.chat.content import Content, ContentText, ContentThinking, ContentToolRequest
+from llamaprov.chat.events import (
+    ParseEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolRequestArgumentsDelta,
+    ToolRequestDone,
+    ToolRequestStart,
+)
+from llamaprov.chat.formats._base import ToolCallFormat
+from llamaprov.chat.formats._json import PartialCall, clean_json
+from llamaprov.chat.tools import new_tool_call_id
+from llamaprov.engine._text import holdback
+
+# reasoning markers (open, close); ``<think>`` is always recognised
+THINKING_TAGS: tuple[tuple[str, str], ...] = (
+    ("<think>", "</think>"),
+    ("<thinking>", "</thinking>"),
+    ("<|START_THINKING|>", "<|END_THINKING|>"),
+)
+
+
+def thinking_tags(template: str | None) -> list[tuple[str, str]]:
+    """Reasoning markers to recognise: ``<think>`` always, others when the template uses them."""
+    tags = [THINKING_TAGS[0]]
+    tags += [pair for pair in THINKING_TAGS[1:] if template and pair[0] in template]
+    return tags
+
+
+
+@dataclass
+class StreamParser:
+    """Splits generated text, as it arrives, into thinking, text and tool-call events.
+
+    ``fmt`` is None when no tools are offered (no call detection). Text is emitted as soon as it
+    cannot be the start of a marker; argument fragments as they are decoded.
+    """
+
+    fmt: ToolCallFormat | None
+    tags: list[tuple[str, str]] = field(default_factory=lambda: [THINKING_TAGS[0]])
+    in_thinking: bool = False
+    # text the prompt ended with that belongs to the reply's syntax (Functionary's ">>>")
+    prefix: str = ""
+    _buf: str = ""
+    _region: str | None = None
+    _at_start: bool = True
+    _after_thinking: bool = False
+    _started: list[PartialCall] = field(default_factory=list)
+    _ids: list[str] = field(default_factory=list)
+    _sent_args: list[int] = field(default_factory=list)
+    _contents: list[Content] = field(default_factory=list)
+    _n_done: int = 0
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        self._buf = self.prefix
+
+    def feed(self, text: str) -> list[ParseEvent]:
+        """Events for the next piece of generated text. Never raises (see :meth:`finish`)."""
+        self._buf += text
+        try:
+            return self._drain(final=False)
+        except Exception as exc:
+            return self._give_up(exc)
+
+    def finish(self) -> tuple[list[ParseEvent], list[Content]]:
+        """Flush held-back text, parse the call region; return (last events, all contents).
+
+        Never raises: output that cannot be parsed is kept as text and described in
+        :attr:`error`."""
+        try:
+            events = self._drain(final=True)
+            if self._region is not None:
+                events += self._finish_calls()
+        except Exception as exc:
+            events = self._give_up(exc)
+        return events, self._contents
+
+    def _give_up(self, exc: Exception) -> list[ParseEvent]:
+        """After an unexpected parse failure: the rest of the output is plain text."""
+        self.error = self.error or f"could not parse the output ({type(exc).__name__}: {exc}); kept as text"
+        rest = (self._region or "") + self._buf
+        self.fmt, self.tags, self.in_thinking = None, [], False
+        self._region, self._buf = None, ""
+        return [self._record(TextDelta(rest))] if rest else []
+
+    # -- internals
+    def _record(self, event: ParseEvent) -> ParseEvent:
+        last = self._contents[-1] if self._contents else None
+        if isinstance(event, TextDelta):
+            if isinstance(last, ContentText):
+                self._contents[-1] = ContentText(last.text + event.text)
+            else:
+                self._contents.append(ContentText(event.text))
+        elif isinstance(event, ThinkingDelta):
+            if isinstance(last, ContentThinking):
+                self._contents[-1] = ContentThinking(last.thinking + event.text)
+            else:
+                self._contents.append(ContentThinking(event.text))
+        elif isinstance(event, ToolRequestDone):
+            self._contents.append(event.request)
+        return event
+
+    def _emit_text(self, text: str, events: list[ParseEvent]) -> None:
+        if self._at_start and self._after_thinking:
+            text = text.lstrip()
+        if text:
+            self._at_start = False
+            events.append(self._record(TextDelta(text)))
+
+    def _drain(self, final: bool) -> list[ParseEvent]:
+        events: list[ParseEvent] = []
+        while self._buf:
+            if self._region is not None:
+                self._region += self._buf
+                self._buf = ""
+                events += self._scan()
+                break
+            if self.in_thinking:
+                close = next(c for o, c in self.tags if o == self._open_tag)
+                idx = self._buf.find(close)
+                if idx >= 0:
+                    if idx:
+                        events.append(self._record(ThinkingDelta(self._buf[:idx])))
+                    self._buf = self._buf[idx + len(close) :]
+                    self.in_thinking = False
+                    self._after_thinking = True
+                    self._at_start = True
+                    continue
+                keep = 0 if final else holdback(self._buf, [close])
+                out = self._buf[: len(self._buf) - keep]
+                if out:
+                    events.append(self._record(ThinkingDelta(out)))
+                self._buf = self._buf[len(out) :]
+                break
+            if not self._step_text(events, final):
+                break
+        return events
+
+    _open_tag: str = "<think>"
+
+    def _step_text(self, events: list[ParseEvent], final: bool) -> bool:
+        """Process text-state buffer; True when the state changed and draining should go on."""
+        buf = self._buf
+        triggers = self.fmt.triggers if self.fmt else ()
+        start_triggers = self.fmt.start_triggers if self.fmt else ()
+        if self._at_start and start_triggers:
+            stripped = buf.lstrip()
+            if any(stripped.startswith(t) for t in start_triggers):
+                self._region = stripped
+                self._buf = ""
+                return True
+            if not final and (not stripped or any(t.startswith(stripped) for t in start_triggers)):
+                return False
+        # earliest thinking tag or trigger
+        hits: list[tuple[int, str, str]] = []
+        for open_tag, _ in self.tags:
+            i = buf.find(open_tag)
+            if i >= 0:
+                hits.append((i, "think", open_tag))
+        for t in triggers:
+            i = buf.find(t)
+            if i >= 0:
+                hits.append((i, "call", t))
+        if hits:
+            i, kind, marker = min(hits)
+            if i:
+                self._emit_text(buf[:i], events)
+            if kind == "think":
+                self._open_tag = marker
+                self.in_thinking = True
+                self._buf = buf[i + len(marker) :]
+                return True
+            after = buf[i + len(marker) :]
+            text_prefix = self.fmt.text_prefix() if self.fmt else ""
+            if text_prefix and after.startswith(text_prefix):  # a marker introducing more text
+                self._buf = after[len(text_prefix) :]
+                return True
+            if text_prefix and text_prefix.startswith(after) and not final:
+                self._buf = buf[i:]
+                return False
+            self._region = buf[i:]
+            self._buf = ""
+            return True
+        markers = [o for o, _ in self.tags] + list(triggers)
+        keep = 0 if final else holdback(buf, markers)
+        out = buf[: len(buf) - keep]
+        if out:
+            self._emit_text(out, events)
+        self._buf = buf[len(out) :]
+        return False
+
+    def _scan(self) -> list[ParseEvent]:
+        assert self.fmt is not None and self._region is not None
+        events: list[ParseEvent] = []
+        for k, partial in enumerate(self.fmt.scan_calls(self._region)):
+            if partial.name is None:
+                break
+            if k >= len(self._started):
+                self._started.append(partial)
+                self._ids.append(new_tool_call_id())
+                self._sent_args.append(0)
+                events.append(ToolRequestStart(k, self._ids[k], clean_json(partial.name)))
+            text = partial.arguments_text
+            if len(text) > self._sent_args[k]:
+                delta = text[self._sent_args[k] :]
+                events.append(ToolRequestArgumentsDelta(k, self._ids[k], delta))
+                self._sent_args[k] = len(text)
+            if partial.complete and k == self._n_done:
+                try:
+                    args = clean_json(json.loads(text))
+                except (ValueError, RecursionError):  # malformed, or nested past the stack
+                    continue
+                if isinstance(args, dict):
+                    request = ContentToolRequest(self._ids[k], clean_json(partial.name), args)
+                    events.append(self._record(ToolRequestDone(k, request)))
+                    self._n_done += 1
+        return events
+
+    def _finish_calls(self) -> list[ParseEvent]:
+        assert self.fmt is not None and self._region is not None
+        events: list[ParseEvent] = []
+        try:
+            events += self._scan()
+            parsed = self.fmt.parse_calls(self._region)
+            calls = [(clean_json(name), clean_json(args)) for name, args, _model_id in parsed.calls]
+        except Exception as exc:  # ValueError, ToolError, RecursionError (deep nesting)...
+            self.error = (f"malformed {self.fmt.name} tool call ({type(exc).__name__}: "
+                          f"{str(exc)[:200]}); kept as text: {self._region[:200]!r}")
+            events.append(self._record(TextDelta(self._region)))
+            return events
+        for k, (name, args) in enumerate(calls):
+            if k < self._n_done:
+                continue
+            if k >= len(self._started):
+                self._started.append(PartialCall(name, json.dumps(args), True))
+                self._ids.append(new_tool_call_id())
+                events.append(ToolRequestStart(k, self._ids[k], name))
+                events.append(ToolRequestArgumentsDelta(k, self._ids[k], json.dumps(args)))
+            request = ContentToolRequest(self._ids[k], name, args)
+            events.append(self._record(ToolRequestDone(k, request)))
+        if parsed.trailing_text.strip():
+            events.append(self._record(TextDelta(parsed.trailing_text)))
+        return events
+
+
+def parse_output(
+    text: str,
+    fmt: ToolCallFormat | None,
+    *,
+    tags: list[tuple[str, str]] | None = None,
+    in_thinking: bool = False,
+    prefix: str = "",
+) -> tuple[list[Content], str | None]:
+    """Parse a whole reply into contents; returns (contents, error or None). Never raises: a
+    tool call that does not parse is kept as text and the error says why."""
+    parser = StreamParser(fmt, tags or [THINKING_TAGS[0]], in_thinking=in_thinking, prefix=prefix)
+    parser.feed(text)
+    _, contents = parser.finish()
+    return contents, parser.error
+
+
+def make_parser(
+    fmt: ToolCallFormat | None, tags: list[tuple[str, str]], prompt: str
+) -> StreamParser:
+    """A parser for the reply to ``prompt``: starts inside a thinking block when the prompt opened
+    one (templates that prefill ``<think>``), and is fed the reply syntax the prompt ends with."""
+    open_tag = None
+    for opening, closing in tags:
+        if prompt.rfind(opening) > prompt.rfind(closing):
+            open_tag = opening
+    parser = StreamParser(
+        fmt, tags, in_thinking=open_tag is not None, prefix=fmt.reply_prefix(prompt) if fmt else ""
+    )
+    if open_tag is not None:
+        parser._open_tag = open_tag
+    return parser

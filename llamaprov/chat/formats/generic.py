@@ -1,0 +1,87 @@
+"""Tool calls for templates without tool support (SmolLM2, Gemma...): ``{"tool_call": {...}}``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from llamaprov.chat.content import ContentJson, ContentText, ContentToolRequest, ContentToolResult
+from llamaprov.chat.formats._base import ParsedCalls, ToolCallFormat, with_system_note
+from llamaprov.chat.formats._json import call_from_object
+from llamaprov.chat.formats._registry import register_tool_format
+from llamaprov.chat.tools import ToolDef
+from llamaprov.chat.turns import Turn
+from llamaprov.errors import describe
+
+
+@register_tool_format
+class GenericFormat(ToolCallFormat):
+    """Templates without tool support: tools listed in the system prompt, a call is the JSON
+    ``{"tool_call": {"name": ..., "arguments": {...}}}`` at the start of the reply."""
+
+    name = "generic"
+    parallel = False
+    start_triggers = ("{",)
+
+    def __init__(self, template_tools: bool = False) -> None:
+        super().__init__(template_tools=False)
+
+    def call_example(self) -> str:
+        return 'only this JSON: {"tool_call": {"name": "<tool name>", "arguments": {<arguments>}}}'
+
+    def _call_rules(self, alternatives: str) -> dict[str, str]:
+        return {
+            "root": "tc-call",
+            "tc-call": f'"{{\\"tool_call\\": {{\\"name\\": " ( {alternatives} ) "}}}}"',
+        }
+
+    def parse_calls(self, region: str) -> ParsedCalls:
+        value, end = json.JSONDecoder().raw_decode(region.strip())
+        rest = region.strip()[end:]
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a JSON object, got {describe(value)}")
+        if "tool_call" in value:
+            return ParsedCalls([call_from_object(value["tool_call"])], rest)
+        if isinstance(value.get("tool_calls"), list):
+            return ParsedCalls([call_from_object(v) for v in value["tool_calls"]], rest)
+        if "name" in value:
+            return ParsedCalls([call_from_object(value)], rest)
+        raise ValueError(f"not a tool call: {describe(value)}")
+
+    def render_messages(
+        self, turns: Sequence[Turn], tools: Sequence[ToolDef]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+        """Like the base, but a round of tool calls is folded into the user message it answers
+        (``Tool add({"a": 1}) returned: 2``): models without tool training otherwise copy their
+        previous call instead of answering."""
+        messages: list[dict[str, Any]] = []
+        requests: dict[str, ContentToolRequest] = {}
+        for turn in turns:
+            if turn.role == "assistant":
+                requests.update({r.id: r for r in turn.tool_requests})
+                if turn.text or not turn.tool_requests:
+                    messages.append({"role": "assistant", "content": turn.text})
+                continue
+            lines = [self._result_line(r, requests.get(r.request_id)) for r in turn.tool_results]
+            text = "".join(c.text for c in turn.contents if isinstance(c, ContentText))
+            text += "".join(
+                json.dumps(c.data, ensure_ascii=False)
+                for c in turn.contents
+                if isinstance(c, ContentJson)
+            )
+            body = "\n".join(lines + ([text] if text else []))
+            if lines and messages and messages[-1]["role"] == "user":
+                messages[-1] = {"role": "user", "content": f"{messages[-1]['content']}\n\n{body}"}
+            else:
+                messages.append({"role": turn.role, "content": body})
+        if tools:
+            messages = with_system_note(messages, self.tools_system_note(tools))
+        return messages, None
+
+    @staticmethod
+    def _result_line(result: ContentToolResult, request: ContentToolRequest | None) -> str:
+        name = result.name or (request.name if request else "tool")
+        args = json.dumps(request.arguments, ensure_ascii=False) if request else ""
+        verb = "failed with" if result.is_error else "returned:"
+        return f"Tool {name}({args}) {verb} {result.as_text()}"
