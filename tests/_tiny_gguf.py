@@ -156,3 +156,50 @@ def write_tiny_llama(
         writer.close()
         start = stop
     return paths
+
+
+def write_tiny_lora(path: str | Path, *, n_embd: int = 64, n_layer: int = 2, rank: int = 4,
+                    alpha: float = 8.0, seed: int = 0, targets: tuple[str, ...] = ("attn_q", "attn_v"),
+                    n_embd_v: int | None = None) -> Path:
+    """A LoRA adapter GGUF for :func:`write_tiny_llama`'s model (same n_embd / n_layer).
+
+    ``targets`` name the square projections adapted in every layer; ``n_embd_v`` is attn_v's
+    output width (n_embd // n_head * n_head_kv; 32 for the default tiny model).
+    """
+    rng = np.random.default_rng(seed)
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_string("general.type", "adapter")
+    writer.add_string("adapter.type", "lora")
+    writer.add_float32("adapter.lora.alpha", alpha)
+    widths = {"attn_q": n_embd, "attn_k": n_embd_v or n_embd // 2, "attn_v": n_embd_v or n_embd // 2,
+              "attn_output": n_embd}
+    for i in range(n_layer):
+        for t in targets:
+            n_out = widths[t]
+            writer.add_tensor(f"blk.{i}.{t}.weight.lora_a", (rng.standard_normal((rank, n_embd)) * 0.5)
+                              .astype(np.float32))
+            writer.add_tensor(f"blk.{i}.{t}.weight.lora_b", (rng.standard_normal((n_out, rank)) * 0.5)
+                              .astype(np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return Path(path)
+
+
+def write_control_vector(path: str | Path, *, n_embd: int = 64, n_layer: int = 2, seed: int = 0,
+                         layers: tuple[int, ...] | None = None) -> Path:
+    """A control vector in llama.cpp's GGUF format: one ``direction.<layer>`` tensor per layer
+    (layers from 1)."""
+    rng = np.random.default_rng(seed)
+    writer = gguf.GGUFWriter(str(path), "controlvector")
+    writer.add_string("controlvector.model_hint", "llama")
+    chosen = layers or tuple(range(1, n_layer + 1))
+    writer.add_uint32("controlvector.layer_count", len(chosen))
+    for layer in chosen:
+        writer.add_tensor(f"direction.{layer}", rng.standard_normal(n_embd).astype(np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return Path(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import sampling
+from .adapters import LoraAdapter
 from .backend import (
     BackendDevice,
     backend_devices,
@@ -31,11 +32,41 @@ from .templates import chat_builtin_templates
 from .vocab import Vocab
 
 __all__ = [
-    "BackendDevice", "Batch", "Completion", "CompletionChunk", "Context", "Memory", "Model",
-    "ModelInfo", "Sampler", "SamplerChain", "SamplingParams", "Scheduler", "Usage", "Vocab",
-    "backend_devices", "chat_builtin_templates", "default_model_path", "embed_batch",
-    "get_verbosity", "load_model", "max_devices", "max_parallel_sequences",
-    "max_tensor_buft_overrides", "meta_key_str", "numa_init", "quantize", "sampling", "set_verbosity",
-    "split_path", "split_prefix",
-    "supports_gpu", "supports_mlock", "supports_mmap", "supports_rpc", "system_info", "time_us",
+    "BackendDevice",
+    "Batch",
+    "Completion",
+    "CompletionChunk",
+    "Context",
+    "LoraAdapter",
+    "Memory",
+    "Model",
+    "ModelInfo",
+    "Sampler",
+    "SamplerChain",
+    "SamplingParams",
+    "Scheduler",
+    "Usage",
+    "Vocab",
+    "backend_devices",
+    "chat_builtin_templates",
+    "default_model_path",
+    "embed_batch",
+    "get_verbosity",
+    "load_model",
+    "max_devices",
+    "max_parallel_sequences",
+    "max_tensor_buft_overrides",
+    "meta_key_str",
+    "numa_init",
+    "quantize",
+    "sampling",
+    "set_verbosity",
+    "split_path",
+    "split_prefix",
+    "supports_gpu",
+    "supports_mlock",
+    "supports_mmap",
+    "supports_rpc",
+    "system_info",
+    "time_us",
 ]

@@ -234,6 +234,7 @@ class ContextCore(_Handle):
         self.memory = Memory(self)
         self._abort_cb: Any = None
         self._user_abort: Any = None
+        self._loras: dict[Any, float] = {}  # LoraAdapter -> scale, see engine.adapters
         self._install_abort_callback()
         self._threads, self._threads_batch = n_threads, n_threads_batch
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from . import adapters as _adapters
 from . import state as _state
 from ._context import ContextCore
 from .embed import _embed_with_context
@@ -118,3 +119,31 @@ class Context(ContextCore):
     def load_seq_state(self, path: str | os.PathLike[str], seq: int) -> list[int]:
         """Restore a :meth:`save_seq_state` file into sequence ``seq``; returns its tokens."""
         return _state.load_seq_state(self, path, seq)
+
+    # -- adapters ------------------------------------------------------------------------------
+    def apply_lora(self, adapter: _adapters.LoraAdapter, scale: float = 1.0) -> None:
+        """Apply a LoRA adapter of this context's model at ``scale`` (again: a new scale)."""
+        _adapters.apply(self, adapter, scale)
+
+    def remove_lora(self, adapter: _adapters.LoraAdapter) -> None:
+        """Take ``adapter`` off this context."""
+        _adapters.remove(self, adapter)
+
+    def clear_lora(self) -> None:
+        """Take every LoRA adapter off this context."""
+        _adapters.clear(self)
+
+    @property
+    def loras(self) -> dict[_adapters.LoraAdapter, float]:
+        """The applied LoRA adapters and their scales."""
+        return dict(self._loras)
+
+    def apply_control_vector(self, data_or_path: Any, *, strength: float = 1.0,
+                             layer_start: int | None = None, layer_end: int | None = None) -> None:
+        """Add a control vector (a control-vector GGUF path, ``{layer: vector}`` or an
+        ``(n_layer, n_embd)`` array) times ``strength`` to layers ``layer_start..layer_end``."""
+        _adapters.apply_control_vector(self, data_or_path, strength, layer_start, layer_end)
+
+    def clear_control_vector(self) -> None:
+        """Remove the control vector."""
+        _adapters.clear_control_vector(self)

@@ -246,3 +246,53 @@ def _read_span(fh: BinaryIO, start: int) -> bytes:
     data = fh.read(end - start)
     fh.seek(end)
     return data
+
+
+def read_f32_tensors(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[str, list[float]]]:
+    """The string metadata and the F32 tensors (flattened) of a small GGUF file, such as a
+    control vector. Every count, offset and size is checked against the file; a tensor of
+    another type raises :class:`~llamaprov.errors.ModelLoadError`."""
+    source = pathlib.Path(path)
+    try:
+        fh = source.open("rb")
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read {str(source)!r}: {exc}") from exc
+    with fh:
+        r = _Reader(fh, source)
+        if r.size < 4 or r.raw(4) != _MAGIC:
+            raise ModelLoadError(f"not a GGUF file: {str(source)!r}")
+        if r.u32() not in _VERSIONS:
+            raise ModelLoadError(f"unsupported GGUF version in {str(source)!r}")
+        n_tensors = r.count("tensor count", _MIN_TENSOR_INFO_BYTES)
+        n_kv = r.count("metadata count", _MIN_KV_BYTES)
+        pairs = []
+        for _ in range(n_kv):
+            key = r.string()
+            kind = r.u32()
+            pairs.append((key, kind, r.value(kind)))
+        alignment = _alignment(pairs, source)
+        infos = []
+        for _ in range(n_tensors):
+            name = r.string().decode("utf-8", errors="replace")
+            n_dims = r.u32()
+            if n_dims > _MAX_DIMS:
+                raise r.corrupt(f"a tensor with {n_dims} dimensions (at most {_MAX_DIMS})")
+            dims = struct.unpack(f"<{n_dims}Q", r.raw(8 * n_dims))
+            kind, offset = struct.unpack("<IQ", r.raw(12))
+            if kind != 0:
+                raise ModelLoadError(f"tensor {name!r} of {str(source)!r} is not F32 (ggml type {kind})")
+            count = 1
+            for d in dims:
+                count *= d
+            infos.append((name, offset, count))
+        data_start = -(-r.pos // alignment) * alignment
+        tensors: dict[str, list[float]] = {}
+        for name, offset, count in infos:
+            start = data_start + offset
+            if count > (r.size - start) // 4 or start > r.size:
+                raise r.corrupt(f"tensor {name!r} runs past the end of the file")
+            fh.seek(start)
+            tensors[name] = list(struct.unpack(f"<{count}f", fh.read(4 * count)))
+    meta = {key.decode("utf-8", errors="replace"): raw[8:].decode("utf-8", errors="replace")
+            for key, kind, raw in pairs if kind == _STRING}
+    return meta, tensors

@@ -21,6 +21,7 @@ from .vocab import Vocab
 
 if TYPE_CHECKING:
     from ._context import ContextCore
+    from .adapters import LoraAdapter
     from .context import Context
 
 __all__ = ["Model", "ModelInfo", "default_model_path", "load_model", "meta_key_str"]
@@ -205,6 +206,7 @@ class Model(_Handle):
         self.vocab = Vocab(self)
         self._piece_cache: dict[int, bytes] = {}
         self._contexts: weakref.WeakSet[ContextCore] = weakref.WeakSet()
+        self._adapters: weakref.WeakSet[LoraAdapter] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._meta: dict[str, str] | None = None
         self._load_options: dict[str, Any] | None = None
@@ -219,6 +221,8 @@ class Model(_Handle):
     def _before_close(self) -> None:
         for ctx in list(self._contexts):
             ctx.close()
+        for adapter in list(self._adapters):
+            adapter._orphan()  # llama.cpp frees adapters with their model
         sibling, self._embedding_model = self._embedding_model, None
         if sibling is not None and sibling is not self:
             sibling.close()
@@ -418,6 +422,12 @@ class Model(_Handle):
         from .context import Context
 
         return Context(self, **kwargs)
+
+    def load_lora(self, path: str | os.PathLike[str]) -> LoraAdapter:
+        """Load a LoRA adapter GGUF made for this model; apply it with ``ctx.apply_lora``."""
+        from .adapters import load_lora
+
+        return load_lora(self, path)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to a GGUF file."""
