@@ -7,6 +7,7 @@ from .adapters import LoraAdapter
 from .backend import (
     BackendDevice,
     backend_devices,
+    flash_attn_type_name,
     get_verbosity,
     max_devices,
     max_parallel_sequences,
@@ -51,6 +52,7 @@ __all__ = [
     "chat_builtin_templates",
     "default_model_path",
     "embed_batch",
+    "flash_attn_type_name",
     "get_verbosity",
     "load_model",
     "max_devices",

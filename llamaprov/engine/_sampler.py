@@ -239,6 +239,10 @@ class SamplerChain(Sampler):
         """Zero the sampling counters."""
         lib.llama_perf_sampler_reset(self._ptr)
 
+    def perf_print(self) -> None:
+        """Log the sampling time and count through llama.cpp's logger."""
+        lib.llama_perf_sampler_print(self._ptr)
+
     def clone(self) -> SamplerChain:
         """An independent copy of the chain (each sampler cloned)."""
         self._ptr  # noqa: B018 - ClosedError after close

@@ -12,6 +12,7 @@ from ._ffi import ggml, lib, log_threshold, set_log_threshold
 __all__ = [
     "BackendDevice",
     "backend_devices",
+    "flash_attn_type_name",
     "get_verbosity",
     "max_devices",
     "max_parallel_sequences",
@@ -115,6 +116,19 @@ def max_tensor_buft_overrides() -> int:
 def system_info() -> str:
     """llama.cpp's description of the CPU features and backends in use."""
     return (lib.llama_print_system_info() or b"").decode().strip()
+
+
+_FLASH_ATTN_TYPES = {"auto": -1, "off": 0, "on": 1, False: 0, True: 1}
+
+
+def flash_attn_type_name(value: str | bool | int) -> str:
+    """llama.cpp's name of a flash-attention setting ("auto", "disabled", "enabled"), from the
+    values :meth:`Model.new_context` takes ("auto", True, False, "on", "off") or llama.cpp's int."""
+    code = value if isinstance(value, int) and not isinstance(value, bool) else _FLASH_ATTN_TYPES.get(value)
+    if code not in (-1, 0, 1):
+        raise InvalidArgumentError(f"flash_attn must be 'auto', True, False, 'on', 'off', -1, 0 or 1, "
+                                   f"got {value!r}")
+    return (lib.llama_flash_attn_type_name(code) or b"").decode()
 
 
 def _extra_buffers_safe() -> bool:

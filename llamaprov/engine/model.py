@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError, ModelLoadError, ModelNotFoundError
-from ._checks import INT32_MAX, check_token, check_tokens
+from ._checks import INT32_MAX, check_int, check_token, check_tokens
 from ._ffi import c_str, lib, recent_log, utf8
 from ._handle import _Handle
 from .backend import _device_handle, _extra_buffers_safe
@@ -422,6 +422,16 @@ class Model(_Handle):
         from .context import Context
 
         return Context(self, **kwargs)
+
+    def cls_label(self, i: int) -> str | None:
+        """The label of classifier output ``i`` (rerankers, classifiers), or None if unnamed."""
+        with self._using() as ptr:
+            n = int(lib.llama_model_n_cls_out(ptr))
+            if n == 0:
+                raise InvalidArgumentError(f"model {self.path.name!r} has no classifier output")
+            i = check_int("classifier output", i, 0, n - 1)
+            raw = lib.llama_model_cls_label(ptr, i)
+        return raw.decode("utf-8", errors="replace") if raw else None
 
     def load_lora(self, path: str | os.PathLike[str]) -> LoraAdapter:
         """Load a LoRA adapter GGUF made for this model; apply it with ``ctx.apply_lora``."""
