@@ -165,6 +165,27 @@ def test_list_content_with_builtin_template(expect_error):
     """, allowed=SUCCESS_OK)
 
 
+# -- F13: tools that are not a list ---------------------------------------------------------------
+@pytest.mark.parametrize("tools", ["False", "7"])
+def test_non_list_tools_are_invalid_argument(expect_error, tools):
+    expect_error(f"""
+        M = load_model(default_model_path())
+        M.apply_chat_template([{{"role": "user", "content": "x"}}], tools={tools})
+    """)
+
+
+# -- F14: a backtracking trigger pattern must not hang generation ----------------------------------
+def test_backtracking_trigger_pattern_does_not_hang(expect_error):
+    """Python's re backtracks exponentially on ``(.*\\s*)*!``; re-matched over the whole output
+    at every token it hung a 40-token generation for minutes."""
+    expect_error("""
+        M = load_model(default_model_path())
+        c = M.new_context(n_ctx=256)
+        c.generate("Once upon a time", max_tokens=40, temperature=0, grammar='root ::= "x"',
+                   grammar_lazy=True, grammar_trigger_patterns=[r"(.*\\s*)*!"])
+    """, timeout=60, allowed=SUCCESS_OK)
+
+
 # -- F12: chat params ---------------------------------------------------------------------------
 def test_non_iterable_stop_is_invalid_argument(expect_error):
     expect_error("""
