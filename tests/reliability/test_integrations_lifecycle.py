@@ -3,8 +3,9 @@
 After ``close()`` every call raises :class:`~llamaprov.errors.ClosedError` (for a store, a
 :class:`~llamaprov.errors.StoreClosedError`, also a ``StoreError``), before any argument check;
 ``close()`` is idempotent and frees only what the object owns: a model passed in, or one shared
-through the LangChain model cache, stays open for its other users. Cases that free a model run in
-a child process (``isolated``), so a use-after-free shows as a failure, not a dead pytest.
+through llamaprov.models (as the LangChain components' are), stays open for its other users. Cases
+that free a model run in a child process (``isolated``), so a use-after-free shows as a failure,
+not a dead pytest.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import numpy as np
 import pytest
 
 from llamaprov.errors import ClosedError, LlamaProvError, StoreClosedError, StoreError
-from llamaprov.integrations import rag
 from llamaprov.integrations.rag import RagStore
+from llamaprov.integrations.rag import _store as store_module
 
 DIM = 16
 
@@ -110,7 +111,7 @@ def test_store_closes_the_embedder_connect_rebuilt(
         rebuilt.append(Embedder(spec["id"]))
         return rebuilt[-1]
 
-    monkeypatch.setattr(rag, "embedder_from_spec", from_spec)
+    monkeypatch.setattr(store_module, "embedder_from_spec", from_spec)
     store = RagStore.connect(store_path)
     assert store.embed is rebuilt[0]
     assert [h.text for h in store.retrieve("cats", k=1)] == ["cats purr"]
@@ -128,7 +129,7 @@ def test_connect_closes_the_rebuilt_embedder_when_it_fails(
         rebuilt.append(Embedder("test:another-model"))  # not the embedder that filled the store
         return rebuilt[-1]
 
-    monkeypatch.setattr(rag, "embedder_from_spec", from_spec)
+    monkeypatch.setattr(store_module, "embedder_from_spec", from_spec)
     with pytest.raises(StoreError, match="different one"):
         RagStore.connect(store_path)
     assert rebuilt[0].closes == 1

@@ -1,9 +1,12 @@
-"""Documents for the RAG store and reading them from .txt, .md and .html files."""
+"""Documents for the RAG store: reading them from .txt, .md and .html files, and the documents of
+an insert."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -141,3 +144,52 @@ class _HtmlText(HTMLParser):
                 line = line.strip()
             out.append(line)
         return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip() + "\n"
+
+
+def normalize_documents(items: Any, metadata: Any) -> list[Document]:
+    """The documents of an insert: ``str``, :class:`Document` or LangChain documents (``page_content``
+    + ``metadata``), each with ``metadata`` (one mapping, or one per item) merged over its own;
+    empty texts and metadata that is not JSON raise :class:`InvalidArgumentError`."""
+    if isinstance(items, (str, Document)) or hasattr(items, "page_content"):
+        items = [items]
+    if not isinstance(items, Iterable):
+        raise InvalidArgumentError(f"insert expects texts or documents, got {describe(items)}")
+    docs: list[Document] = []
+    for item in items:
+        if isinstance(item, str):
+            docs.append(Document(text=item))
+        elif isinstance(item, Document):
+            docs.append(Document(item.text, dict(item.metadata), item.source))
+        elif isinstance(getattr(item, "page_content", None), str):
+            meta = dict(getattr(item, "metadata", None) or {})
+            docs.append(Document(item.page_content, meta, meta.get("source")))
+        else:
+            raise InvalidArgumentError(
+                f"insert expects str or Document items, got {describe(item)}"
+            )
+    if metadata is None:
+        extra: list[Mapping[str, Any]] = [{}] * len(docs)
+    elif isinstance(metadata, Mapping):
+        extra = [metadata] * len(docs)
+    elif isinstance(metadata, Sequence) and len(metadata) == len(docs):
+        extra = list(metadata)
+    else:
+        raise InvalidArgumentError(
+            f"metadata must be a mapping or one mapping per document ({len(docs)}), "
+            f"got {describe(metadata)}"
+        )
+    for doc, more in zip(docs, extra, strict=True):
+        if not isinstance(more, Mapping):
+            raise InvalidArgumentError(f"metadata must be a mapping, got {describe(more)}")
+        if not isinstance(doc.text, str) or not doc.text.strip():
+            raise InvalidArgumentError(f"cannot insert an empty document: {describe(doc.text)}")
+        doc.metadata.update(more)
+        if doc.source is not None:
+            doc.metadata.setdefault("source", doc.source)
+        try:
+            json.dumps(doc.metadata, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(
+                f"metadata must be JSON-serialisable, got {describe(doc.metadata)}: {exc}"
+            ) from None
+    return docs
