@@ -24,8 +24,6 @@ import json
 import math
 import re
 import warnings
-from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin
@@ -44,7 +42,25 @@ from ._builder import (
     subtract,
 )
 from ._formats import FORMAT_LENGTHS, format_rule
+from ._keywords import (
+    CONTAINER_KEYWORDS,
+    SCALAR_KEYWORDS,
+    SCHEMA_DICTS,
+    SCHEMA_LISTS,
+    SCHEMA_SINGLE,
+    TYPES,
+    VALIDATION,
+    as_count,
+    as_decimal,
+    check_keyword_values,
+    has_validation,
+    json_key,
+    pointer,
+    trivial,
+    type_of,
+)
 from ._numbers import decimal_range, int_range, multiples_nonneg
+from ._schema import Alternatives, Flat, Negation
 
 __all__ = ["PROPERTY_ORDERS", "WHITESPACE_MODES", "json_schema_to_gbnf"]
 
@@ -54,117 +70,10 @@ PROPERTY_ORDERS = ("definition", "any")
 # of up to 7 alternatives keeps the grammar small and llama.cpp's matcher fast
 _ANY_ORDER_MAX = 7
 
-_TYPES = ("null", "boolean", "object", "array", "string", "number", "integer")
 _DEFAULT_BASE = "https://llamaprov.invalid/schema.json"
 _MAX_DEPTH = 40
 _MAX_BRANCHES = 512
-# counts (minLength, maxItems, ...) beyond this would make a grammar of gigabytes
-_MAX_COUNT = 2**32
 _ENUM_EXPAND_LIMIT = 256
-
-# Keywords that constrain instances; anything else is an annotation (ignored).
-_VALIDATION = frozenset(
-    [
-        "type",
-        "enum",
-        "const",
-        "properties",
-        "required",
-        "additionalProperties",
-        "patternProperties",
-        "propertyNames",
-        "minProperties",
-        "maxProperties",
-        "dependentRequired",
-        "dependencies",
-        "dependentSchemas",
-        "items",
-        "prefixItems",
-        "additionalItems",
-        "minItems",
-        "maxItems",
-        "contains",
-        "minContains",
-        "maxContains",
-        "uniqueItems",
-        "minLength",
-        "maxLength",
-        "pattern",
-        "format",
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "multipleOf",
-        "anyOf",
-        "oneOf",
-        "allOf",
-        "$ref",
-        "not",
-        "if",
-        "then",
-        "else",
-        "unevaluatedProperties",
-        "unevaluatedItems",
-        "$dynamicRef",
-        "$recursiveRef",
-        "nullable",
-        "_false",
-        "_alts",
-        "_patterns",
-        "_nots",
-        "_absent_all",
-    ]
-)
-_SCALAR_KEYWORDS = frozenset(
-    [
-        "type",
-        "minLength",
-        "maxLength",
-        "pattern",
-        "format",
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "multipleOf",
-    ]
-)
-_CONTAINER_KEYWORDS = frozenset(
-    [
-        "properties",
-        "required",
-        "additionalProperties",
-        "patternProperties",
-        "propertyNames",
-        "minProperties",
-        "maxProperties",
-        "dependentRequired",
-        "dependentSchemas",
-        "items",
-        "prefixItems",
-        "minItems",
-        "maxItems",
-        "contains",
-        "minContains",
-        "maxContains",
-        "uniqueItems",
-    ]
-)
-_SCHEMA_DICTS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
-_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
-_SCHEMA_SINGLE = (
-    "additionalProperties",
-    "additionalItems",
-    "contains",
-    "not",
-    "if",
-    "then",
-    "else",
-    "propertyNames",
-    "unevaluatedProperties",
-    "unevaluatedItems",
-)
 
 # Formats that validators commonly assert (jsonschema's FormatChecker) but we do not enforce;
 # other unknown formats are annotations.
@@ -182,88 +91,6 @@ _ASSERTED_FORMATS = frozenset(
         "color",
     ]
 )
-
-_COUNT_KEYWORDS = (
-    "minLength",
-    "maxLength",
-    "minItems",
-    "maxItems",
-    "minProperties",
-    "maxProperties",
-    "minContains",
-    "maxContains",
-)
-
-
-def _is_schema(value: Any) -> bool:
-    return isinstance(value, (dict, bool))
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_count(value: Any) -> bool:
-    return _is_number(value) and value >= 0 and (isinstance(value, int) or value.is_integer())
-
-
-def _is_strings(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
-def _is_schema_dict(value: Any) -> bool:
-    return isinstance(value, dict) and all(map(_is_schema, value.values()))
-
-
-def _is_schema_list(value: Any) -> bool:
-    return isinstance(value, list) and all(map(_is_schema, value))
-
-
-def _is_type(value: Any) -> bool:
-    names = value if isinstance(value, list) else [value]
-    return all(isinstance(t, str) and t in _TYPES for t in names)
-
-
-# The JSON type each keyword the compiler reads must have: (test, what it expects).
-_KEYWORD_SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "type": (_is_type, f"one of {', '.join(_TYPES)} or an array of them"),
-    "enum": (lambda v: isinstance(v, list), "an array"),
-    "required": (_is_strings, "an array of strings"),
-    "$ref": (lambda v: isinstance(v, str), "a string"),
-    "pattern": (lambda v: isinstance(v, str), "a string"),
-    "format": (lambda v: isinstance(v, str), "a string"),
-    "uniqueItems": (lambda v: isinstance(v, bool), "a boolean"),
-    "nullable": (lambda v: isinstance(v, bool), "a boolean"),
-    "items": (lambda v: _is_schema(v) or _is_schema_list(v), "a schema or an array of schemas"),
-    "dependentRequired": (
-        lambda v: isinstance(v, dict) and all(map(_is_strings, v.values())),
-        "an object of string arrays",
-    ),
-    "dependencies": (
-        lambda v: isinstance(v, dict) and all(_is_schema(d) or _is_strings(d) for d in v.values()),
-        "an object of schemas or string arrays",
-    ),
-    **{k: (_is_schema_dict, "an object of schemas") for k in _SCHEMA_DICTS},
-    **{k: (_is_schema_list, "an array of schemas") for k in _SCHEMA_LISTS},
-    **{k: (_is_schema, "a schema (an object or a boolean)") for k in _SCHEMA_SINGLE},
-    **{k: (_is_count, "a non-negative integer") for k in _COUNT_KEYWORDS},
-    "minimum": (_is_number, "a number"),
-    "maximum": (_is_number, "a number"),
-    # a boolean in draft 4 (it makes minimum/maximum exclusive)
-    "exclusiveMinimum": (lambda v: _is_number(v) or isinstance(v, bool), "a number"),
-    "exclusiveMaximum": (lambda v: _is_number(v) or isinstance(v, bool), "a number"),
-    "multipleOf": (lambda v: _is_number(v) and v > 0, "a number > 0"),
-}
-
-
-def _check_keyword_values(schema: dict[str, Any], ptr: str) -> None:
-    """Refuse a keyword whose value has the wrong JSON type (``{"type": 7}``, ``{"required":
-    "a"}``): the compiler reads every value below as the specification says it is."""
-    for keyword, value in schema.items():
-        shape = _KEYWORD_SHAPES.get(keyword)
-        if shape is not None and not shape[0](value):
-            raise UnsupportedSchemaError(keyword, ptr, f"expected {shape[1]}, got {describe(value)}")
-
 
 _CONTROL = ((0, 0x1F),)
 _QUOTE = 0x22
@@ -338,73 +165,6 @@ def _compile_cached(
         raise UnsupportedSchemaError("$ref", "#", "the schema nests too deeply") from None
 
 
-def _pointer(base: str, *parts: object) -> str:
-    out = base
-    for p in parts:
-        out += "/" + str(p).replace("~", "~0").replace("/", "~1")
-    return out
-
-
-def _has_validation(schema: dict[str, Any], skip: tuple[str, ...] = ()) -> bool:
-    return any(k in _VALIDATION and k not in skip for k in schema)
-
-
-def _json_key(value: Any) -> Any:
-    """Hashable identity of a JSON value under JSON Schema equality (1 == 1.0, True != 1)."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return (type(value).__name__, value)
-    if isinstance(value, (int, float)):
-        return (
-            "num",
-            Fraction(value) if not isinstance(value, float) or math.isfinite(value) else value,
-        )
-    if isinstance(value, list):
-        return ("list", tuple(_json_key(v) for v in value))
-    if isinstance(value, dict):
-        return ("dict", frozenset((k, _json_key(v)) for k, v in value.items()))
-    return ("other", repr(value))
-
-
-def _type_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "integer" if value.is_integer() else "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-def _as_count(value: Any, keyword: str, ptr: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise UnsupportedSchemaError(keyword, ptr, f"expected a non-negative integer, got {describe(value)}")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise UnsupportedSchemaError(keyword, ptr, f"expected an integer, got {value}")
-        value = int(value)
-    if value > _MAX_COUNT:
-        raise UnsupportedSchemaError(keyword, ptr, f"{value} is more than a grammar can count ({_MAX_COUNT})")
-    return int(value)
-
-
-def _as_decimal(value: Any, keyword: str, ptr: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UnsupportedSchemaError(keyword, ptr, f"expected a number, got {describe(value)}")
-    try:
-        d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    except InvalidOperation:
-        raise UnsupportedSchemaError(keyword, ptr, f"bad number {value!r}") from None
-    if not d.is_finite():
-        raise UnsupportedSchemaError(keyword, ptr, f"bad number {value!r}")
-    return d
-
-
 class _Compiler:
     def __init__(
         self, schema: Any, whitespace: str, additional: Any, strict: bool, any_order: bool = False
@@ -423,7 +183,7 @@ class _Compiler:
         self.unsat_refs: set[int] = set()
         self.branches = 0
         self._cache: dict[str, str] = {}
-        self._validators: dict[int, tuple[dict[str, Any], Any]] = {}
+        self._validators: dict[int, tuple[Flat, Any]] = {}
         base = _DEFAULT_BASE
         self.ids[base] = schema
         self._index(schema, base, "#")
@@ -456,11 +216,11 @@ class _Compiler:
     def _index(self, schema: Any, base: str, ptr: str) -> None:
         if isinstance(schema, list):
             for i, s in enumerate(schema):
-                self._index(s, base, _pointer(ptr, i))
+                self._index(s, base, pointer(ptr, i))
             return
         if not isinstance(schema, dict):
             return
-        _check_keyword_values(schema, ptr)
+        check_keyword_values(schema, ptr)
         sid = schema.get("$id", schema.get("id"))
         if isinstance(sid, str):
             full = urljoin(base, sid)
@@ -476,15 +236,15 @@ class _Compiler:
         self.bases[id(schema)] = base
         self.pointers[id(schema)] = ptr
         for key, sub in schema.items():
-            if key in _SCHEMA_DICTS and isinstance(sub, dict):
+            if key in SCHEMA_DICTS and isinstance(sub, dict):
                 for k, v in sub.items():
-                    self._index(v, base, _pointer(ptr, key, k))
-            elif (key in _SCHEMA_LISTS and isinstance(sub, list)) or key in _SCHEMA_SINGLE or key == "items":
-                self._index(sub, base, _pointer(ptr, key))
+                    self._index(v, base, pointer(ptr, key, k))
+            elif (key in SCHEMA_LISTS and isinstance(sub, list)) or key in SCHEMA_SINGLE or key == "items":
+                self._index(sub, base, pointer(ptr, key))
             elif key == "dependencies" and isinstance(sub, dict):
                 for k, v in sub.items():
                     if isinstance(v, dict):
-                        self._index(v, base, _pointer(ptr, key, k))
+                        self._index(v, base, pointer(ptr, key, k))
 
     def resolve(self, ref: str, ptr: str, base: str) -> tuple[Any, str, str]:
         full = urljoin(base, ref)
@@ -540,21 +300,21 @@ class _Compiler:
 
     # --- flattening ---
 
-    def flatten(self, schema: Any, ptr: str, base: str, depth: int = 0) -> dict[str, Any]:
+    def flatten(self, schema: Any, ptr: str, base: str, depth: int = 0) -> Flat:
         """The schema with ``$ref`` siblings and ``allOf`` merged in, normalized across drafts."""
         if depth > _MAX_DEPTH:
             raise UnsupportedSchemaError("$ref", ptr, "references nest too deeply")
         if schema is True:
-            return {}
+            return Flat()
         if schema is False:
-            return {"_false": True}
+            return Flat(false=True)
         if not isinstance(schema, dict):
             raise UnsupportedSchemaError(
                 "schema", ptr, f"expected an object or boolean, got {describe(schema)}"
             )
         base = self.bases.get(id(schema), base)
         s = dict(schema)
-        parts: list[dict[str, Any]] = []
+        parts: list[Flat] = []
         ref = s.pop("$ref", None)
         if isinstance(ref, str):
             target, tbase, tptr = self.resolve(ref, ptr, base)
@@ -562,20 +322,21 @@ class _Compiler:
         all_of = s.pop("allOf", None)
         if isinstance(all_of, list):
             for i, sub in enumerate(all_of):
-                parts.append(self.flatten(sub, _pointer(ptr, "allOf", i), base, depth + 1))
-        self._normalize(s, ptr, base)
+                parts.append(self.flatten(sub, pointer(ptr, "allOf", i), base, depth + 1))
+        flat = self._normalize(s, ptr, base)
         for p in parts:
-            s = self.merge(s, p, ptr)
-        return s
+            flat = self.merge(flat, p, ptr)
+        return flat
 
-    def _normalize(self, s: dict[str, Any], ptr: str, base: str) -> None:
+    def _normalize(self, s: dict[str, Any], ptr: str, base: str) -> Flat:
+        """One schema object's own keywords (``$ref`` and ``allOf`` taken out), across drafts."""
         for bound, excl in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
             if isinstance(s.get(excl), bool) and s.pop(excl) and bound in s:
                 s[excl] = s.pop(bound)
         if "const" in s:
             c = s.pop("const")
             if "enum" in s and isinstance(s["enum"], list):
-                s["enum"] = [v for v in s["enum"] if _json_key(v) == _json_key(c)]
+                s["enum"] = [v for v in s["enum"] if json_key(v) == json_key(c)]
             else:
                 s["enum"] = [c]
         t = s.get("type")
@@ -604,7 +365,7 @@ class _Compiler:
             for k, v in dep_schemas.items():
                 if v is True or v == {}:
                     continue
-                if isinstance(v, dict) and {x for x in v if x in _VALIDATION} == {"required"}:
+                if isinstance(v, dict) and {x for x in v if x in VALIDATION} == {"required"}:
                     req = s.setdefault("dependentRequired", {})
                     req[k] = [*req.get(k, []), *v["required"]]
                 else:
@@ -613,19 +374,19 @@ class _Compiler:
                 s["dependentSchemas"] = rest
             else:
                 del s["dependentSchemas"]
+        alternatives = []
         for kind in ("anyOf", "oneOf"):
             branches = s.pop(kind, None)
             if isinstance(branches, list):
-                s["_alts"] = [*s.get("_alts", []), (kind, branches, ptr, base)]
-        if "not" in s:
-            s["_nots"] = [*s.get("_nots", []), (s.pop("not"), _pointer(ptr, "not"))]
-        if "pattern" in s:
-            s["_patterns"] = [*s.get("_patterns", []), s.pop("pattern")]
+                alternatives.append(Alternatives(kind, branches, ptr, base))
+        negations = (Negation(s.pop("not"), pointer(ptr, "not")),) if "not" in s else ()
+        patterns = (s.pop("pattern"),) if "pattern" in s else ()
+        return Flat(s, alternatives=tuple(alternatives), negations=negations, patterns=patterns)
 
-    def merge(self, a: dict[str, Any], b: dict[str, Any], ptr: str) -> dict[str, Any]:
-        """Schema accepting what both ``a`` and ``b`` accept (both flattened)."""
-        out = dict(a)
-        for key, vb in b.items():
+    def merge(self, a: Flat, b: Flat, ptr: str) -> Flat:
+        """Schema accepting what both ``a`` and ``b`` accept."""
+        out = dict(a.keywords)
+        for key, vb in b.keywords.items():
             if key not in out:
                 out[key] = vb
                 continue
@@ -633,12 +394,10 @@ class _Compiler:
             if key == "type":
                 out[key] = _merge_types(va, vb)
             elif key == "enum":
-                keys = {_json_key(v) for v in vb}
-                out[key] = [v for v in va if _json_key(v) in keys]
+                keys = {json_key(v) for v in vb}
+                out[key] = [v for v in va if json_key(v) in keys]
             elif key == "required":
                 out[key] = list(dict.fromkeys([*va, *vb]))
-            elif key in ("_alts", "_nots", "_patterns", "_absent_all"):
-                out[key] = [*va, *vb]
             elif key in (
                 "minimum",
                 "exclusiveMinimum",
@@ -659,7 +418,7 @@ class _Compiler:
                 out[key] = min(va, vb)
             elif key in ("items", "propertyNames", "contains", "additionalProperties"):
                 out[key] = _all_of(va, vb)
-            elif key == "_false" or key == "uniqueItems":
+            elif key == "uniqueItems":
                 out[key] = bool(va) or bool(vb)
             elif key == "dependentRequired":
                 merged = dict(va)
@@ -681,9 +440,16 @@ class _Compiler:
             and ("additionalProperties" in a or "additionalProperties" in b)
         ):
             out["properties"] = self._merge_properties(a, b, ptr)
-        return out
+        return Flat(
+            out,
+            false=a.false or b.false,
+            alternatives=a.alternatives + b.alternatives,
+            negations=a.negations + b.negations,
+            patterns=a.patterns + b.patterns,
+            absent_all=a.absent_all + b.absent_all,
+        )
 
-    def _merge_properties(self, a: dict[str, Any], b: dict[str, Any], ptr: str) -> dict[str, Any]:
+    def _merge_properties(self, a: Flat, b: Flat, ptr: str) -> dict[str, Any]:
         if "patternProperties" in a or "patternProperties" in b:
             self.unsupported("patternProperties", ptr, "merged with other properties in allOf")
         pa, pb = a.get("properties", {}), b.get("properties", {})
@@ -710,9 +476,9 @@ class _Compiler:
             )
         base = self.bases.get(id(schema), base)
         ref = schema.get("$ref")
-        if isinstance(ref, str) and not _has_validation(schema, ("$ref",)):
+        if isinstance(ref, str) and not has_validation(schema, ("$ref",)):
             return self.ref_rule(ref, ptr, base, guard)
-        if not _has_validation(schema):
+        if not has_validation(schema):
             return self.any_value()
         if "allOf" in schema or "$ref" in schema:
             # may recurse through merged references: give it a named rule like a $ref target
@@ -723,7 +489,7 @@ class _Compiler:
         """Like :meth:`value`, but ``schema`` itself never gets a named rule (the caller's)."""
         if isinstance(schema, dict) and ("allOf" in schema or "$ref" in schema):
             ref = schema.get("$ref")
-            if not (isinstance(ref, str) and not _has_validation(schema, ("$ref",))):
+            if not (isinstance(ref, str) and not has_validation(schema, ("$ref",))):
                 base = self.bases.get(id(schema), base)
                 return self.flat(self.flatten(schema, ptr, base), ptr, base, guard)
         return self.value(schema, ptr, base, guard)
@@ -749,18 +515,28 @@ class _Compiler:
         self.rules.define(name, body)
         return name
 
-    def flat(self, s: dict[str, Any], ptr: str, base: str, guard: frozenset[int]) -> str | None:
-        if s.get("_false"):
-            return None
-        if s.get("_alts"):
-            return self.alternatives(s, ptr, base, guard)
+    def flat(self, s: Flat, ptr: str, base: str, guard: frozenset[int]) -> str | None:
+        """GBNF expression for one JSON value valid under a flattened schema; None if none is."""
+        return self.flat_folded(s, ptr, base, guard)[0]
+
+    def flat_folded(self, s: Flat, ptr: str, base: str, guard: frozenset[int]) -> tuple[str | None, Flat]:
+        """:meth:`flat`, and ``s`` with its negations folded in when it compiled them (what a
+        oneOf's disjointness check reads)."""
+        if s.false:
+            return None, s
+        if s.alternatives:
+            return self.alternatives(s, ptr, base, guard), s
         if "enum" in s:
-            return self.enum(s, ptr)
-        self.check_keywords(s, ptr)
+            values = s["enum"]
+            if not isinstance(values, list):
+                raise UnsupportedSchemaError("enum", ptr, f"expected an array, got {describe(values)}")
+            s = self.check_keywords(s, ptr)
+            return self.enum(values, s, ptr), s
+        s = self.check_keywords(s, ptr)
         types = s.get("type")
         if types is None:
-            types = list(_TYPES)
-        if not isinstance(types, list) or any(t not in _TYPES for t in types):
+            types = list(TYPES)
+        if not isinstance(types, list) or any(t not in TYPES for t in types):
             raise UnsupportedSchemaError("type", ptr, f"unknown type {describe(s.get('type'))}")
         types = [t for t in dict.fromkeys(types)]
         if "number" in types and "integer" in types:
@@ -771,10 +547,10 @@ class _Compiler:
             if expr is not None:
                 options.append(expr)
         if not options:
-            return None
-        return self.rules.add("value", alt(options)) if len(options) > 1 else options[0]
+            return None, s
+        return (self.rules.add("value", alt(options)) if len(options) > 1 else options[0]), s
 
-    def typed(self, t: str, s: dict[str, Any], ptr: str, base: str) -> str | None:
+    def typed(self, t: str, s: Flat, ptr: str, base: str) -> str | None:
         if t == "null":
             return '"null"'
         if t == "boolean":
@@ -787,10 +563,10 @@ class _Compiler:
             return self.array(s, ptr, base)
         return self.object(s, ptr, base)
 
-    def check_keywords(self, s: dict[str, Any], ptr: str) -> None:
-        nots = s.get("_nots")
-        if nots:
-            self.apply_nots(s, ptr)
+    def check_keywords(self, s: Flat, ptr: str) -> Flat:
+        """``s`` with its negations folded in; refuse the keywords a grammar cannot enforce."""
+        if s.negations:
+            s = self.fold_negations(s)
         if ("then" in s or "else" in s) and "if" in s:
             self.unsupported("if", ptr, "if/then/else cannot be expressed in a grammar")
         for kw in ("unevaluatedProperties", "unevaluatedItems"):
@@ -799,26 +575,31 @@ class _Compiler:
         for kw in ("$dynamicRef", "$recursiveRef"):
             if kw in s:
                 self.unsupported(kw, ptr, "dynamic references are not supported")
+        return s
 
-    def apply_nots(self, s: dict[str, Any], ptr: str) -> None:
-        """Fold the ``not`` forms we can express into ``s``; refuse the others."""
-        for sub, nptr in s.pop("_nots"):
+    def fold_negations(self, s: Flat) -> Flat:
+        """``s`` with the ``not`` forms we can express folded into its keywords; refuse the others."""
+        keywords = dict(s.keywords)
+        false = s.false
+        absent_all = list(s.absent_all)
+        for negation in s.negations:
+            sub, nptr = negation.schema, negation.ptr
             if sub is True or sub == {}:
-                s["_false"] = True
+                false = True
                 continue
             if sub is False:
                 continue
             if isinstance(sub, dict) and set(sub) <= {"type", "description", "title"} and "type" in sub:
                 banned = sub["type"] if isinstance(sub["type"], list) else [sub["type"]]
-                types = s.get("type")
-                types = list(_TYPES) if types is None else types
+                types = keywords.get("type")
+                types = list(TYPES) if types is None else types
                 kept = [t for t in types if t not in banned]
                 if "number" in banned:
                     kept = [t for t in kept if t != "integer"]
                 if "integer" in banned and "number" in kept:
                     self.unsupported("not", nptr, "'not integer' for numbers")
                     continue
-                s["type"] = kept
+                keywords["type"] = kept
                 continue
             if (
                 isinstance(sub, dict)
@@ -827,7 +608,7 @@ class _Compiler:
                 and len(sub["required"]) > 1
             ):
                 # objects must not have all these keys; other types pass
-                s["_absent_all"] = [*s.get("_absent_all", []), list(sub["required"])]
+                absent_all.append(tuple(sub["required"]))
                 continue
             if (
                 isinstance(sub, dict)
@@ -836,20 +617,20 @@ class _Compiler:
                 and len(sub["required"]) == 1
             ):
                 k = sub["required"][0]
-                props = dict(s.get("properties", {}))
+                props = dict(keywords.get("properties", {}))
                 props[k] = False
-                s["properties"] = props
-                if k in s.get("required", []):
-                    s["_false"] = True
+                keywords["properties"] = props
+                if k in keywords.get("required", []):
+                    false = True
                 continue
             self.unsupported("not", nptr, f"cannot express {json.dumps(sub)[:80]}")
+        return s.replace(keywords=keywords, false=false, negations=(), absent_all=tuple(absent_all))
 
-    def alternatives(self, s: dict[str, Any], ptr: str, base: str, guard: frozenset[int]) -> str | None:
-        groups = list(s["_alts"])
-        kind, branches, gptr, gbase = groups[0]
-        rest = {k: v for k, v in s.items() if k != "_alts"}
-        if len(groups) > 1:
-            rest["_alts"] = groups[1:]
+    def alternatives(self, s: Flat, ptr: str, base: str, guard: frozenset[int]) -> str | None:
+        """The first anyOf/oneOf group of ``s``, each branch merged with the rest of ``s``."""
+        group = s.alternatives[0]
+        kind, branches, gptr, gbase = group.kind, group.branches, group.ptr, group.base
+        rest = s.replace(alternatives=s.alternatives[1:])
         self.branches += len(branches)
         if self.branches > _MAX_BRANCHES:
             raise UnsupportedSchemaError(kind, gptr, "too many anyOf/oneOf combinations")
@@ -857,27 +638,25 @@ class _Compiler:
             reqs = self._required_only(branches, gptr, gbase)
             if reqs is not None:
                 return self.one_of_required(rest, reqs, gptr, gbase, guard)
-        standalone = not _has_validation(rest)
+        standalone = not rest.constrains()
         exprs: list[str] = []
-        flats: list[dict[str, Any] | None] = []
+        # oneOf: the branches that compiled, flattened (None: flattening one failed)
+        flats: list[Flat | None] = []
         for i, b in enumerate(branches):
-            bptr = _pointer(gptr, kind, i)
+            bptr = pointer(gptr, kind, i)
+            folded: Flat | None = None
             if standalone:
                 e = self.value(b, bptr, gbase, guard)
-                flats.append(None)
             else:
                 merged = self.merge(rest, self.flatten(b, bptr, gbase), bptr)
-                e = self.flat(merged, bptr, gbase, guard)
-                flats.append(merged)
+                e, folded = self.flat_folded(merged, bptr, gbase, guard)
             if e is not None:
                 exprs.append(e)
                 if kind == "oneOf":
-                    flats[-1] = flats[-1] if flats[-1] is not None else self._flatten_quiet(b, bptr, gbase)
-            else:
-                flats[-1] = None
+                    flats.append(folded if folded is not None else self._flatten_quiet(b, bptr, gbase))
         if kind == "oneOf":
             live = [f for f in flats if f is not None]
-            if len(live) < sum(1 for _ in exprs):
+            if len(live) < len(exprs):
                 self.unsupported("oneOf", gptr, "branches may overlap")
             elif not _pairwise_disjoint(live):
                 self.unsupported("oneOf", gptr, "branches may overlap (cannot prove exactly one matches)")
@@ -891,7 +670,7 @@ class _Compiler:
         for b in branches:
             if not isinstance(b, dict) or "$ref" in b:
                 return None
-            keys = {k for k in b if k in _VALIDATION}
+            keys = {k for k in b if k in VALIDATION}
             if keys != {"required"} or not isinstance(b["required"], list):
                 return None
             out.append([r for r in b["required"] if isinstance(r, str)])
@@ -899,7 +678,7 @@ class _Compiler:
 
     def one_of_required(
         self,
-        rest: dict[str, Any],
+        rest: Flat,
         reqs: list[list[str]],
         ptr: str,
         base: str,
@@ -908,19 +687,19 @@ class _Compiler:
         """oneOf of branches that only list required keys: exactly one list must be complete."""
         exprs = []
         for i, req in enumerate(reqs):
-            branch = self.merge(rest, {"type": ["object"], "required": req}, ptr)
+            branch = self.merge(rest, Flat({"type": ["object"], "required": req}), ptr)
             others = [r for j, r in enumerate(reqs) if j != i]
             if any(set(o) <= set(req) for o in others):
                 continue  # whenever branch i matches, so does another one
-            branch["_absent_all"] = [*branch.get("_absent_all", []), *others]
-            e = self.flat(branch, _pointer(ptr, "oneOf", i), base, guard)
+            branch = branch.replace(absent_all=branch.absent_all + tuple(tuple(o) for o in others))
+            e = self.flat(branch, pointer(ptr, "oneOf", i), base, guard)
             if e is not None:
                 exprs.append(e)
         if not exprs:
             return None
         return self.rules.add("alt", alt(exprs)) if len(exprs) > 1 else exprs[0]
 
-    def _flatten_quiet(self, b: Any, ptr: str, base: str) -> dict[str, Any] | None:
+    def _flatten_quiet(self, b: Any, ptr: str, base: str) -> Flat | None:
         try:
             f = self.flatten(b, ptr, base)
         except UnsupportedSchemaError:
@@ -988,12 +767,9 @@ class _Compiler:
 
     # --- enum ---
 
-    def enum(self, s: dict[str, Any], ptr: str) -> str | None:
-        values = s["enum"]
-        if not isinstance(values, list):
-            raise UnsupportedSchemaError("enum", ptr, f"expected an array, got {describe(values)}")
-        self.check_keywords(s, ptr)
-        if s.get("_false"):
+    def enum(self, values: list[Any], s: Flat, ptr: str) -> str | None:
+        """The listed values that also satisfy the other keywords of ``s`` (negations folded)."""
+        if s.false:
             return None
         kept = [v for v in values if self._fits(v, s, ptr)]
         if not kept:
@@ -1001,15 +777,15 @@ class _Compiler:
         opts = list(dict.fromkeys(self.json_literal(v) for v in kept))
         return self.rules.add("enum", alt(opts)) if len(opts) > 1 else opts[0]
 
-    def _fits(self, v: Any, s: dict[str, Any], ptr: str) -> bool:
+    def _fits(self, v: Any, s: Flat, ptr: str) -> bool:
         types = s.get("type")
-        vt = _type_of(v)
+        vt = type_of(v)
         if types is not None and vt not in types and not (vt == "integer" and "number" in types):
             return False
-        checks = {k: s[k] for k in s if k in _SCALAR_KEYWORDS and k != "type"}
-        if "_patterns" in s:
-            checks["allOf"] = [{"pattern": p} for p in s["_patterns"]]
-        if isinstance(v, (list, dict)) and any(k in _CONTAINER_KEYWORDS for k in s):
+        checks = {k: x for k, x in s.keywords.items() if k in SCALAR_KEYWORDS and k != "type"}
+        if s.patterns:
+            checks["allOf"] = [{"pattern": p} for p in s.patterns]
+        if isinstance(v, (list, dict)) and any(k in CONTAINER_KEYWORDS for k in s.keywords):
             self.unsupported("enum", ptr, "enum of arrays/objects next to array/object keywords")
         if not checks:
             return True
@@ -1049,14 +825,14 @@ class _Compiler:
 
     # --- strings ---
 
-    def string(self, s: dict[str, Any], ptr: str) -> str | None:
-        min_len = _as_count(s.get("minLength", 0), "minLength", ptr)
+    def string(self, s: Flat, ptr: str) -> str | None:
+        min_len = as_count(s.get("minLength", 0), "minLength", ptr)
         max_len = s.get("maxLength")
         if max_len is not None:
-            max_len = _as_count(max_len, "maxLength", ptr)
+            max_len = as_count(max_len, "maxLength", ptr)
             if max_len < min_len:
                 return None
-        patterns = s.get("_patterns", [])
+        patterns = list(s.patterns)
         fmt = s.get("format")
         quote = '"\\""'
         if isinstance(fmt, str) and fmt in _ASSERTED_FORMATS and format_rule(fmt, self.rules) is None:
@@ -1152,24 +928,24 @@ class _Compiler:
 
     # --- numbers ---
 
-    def number(self, s: dict[str, Any], ptr: str, integer: bool) -> str | None:
+    def number(self, s: Flat, ptr: str, integer: bool) -> str | None:
         lo = hi = None
         lo_ex = hi_ex = False
         if "minimum" in s:
-            lo = _as_decimal(s["minimum"], "minimum", ptr)
+            lo = as_decimal(s["minimum"], "minimum", ptr)
         if "exclusiveMinimum" in s:
-            x = _as_decimal(s["exclusiveMinimum"], "exclusiveMinimum", ptr)
+            x = as_decimal(s["exclusiveMinimum"], "exclusiveMinimum", ptr)
             if lo is None or x >= lo:
                 lo, lo_ex = x, True
         if "maximum" in s:
-            hi = _as_decimal(s["maximum"], "maximum", ptr)
+            hi = as_decimal(s["maximum"], "maximum", ptr)
         if "exclusiveMaximum" in s:
-            x = _as_decimal(s["exclusiveMaximum"], "exclusiveMaximum", ptr)
+            x = as_decimal(s["exclusiveMaximum"], "exclusiveMaximum", ptr)
             if hi is None or x <= hi:
                 hi, hi_ex = x, True
         step: Fraction | None = None
         if "multipleOf" in s:
-            m = _as_decimal(s["multipleOf"], "multipleOf", ptr)
+            m = as_decimal(s["multipleOf"], "multipleOf", ptr)
             if m <= 0:
                 raise UnsupportedSchemaError("multipleOf", ptr, f"must be > 0, got {m}")
             step = Fraction(m)
@@ -1225,24 +1001,24 @@ class _Compiler:
 
     # --- arrays ---
 
-    def array(self, s: dict[str, Any], ptr: str, base: str) -> str | None:
+    def array(self, s: Flat, ptr: str, base: str) -> str | None:
         ws = self.ws
         prefix = s.get("prefixItems", [])
         rest = s.get("items", True)
-        min_items = _as_count(s.get("minItems", 0), "minItems", ptr)
+        min_items = as_count(s.get("minItems", 0), "minItems", ptr)
         max_items = s.get("maxItems")
         if max_items is not None:
-            max_items = _as_count(max_items, "maxItems", ptr)
+            max_items = as_count(max_items, "maxItems", ptr)
         if s.get("uniqueItems") is True and (max_items is None or max_items > 1):
             self.unsupported("uniqueItems", ptr, "uniqueItems on arrays that may hold several items")
         prefix_exprs: list[str] = []
         for i, p in enumerate(prefix):
-            e = self.value(p, _pointer(ptr, "prefixItems", i), base, frozenset())
+            e = self.value(p, pointer(ptr, "prefixItems", i), base, frozenset())
             if e is None:
                 max_items = i if max_items is None else min(max_items, i)
                 break
             prefix_exprs.append(e)
-        rest_expr = self.value(rest, _pointer(ptr, "items"), base, frozenset())
+        rest_expr = self.value(rest, pointer(ptr, "items"), base, frozenset())
         if rest_expr is None:
             max_items = len(prefix_exprs) if max_items is None else min(max_items, len(prefix_exprs))
         if max_items is not None and min_items > max_items:
@@ -1279,7 +1055,7 @@ class _Compiler:
 
     def array_contains(
         self,
-        s: dict[str, Any],
+        s: Flat,
         ptr: str,
         base: str,
         prefix: list[str],
@@ -1288,20 +1064,20 @@ class _Compiler:
         max_items: int | None,
     ) -> str | None:
         ws = self.ws
-        k = _as_count(s.get("minContains", 1), "minContains", ptr)
+        k = as_count(s.get("minContains", 1), "minContains", ptr)
         if "maxContains" in s or max_items is not None or prefix or min_items > max(k, 1):
             self.unsupported("contains", ptr, "contains with maxContains/maxItems/prefixItems/minItems")
         if k == 0:
-            s2 = {key: v for key, v in s.items() if key not in ("contains", "minContains")}
-            return self.array(s2, ptr, base)
+            kept = {key: v for key, v in s.keywords.items() if key not in ("contains", "minContains")}
+            return self.array(s.replace(keywords=kept), ptr, base)
         if rest is None:
             return None
         both = self.merge(
-            self.flatten(s.get("items", True), _pointer(ptr, "items"), base),
-            self.flatten(s["contains"], _pointer(ptr, "contains"), base),
+            self.flatten(s.get("items", True), pointer(ptr, "items"), base),
+            self.flatten(s["contains"], pointer(ptr, "contains"), base),
             ptr,
         )
-        c_expr = self.flat(both, _pointer(ptr, "contains"), base, frozenset())
+        c_expr = self.flat(both, pointer(ptr, "contains"), base, frozenset())
         if c_expr is None:
             return None
         sep = f'"," {ws}'
@@ -1315,14 +1091,14 @@ class _Compiler:
 
     # --- objects ---
 
-    def object(self, s: dict[str, Any], ptr: str, base: str) -> str | None:
+    def object(self, s: Flat, ptr: str, base: str) -> str | None:
         return _ObjectBuilder(self, s, ptr, base).build()
 
 
 class _ObjectBuilder:
     """Grammar for one object schema: a chain of states (next property, count, seen keys)."""
 
-    def __init__(self, comp: _Compiler, s: dict[str, Any], ptr: str, base: str) -> None:
+    def __init__(self, comp: _Compiler, s: Flat, ptr: str, base: str) -> None:
         self.c = comp
         self.s = s
         self.ptr = ptr
@@ -1344,10 +1120,10 @@ class _ObjectBuilder:
         additional = s.get("additionalProperties", comp.additional_default if declares_keys else True)
         pattern_props = s.get("patternProperties", {})
         names = s.get("propertyNames")
-        min_p = _as_count(s.get("minProperties", 0), "minProperties", ptr)
+        min_p = as_count(s.get("minProperties", 0), "minProperties", ptr)
         max_p = s.get("maxProperties")
         if max_p is not None:
-            max_p = _as_count(max_p, "maxProperties", ptr)
+            max_p = as_count(max_p, "maxProperties", ptr)
             if max_p < min_p:
                 return None
         if s.get("dependentSchemas"):
@@ -1355,7 +1131,7 @@ class _ObjectBuilder:
 
         names_flat = None
         if names is not None and names is not True and names != {}:
-            names_flat = comp.flatten(names, _pointer(ptr, "propertyNames"), self.base)
+            names_flat = comp.flatten(names, pointer(ptr, "propertyNames"), self.base)
 
         # members: (key, schema, pointer, required)
         members: list[tuple[str, Any, str, bool]] = []
@@ -1364,7 +1140,7 @@ class _ObjectBuilder:
             for pat, psub in pattern_props.items():
                 if _py_search(pat, k, comp, ptr):
                     sch = _all_of(sch, psub)
-            members.append((k, sch, _pointer(ptr, "properties", k), k in required))
+            members.append((k, sch, pointer(ptr, "properties", k), k in required))
         defined = set(props)
         # keys named by required, dependencies or oneOf-of-required but not listed: listed here
         # (at the end) so the object grammar can track them
@@ -1374,7 +1150,7 @@ class _ObjectBuilder:
             for trig, ds in dep.items():
                 if isinstance(ds, list):
                     named_keys += [trig, *(d for d in ds if isinstance(d, str))]
-        named_keys += [k for c in s.get("_absent_all", []) for k in c if isinstance(k, str)]
+        named_keys += [k for c in s.absent_all for k in c if isinstance(k, str)]
         for k in dict.fromkeys(named_keys):
             if k in defined:
                 continue
@@ -1389,7 +1165,7 @@ class _ObjectBuilder:
                 continue
             else:
                 sch = additional
-            members.append((k, sch, _pointer(ptr, "required"), k in required))
+            members.append((k, sch, pointer(ptr, "required"), k in required))
             defined.add(k)
 
         # property names: drop members whose key is not a valid name
@@ -1403,7 +1179,7 @@ class _ObjectBuilder:
             members = kept
 
         self.deps, forbidden = self._dependencies(s.get("dependentRequired", {}), {m[0] for m in members})
-        combo_keys = {k for c in s.get("_absent_all", []) for k in c}
+        combo_keys = {k for c in s.absent_all for k in c}
         hidden = (forbidden | combo_keys) - {m[0] for m in members}
         all_keys = [m[0] for m in members] + sorted(hidden)
         for m in members:
@@ -1431,7 +1207,7 @@ class _ObjectBuilder:
         self.deps = {t: ds for t, ds in self.deps.items() if t in listed}
         # key sets that must not all be present (oneOf of required lists); a set with a key
         # that is not listed can never be complete because extras exclude it (see all_keys)
-        self.absent = [frozenset(c) for c in s.get("_absent_all", []) if set(c) <= listed]
+        self.absent = [frozenset(c) for c in s.absent_all if set(c) <= listed]
         self.relevant = frozenset(
             [k for trig, ds in self.deps.items() for k in (trig, *ds)] + [k for c in self.absent for k in c]
         )
@@ -1480,7 +1256,7 @@ class _ObjectBuilder:
         additional: Any,
         pattern_props: dict[str, Any],
         names: Any,
-        names_flat: dict[str, Any] | None,
+        names_flat: Flat | None,
     ) -> str | None:
         """Rule for one extra member (key not among ``keys``), or None when none is allowed."""
         comp, ws, ptr = self.c, self.ws, self.ptr
@@ -1491,24 +1267,24 @@ class _ObjectBuilder:
                 comp.unsupported("patternProperties", ptr, "several patterns with different schemas")
             for pat, psub in pattern_props.items():
                 for m in self.s.get("properties", {}):
-                    if m in keys and _py_search(pat, m, comp, ptr) and not _trivial(self.s["properties"][m]):
+                    if m in keys and _py_search(pat, m, comp, ptr) and not trivial(self.s["properties"][m]):
                         comp.unsupported("patternProperties", ptr, f"property {m!r} also matches {pat!r}")
                 if names_flat is not None:
                     comp.unsupported("propertyNames", ptr, "together with patternProperties")
-                body = comp.pattern(pat, 0, None, _pointer(ptr, "patternProperties", pat))
-                val = comp.value(psub, _pointer(ptr, "patternProperties", pat), self.base, frozenset())
+                body = comp.pattern(pat, 0, None, pointer(ptr, "patternProperties", pat))
+                val = comp.value(psub, pointer(ptr, "patternProperties", pat), self.base, frozenset())
                 if body is None or val is None:
                     continue
                 key = comp.rules.add("pkey", f'"\\"" {body} "\\""')
                 options.append(comp.rules.add("pkv", f'{key} {ws} ":" {ws} {val} {ws}'))
             if additional is not False and not (
-                _trivial(additional) and all(_trivial(v) for v in pattern_props.values())
+                trivial(additional) and all(trivial(v) for v in pattern_props.values())
             ):
                 # keys matching no pattern would need the complement of a regex: allow only
                 # keys that match a pattern (a subset of what the schema accepts, never more)
                 additional = False
         if additional is not False and names is not False:
-            val = comp.value(additional, _pointer(ptr, "additionalProperties"), self.base, frozenset())
+            val = comp.value(additional, pointer(ptr, "additionalProperties"), self.base, frozenset())
             if val is not None:
                 xkey = self.extra_key(keys, names, names_flat)
                 if xkey is not None:
@@ -1517,7 +1293,7 @@ class _ObjectBuilder:
             return None
         return comp.rules.add("extra", alt(options)) if len(options) > 1 else options[0]
 
-    def extra_key(self, keys: list[str], names: Any, names_flat: dict[str, Any] | None) -> str | None:
+    def extra_key(self, keys: list[str], names: Any, names_flat: Flat | None) -> str | None:
         comp = self.c
         if names_flat is not None:
             enum = names_flat.get("enum")
@@ -1530,9 +1306,10 @@ class _ObjectBuilder:
                 return alt([literal(json.dumps(v, ensure_ascii=False)) for v in allowed])
             if any(self._name_ok(k, names) for k in keys):
                 comp.unsupported("propertyNames", self.ptr, "extra keys must differ from listed properties")
-            sub = {k: v for k, v in names_flat.items() if k not in ("type",)}
-            sub["type"] = ["string"]
-            return comp.flat(sub, _pointer(self.ptr, "propertyNames"), self.base, frozenset())
+            sub = names_flat.replace(
+                keywords={**{k: v for k, v in names_flat.keywords.items() if k != "type"}, "type": ["string"]}
+            )
+            return comp.flat(sub, pointer(self.ptr, "propertyNames"), self.base, frozenset())
         if not keys:
             return comp.any_string()
         return _excluding_keys(comp, keys)
@@ -1709,10 +1486,6 @@ def _all_of(a: Any, b: Any) -> Any:
     return out
 
 
-def _trivial(schema: Any) -> bool:
-    return schema is True or schema == {} or (isinstance(schema, dict) and not _has_validation(schema))
-
-
 def _merge_types(a: list[str], b: list[str]) -> list[str]:
     out = [t for t in a if t in b]
     if "integer" in a and "number" in b and "integer" not in out:
@@ -1850,7 +1623,7 @@ def _nonempty(node: _regex.Node) -> _regex.Node | None:
     return node
 
 
-def _pairwise_disjoint(schemas: list[dict[str, Any]]) -> bool:
+def _pairwise_disjoint(schemas: list[Flat]) -> bool:
     for i in range(len(schemas)):
         for j in range(i + 1, len(schemas)):
             if not _disjoint(schemas[i], schemas[j]):
@@ -1858,28 +1631,28 @@ def _pairwise_disjoint(schemas: list[dict[str, Any]]) -> bool:
     return True
 
 
-def _value_types(s: dict[str, Any]) -> set[str]:
+def _value_types(s: Flat) -> set[str]:
     if "enum" in s and isinstance(s["enum"], list):
-        out = {_type_of(v) for v in s["enum"]}
+        out = {type_of(v) for v in s["enum"]}
         return out | ({"number"} if "integer" in out else set())
     t = s.get("type")
     if not t:
-        return set(_TYPES)
+        return set(TYPES)
     out = set(t)
     if "number" in out:
         out.add("integer")
     return out
 
 
-def _disjoint(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    if a.get("_alts") or b.get("_alts"):
+def _disjoint(a: Flat, b: Flat) -> bool:
+    if a.alternatives or b.alternatives:
         return False
     ta, tb = _value_types(a), _value_types(b)
     common = ta & tb
     if not common:
         return True
     if "enum" in a and "enum" in b:
-        return not ({_json_key(v) for v in a["enum"]} & {_json_key(v) for v in b["enum"]})
+        return not ({json_key(v) for v in a["enum"]} & {json_key(v) for v in b["enum"]})
     if common <= {"object"}:
         return _objects_disjoint(a, b) or _objects_disjoint(b, a)
     if common <= {"number", "integer"}:
@@ -1887,7 +1660,7 @@ def _disjoint(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return False
 
 
-def _objects_disjoint(a: dict[str, Any], b: dict[str, Any]) -> bool:
+def _objects_disjoint(a: Flat, b: Flat) -> bool:
     pa, pb = a.get("properties", {}), b.get("properties", {})
     ra, rb = set(a.get("required", [])), set(b.get("required", []))
     # a forbids extra keys and b requires a key a does not list
@@ -1907,9 +1680,9 @@ def _const_values(s: Any) -> set[Any] | None:
         return None
     found: set[Any] | None = None
     if "const" in s:
-        found = {_json_key(s["const"])}
+        found = {json_key(s["const"])}
     if isinstance(s.get("enum"), list):
-        vals = {_json_key(v) for v in s["enum"]}
+        vals = {json_key(v) for v in s["enum"]}
         found = vals if found is None else found & vals
     for sub in s.get("allOf", []) if isinstance(s.get("allOf"), list) else []:
         inner = _const_values(sub)
@@ -1918,8 +1691,8 @@ def _const_values(s: Any) -> set[Any] | None:
     return found
 
 
-def _ranges_disjoint(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    def bounds(s: dict[str, Any]) -> tuple[Any, Any]:
+def _ranges_disjoint(a: Flat, b: Flat) -> bool:
+    def bounds(s: Flat) -> tuple[Any, Any]:
         lo = s.get("exclusiveMinimum", s.get("minimum"))
         hi = s.get("exclusiveMaximum", s.get("maximum"))
         return lo, hi

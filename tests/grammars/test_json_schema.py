@@ -27,6 +27,12 @@ CASES: list[tuple[str, Any, list[Any], list[Any]]] = [
     ("true-schema", True, [1, "a", None, {"a": [1]}], []),
     ("empty-schema", {}, [1, "a", None, [{}]], []),
     (
+        "unknown-keys-are-annotations",  # once the compiler's own markers, misread as keywords
+        {"type": "string", "_false": True, "_alts": 1, "_nots": [[{}, "#"]], "_patterns": ["^a$"]},
+        ["a", "b", ""],
+        [1, None],
+    ),
+    (
         "enum-any",
         {"enum": ["a", 1, None, {"x": [1, 2]}, [True]]},
         ["a", 1, None, {"x": [1, 2]}, [True]],

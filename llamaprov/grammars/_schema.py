@@ -1,0 +1,73 @@
+"""The normalized schema the compiler works on: plain keywords plus typed combinators.
+
+Flattening a JSON Schema (any draft) gives a :class:`Flat`: ``$ref`` and ``allOf`` merged in,
+draft differences removed, and what does not merge into single keyword values kept in fields of
+its own: ``anyOf``/``oneOf`` groups, ``not`` subschemas, patterns (all must match), key sets an
+object must not hold all of, and whether the schema is false (accepts nothing).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._keywords import VALIDATION
+
+
+@dataclass(frozen=True, eq=False)
+class Alternatives:
+    """One ``anyOf`` or ``oneOf`` of a schema, with where it was written (for its branches)."""
+
+    kind: str  # "anyOf" or "oneOf"
+    branches: list[Any]  # the raw subschemas
+    ptr: str  # JSON pointer of the schema holding the keyword
+    base: str  # base URI the branches' references resolve against
+
+
+@dataclass(frozen=True, eq=False)
+class Negation:
+    """A ``not`` subschema (raw) and its JSON pointer."""
+
+    schema: Any
+    ptr: str
+
+
+@dataclass(frozen=True, eq=False)
+class Flat:
+    """A flattened schema: an instance is valid when it satisfies all of these at once.
+
+    ``keywords`` holds the remaining JSON Schema keywords in normalized form (``type`` a list,
+    ``const`` folded into ``enum``, draft 4 exclusive bounds as numbers, array ``items`` split
+    into ``prefixItems``/``items``, ``dependencies`` split); it is never changed once built.
+    Keyword access (``s.get("type")``, ``"enum" in s``, ``s["enum"]``) reads ``keywords``.
+    """
+
+    keywords: dict[str, Any] = field(default_factory=dict)
+    false: bool = False  # accepts no value at all
+    alternatives: tuple[Alternatives, ...] = ()  # each group must match
+    negations: tuple[Negation, ...] = ()  # none may match
+    patterns: tuple[str, ...] = ()  # a string must match every one
+    absent_all: tuple[tuple[str, ...], ...] = ()  # an object must not hold all keys of any
+
+    def get(self, keyword: str, default: Any = None) -> Any:
+        """A keyword's value, or ``default``."""
+        return self.keywords.get(keyword, default)
+
+    def __contains__(self, keyword: object) -> bool:
+        return keyword in self.keywords
+
+    def __getitem__(self, keyword: str) -> Any:
+        return self.keywords[keyword]
+
+    def constrains(self) -> bool:
+        """Whether anything here constrains instances (else any JSON value is valid)."""
+        return (
+            self.false
+            or bool(self.alternatives or self.negations or self.patterns or self.absent_all)
+            or any(k in VALIDATION for k in self.keywords)
+        )
+
+    def replace(self, **changes: Any) -> Flat:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
