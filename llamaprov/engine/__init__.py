@@ -24,6 +24,7 @@ from .backend import (
 from .batch import Batch
 from .context import Context
 from .embed import embed_batch
+from .footprint import memory_breakdown, memory_breakdown_print
 from .generate import Completion, CompletionChunk, Scheduler, Usage
 from .memory import Memory
 from .model import Model, ModelInfo, default_model_path, load_model, meta_key_str
@@ -58,6 +59,8 @@ __all__ = [
     "max_devices",
     "max_parallel_sequences",
     "max_tensor_buft_overrides",
+    "memory_breakdown",
+    "memory_breakdown_print",
     "meta_key_str",
     "numa_init",
     "quantize",

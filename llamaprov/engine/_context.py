@@ -17,9 +17,10 @@ import numpy as np
 
 from ..errors import ContextError, ContextOverflowError, InvalidArgumentError
 from ._checks import INT32_MAX, check_allocation, check_int
-from ._ffi import lib, recent_log
+from ._ffi import capture_log, lib, recent_log
 from ._handle import _Handle
 from .batch import MAX_BATCH, Batch
+from .footprint import parse_buffers
 from .memory import Memory
 
 if TYPE_CHECKING:
@@ -214,7 +215,8 @@ class ContextCore(_Handle):
                 setattr(params, name, _GGML_TYPES[value])
         check_allocation(f"a KV cache of {n_ctx} tokens", _kv_bytes(model, n_ctx, type_k, type_v))
         recent_log(clear=True)
-        ptr = lib.llama_init_from_model(model._weights(), params)
+        with capture_log() as lines:
+            ptr = lib.llama_init_from_model(model._weights(), params)
         if not ptr:
             reason = "; ".join(recent_log(clear=True)[-3:]) or "llama.cpp could not create it"
             raise ContextError(f"failed to create a context (n_ctx={n_ctx}): {reason}")
@@ -235,6 +237,7 @@ class ContextCore(_Handle):
         self._abort_cb: Any = None
         self._user_abort: Any = None
         self._loras: dict[Any, float] = {}  # LoraAdapter -> scale, see engine.adapters
+        self._buffers = parse_buffers(lines)  # what llama.cpp allocated, see engine.footprint
         self._install_abort_callback()
         self._threads, self._threads_batch = n_threads, n_threads_batch
 

@@ -22,7 +22,7 @@ import llama_cpp.llama_cpp as lib
 
 from ..errors import InvalidArgumentError
 
-__all__ = ["c_str", "capture_stderr", "ggml", "lib", "log_threshold", "recent_log",
+__all__ = ["c_str", "capture_log", "capture_stderr", "ggml", "lib", "log_threshold", "recent_log",
            "set_log_threshold", "utf8"]
 
 _logger = logging.getLogger("llamaprov.llama_cpp")
@@ -40,10 +40,17 @@ _last_level = logging.DEBUG
 _recent: collections.deque[str] = collections.deque(maxlen=32)
 
 
+# threads inside capture_log(): every line llama.cpp logs from them, whatever its level
+_captures: dict[int, list[str]] = {}
+
+
 def _on_log(level: int, text: bytes | None, _user_data: ctypes.c_void_p) -> None:
     global _last_level
     py_level = _last_level if level == 5 else _GGML_TO_LOGGING.get(level, logging.INFO)
     _last_level = py_level
+    capture = _captures.get(threading.get_ident()) if _captures else None
+    if capture is not None:
+        capture.append((text or b"").decode("utf-8", errors="replace"))
     if py_level < logging.WARNING and py_level < _threshold:
         return
     message = (text or b"").decode("utf-8", errors="replace").rstrip("\n")
@@ -80,6 +87,19 @@ def recent_log(clear: bool = False) -> list[str]:
     if clear:
         _recent.clear()
     return lines
+
+
+@contextlib.contextmanager
+def capture_log() -> Iterator[list[str]]:
+    """Collect every line llama.cpp logs from this thread inside the block (all levels), e.g.
+    the buffer sizes it reports while loading a model or creating a context."""
+    lines: list[str] = []
+    me = threading.get_ident()
+    _captures[me] = lines
+    try:
+        yield lines
+    finally:
+        _captures.pop(me, None)
 
 
 _stderr_lock = threading.Lock()

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError, ModelLoadError, ModelNotFoundError
 from ._checks import INT32_MAX, check_int, check_token, check_tokens
-from ._ffi import c_str, lib, recent_log, utf8
+from ._ffi import c_str, capture_log, lib, recent_log, utf8
 from ._handle import _Handle
 from .backend import _device_handle, _extra_buffers_safe
+from .footprint import parse_buffers
 from .vocab import Vocab
 
 if TYPE_CHECKING:
@@ -172,16 +173,18 @@ def load_model(
         tensor_split=tensor_split, use_mmap=use_mmap, use_mlock=use_mlock, vocab_only=vocab_only,
         check_tensors=check_tensors, use_extra_bufts=use_extra_bufts)
     recent_log(clear=True)
-    if len(paths) == 1:
-        ptr = lib.llama_model_load_from_file(c_str(str(paths[0])), params)
-    else:
-        arr = (ctypes.c_char_p * len(paths))(*[c_str(str(p)) for p in paths])
-        ptr = lib.llama_model_load_from_splits(arr, len(paths), params)
+    with capture_log() as lines:
+        if len(paths) == 1:
+            ptr = lib.llama_model_load_from_file(c_str(str(paths[0])), params)
+        else:
+            arr = (ctypes.c_char_p * len(paths))(*[c_str(str(p)) for p in paths])
+            ptr = lib.llama_model_load_from_splits(arr, len(paths), params)
     del keep
     if not ptr:
         reason = "; ".join(recent_log(clear=True)[-3:]) or "llama.cpp could not load it"
         raise ModelLoadError(f"failed to load model {str(paths[0])!r}: {reason}")
     model = Model(ptr, paths[0], vocab_only=bool(vocab_only))
+    model._buffers = parse_buffers(lines)
     if len(paths) == 1:
         # how to load a sibling of this file the same way (see embed._embedding_model)
         model._load_options = {
@@ -207,6 +210,8 @@ class Model(_Handle):
         self._piece_cache: dict[int, bytes] = {}
         self._contexts: weakref.WeakSet[ContextCore] = weakref.WeakSet()
         self._adapters: weakref.WeakSet[LoraAdapter] = weakref.WeakSet()
+        # (buffer type, kind, bytes) llama.cpp reported while loading, see footprint
+        self._buffers: list[tuple[str, str, int]] = []
         self._lock = threading.Lock()
         self._meta: dict[str, str] | None = None
         self._load_options: dict[str, Any] | None = None
