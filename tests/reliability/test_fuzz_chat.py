@@ -179,4 +179,4 @@ def test_fuzz_chat_api(fuzz):
 
         search()
         report()
-    """, examples=60, timeout=150)
+    """, examples=40, timeout=150)

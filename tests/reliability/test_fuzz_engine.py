@@ -274,4 +274,4 @@ def test_fuzz_text(fuzz):
         search()
         check("embed_batch", embed_batch, MODEL, ["ok", "\\ud800"])
         report()
-    """, examples=120, timeout=150)
+    """, examples=80, timeout=150)
