@@ -19,14 +19,16 @@ from llamaprov.chat.events import (
     ToolResultEvent,
     TurnDone,
 )
+from llamaprov.chat.factory import chat_llamaprov
 from llamaprov.chat.formats import (
     TOOL_FORMATS,
     ToolCallFormat,
     detect_tool_format,
 )
+from llamaprov.chat.parallel import parallel_chat, parallel_chat_structured
 from llamaprov.chat.params import ChatParams, params
-from llamaprov.chat.provider import LlamaProvider, Provider, chat_llamaprov
-from llamaprov.chat.scheduler import parallel_chat, parallel_chat_structured
+from llamaprov.chat.provider import Provider
+from llamaprov.chat.provider_llama import LlamaProvider
 from llamaprov.chat.tools import ToolDef, tool
 from llamaprov.chat.turns import TokenUsage, Turn, as_turn
 from llamaprov.chat.types import (

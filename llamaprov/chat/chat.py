@@ -19,8 +19,8 @@ from llamaprov.chat.content import (
 )
 from llamaprov.chat.events import StreamEvent, TextDelta, ThinkingDelta, ToolResultEvent, TurnDone
 from llamaprov.chat.params import ChatParams
-from llamaprov.chat.provider import Provider, check_tool_choice
-from llamaprov.chat.tools import ToolDef, as_tools, tool
+from llamaprov.chat.provider import Provider
+from llamaprov.chat.tools import ToolDef, as_tools, check_tool_choice, tool
 from llamaprov.chat.turns import TokenUsage, Turn
 from llamaprov.errors import InvalidArgumentError, describe
 

@@ -8,7 +8,7 @@ import re
 import secrets
 import string
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +16,9 @@ import jsonschema
 import pydantic
 
 from llamaprov.chat.content import ContentToolRequest, ContentToolResult
-from llamaprov.errors import ToolError, describe
+from llamaprov.errors import InvalidArgumentError, ToolError, describe
 
+TOOL_CHOICES = ("auto", "required", "any", "none")
 _TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 _ID_ALPHABET = string.ascii_letters + string.digits
 
@@ -257,3 +258,20 @@ def run_tool(td: ToolDef, request: ContentToolRequest, loop: asyncio.AbstractEve
 
 async def _await(awaitable: Any) -> Any:
     return await awaitable
+
+
+def check_tool_choice(tool_choice: Any, tools: Sequence[ToolDef]) -> str:
+    """Validate ``tool_choice`` against the offered tools; returns it normalized."""
+    if tool_choice == "any":
+        tool_choice = "required"
+    if tool_choice in ("auto", "required", "none"):
+        if tool_choice == "required" and not tools:
+            raise InvalidArgumentError("tool_choice='required' but no tools are registered")
+        return str(tool_choice)
+    names = [t.name for t in tools]
+    if isinstance(tool_choice, str) and tool_choice in names:
+        return tool_choice
+    raise InvalidArgumentError(
+        f"tool_choice must be one of {TOOL_CHOICES} or a registered tool name {names}, "
+        f"got {describe(tool_choice)}"
+    )

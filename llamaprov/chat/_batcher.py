@@ -1,38 +1,48 @@
-"""Requests decoded together: parallel sequences of one context, fed by a queue.
+"""The batch queue: requests decoded together as parallel sequences of one context.
 
-:meth:`LlamaProvider.submit` queues a request from any thread; one worker thread per provider
-keeps admitting queued requests into free sequences of a shared context between decode steps
-(continuous batching) and resolves each request's future with its parsed turn.
-:func:`parallel_chat` and :func:`parallel_chat_structured` are built on it, and so are
-LangChain's ``batch``/``abatch``.
+A :class:`_Batcher` takes requests from any thread; one worker thread keeps admitting queued
+requests into free sequences of a shared context between decode steps (continuous batching) and
+resolves each request's future with what its ``finish`` callback makes of the completion. It
+knows nothing of providers: the model and its settings are given to it.
 """
 
 from __future__ import annotations
 
 import atexit
-import json
 import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import CancelledError, Future
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, Protocol, TypeVar
 
-from llamaprov.chat.chat import Chat
-from llamaprov.chat.content import ContentText
-from llamaprov.chat.provider import LlamaProvider
 from llamaprov.chat.turns import Turn
-from llamaprov.chat.types import validate_against_type
-from llamaprov.errors import ClosedError, InvalidArgumentError, StructuredOutputError, describe
-
-if TYPE_CHECKING:
-    from llamaprov.chat.provider import _Plan
+from llamaprov.engine import Completion, Model, SamplingParams
+from llamaprov.errors import ClosedError
 
 
-class _Job:
+class Generation(Protocol):
+    """What the queue needs of a request: the prompt's tokens and how to decode them."""
+
+    @property
+    def tokens(self) -> list[int]: ...
+    @property
+    def max_tokens(self) -> int: ...
+    @property
+    def stop(self) -> Sequence[str]: ...
+    @property
+    def sampling(self) -> SamplingParams: ...
+    @property
+    def special(self) -> bool: ...
+
+
+G = TypeVar("G", bound=Generation)
+
+
+class _Job(Generic[G]):
     __slots__ = ("future", "plan", "reserved", "tokens")
 
-    def __init__(self, plan: _Plan, n_ctx: int) -> None:
+    def __init__(self, plan: G, n_ctx: int) -> None:
         self.plan = plan
         self.tokens = plan.tokens
         self.future: Future[Turn] = Future()
@@ -62,8 +72,12 @@ def _hook_exit() -> None:
             _exit_hooked = True
 
 
-class _Batcher:
+class _Batcher(Generic[G]):
     """The queue and worker thread behind :meth:`LlamaProvider.submit`.
+
+    Its contexts are created on ``model`` with ``n_ctx`` tokens, ``max_parallel`` sequences and
+    ``n_threads`` threads (None: the engine's default); ``finish(request, completion)`` makes the
+    turn a request's future resolves to.
 
     The worker creates the shared context when work arrives and frees it when the queue runs
     dry. The context's KV cache is unified: a request is admitted only while the cells reserved
@@ -79,10 +93,15 @@ class _Batcher:
     freed under a decode and exiting never waits for queued work.
     """
 
-    def __init__(self, provider: LlamaProvider) -> None:
-        self._provider = provider
+    def __init__(self, model: Model, *, n_ctx: int, max_parallel: int, n_threads: int | None,
+                 finish: Callable[[G, Completion], Turn]) -> None:
+        self._model = model
+        self._n_ctx = n_ctx
+        self._max_parallel = max_parallel
+        self._n_threads = n_threads
+        self._finish = finish
         self._cond = threading.Condition()
-        self._queue: deque[_Job] = deque()
+        self._queue: deque[_Job[G]] = deque()
         self._thread: threading.Thread | None = None
         self._closed: str | None = None  # why, once closed
         self._dropped: set[Future[Turn]] = set()  # running requests to stop (see cancel)
@@ -90,8 +109,9 @@ class _Batcher:
         self.contexts = 0
         self.peak = 0
 
-    def submit(self, plan: _Plan) -> Future[Turn]:
-        job = _Job(plan, self._provider._n_ctx)
+    def submit(self, plan: G) -> Future[Turn]:
+        """Queue ``plan``; returns the future of its turn."""
+        job = _Job(plan, self._n_ctx)
         with self._cond:
             if self._closed:
                 raise ClosedError(f"this provider is closed ({self._closed})")
@@ -133,7 +153,7 @@ class _Batcher:
             self._dropped |= {f for f in wanted if not f.done()}
             self._cond.notify()
 
-    def _stop_dropped(self, running: dict[Any, _Job]) -> None:
+    def _stop_dropped(self, running: dict[Any, _Job[G]]) -> None:
         with self._cond:
             dropped, self._dropped = self._dropped, set()
         for completion, job in list(running.items()):
@@ -142,10 +162,10 @@ class _Batcher:
                 del running[completion]
                 job.future.set_exception(CancelledError())
 
-    def _admit(self, running: dict[Any, _Job], used: int, n_ctx: int) -> list[_Job]:
+    def _admit(self, running: dict[Any, _Job[G]], used: int, n_ctx: int) -> list[_Job[G]]:
         """Jobs to start now (called with the lock held)."""
-        taken: list[_Job] = []
-        while self._queue and len(running) + len(taken) < self._provider.max_parallel:
+        taken: list[_Job[G]] = []
+        while self._queue and len(running) + len(taken) < self._max_parallel:
             job = self._queue[0]
             if (running or taken) and used + job.reserved > n_ctx:
                 break
@@ -156,16 +176,15 @@ class _Batcher:
         return taken
 
     def _work(self) -> None:
-        provider = self._provider
-        n_ctx = provider._n_ctx
-        kwargs: dict[str, Any] = {"n_ctx": n_ctx, "n_seq_max": provider.max_parallel}
-        if provider._n_threads is not None:
-            kwargs["n_threads"] = provider._n_threads
+        n_ctx = self._n_ctx
+        kwargs: dict[str, Any] = {"n_ctx": n_ctx, "n_seq_max": self._max_parallel}
+        if self._n_threads is not None:
+            kwargs["n_threads"] = self._n_threads
         ctx = None
-        running: dict[Any, _Job] = {}
+        running: dict[Any, _Job[G]] = {}
         used = 0
         try:
-            ctx = provider.model.new_context(**kwargs)
+            ctx = self._model.new_context(**kwargs)
             self.contexts += 1
             scheduler = ctx.scheduler()
             while True:
@@ -196,7 +215,7 @@ class _Batcher:
                 for completion in scheduler.step():
                     job = running.pop(completion)
                     try:
-                        job.future.set_result(provider._finish_completed(job.plan, completion))
+                        job.future.set_result(self._finish(job.plan, completion))
                     except Exception as exc:
                         job.future.set_exception(exc)
         except BaseException as exc:
@@ -215,84 +234,3 @@ class _Batcher:
                 completion.close()
             if ctx is not None:
                 ctx.close()
-
-
-# --- parallel chats ---------------------------------------------------------------------------
-
-
-def _check(chat: Any, prompts: Any, max_active: Any) -> LlamaProvider:
-    if not isinstance(chat, Chat) or not isinstance(chat.provider, LlamaProvider):
-        raise InvalidArgumentError(f"parallel chats need a Chat on a LlamaProvider, got {describe(chat)}")
-    if isinstance(prompts, str) or not isinstance(prompts, Sequence):
-        raise InvalidArgumentError(f"prompts must be a list of str, got {describe(prompts)}")
-    if not all(isinstance(p, str) and p for p in prompts):
-        raise InvalidArgumentError(f"prompts must be non-empty strings, got {describe(prompts)}")
-    if max_active is not None and (
-        isinstance(max_active, bool) or not isinstance(max_active, int) or max_active < 1
-    ):
-        raise InvalidArgumentError(f"max_active must be an int >= 1, got {describe(max_active)}")
-    return chat.provider
-
-
-def _run_parallel(chat: Chat, prompts: Sequence[str], max_active: int | None, type: Any,
-                  check: Callable[[Turn], Any] | None = None) -> list[Any]:
-    """One reply per prompt, each continuing ``chat``'s conversation independently; with
-    ``check``, what it returns for each reply.
-
-    The first failure (a request's, or ``check``'s, in prompt order) cancels the requests still
-    queued, stops the running ones, and is raised.
-    """
-    provider = _check(chat, prompts, max_active)
-    base = chat.get_turns(include_system_prompt=True)
-    settings = chat.params()
-    futures: list[Future[Turn]] = []
-    results: list[Any] = []
-    window = max_active or len(prompts)
-
-    def take_next() -> None:
-        turn = futures[len(results)].result()
-        results.append(turn if check is None else check(turn))
-
-    try:
-        for prompt in prompts:
-            if len(futures) - len(results) >= window:
-                take_next()
-            turns_in = [*base, Turn("user", [ContentText(prompt)])]
-            futures.append(provider.submit(turns_in, type=type, params=settings))
-        while len(results) < len(futures):
-            take_next()
-    except BaseException:
-        batcher = provider._batcher
-        if batcher is not None:
-            batcher.cancel(futures[len(results):])
-        raise
-    return results
-
-
-def parallel_chat(chat: Chat, prompts: Sequence[str], *, max_active: int | None = None) -> list[str]:
-    """Reply to each prompt as a separate continuation of ``chat`` (which is not modified).
-
-    The prompts are decoded together as parallel sequences of one context (up to the
-    provider's ``max_parallel``; ``max_active`` lowers it). Tools are not offered."""
-    return [t.text for t in _run_parallel(chat, prompts, max_active, None)]
-
-
-def parallel_chat_structured(
-    chat: Chat, prompts: Sequence[str], *, type: Any, max_active: int | None = None
-) -> list[Any]:
-    """Extract data of ``type`` from each prompt in parallel (see :func:`parallel_chat`).
-    Raises StructuredOutputError (with ``raw``) for the first result that does not validate,
-    and stops the requests after it."""
-
-    def validate(turn: Turn) -> Any:
-        raw = turn.text
-        if turn.finish_reason == "length":
-            raise StructuredOutputError(
-                f"structured output was cut off by max_tokens: {describe(raw, 200)}", raw=raw
-            )
-        try:
-            return validate_against_type(json.loads(raw), type)
-        except ValueError as exc:
-            raise StructuredOutputError(f"structured output is invalid: {exc}", raw=raw) from exc
-
-    return _run_parallel(chat, prompts, max_active, type, validate)

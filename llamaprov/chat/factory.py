@@ -1,0 +1,85 @@
+""":func:`chat_llamaprov`: a :class:`~llamaprov.chat.chat.Chat` on a local model, in one call."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from llamaprov.chat.chat import Chat
+from llamaprov.chat.formats import ToolCallFormat
+from llamaprov.chat.params import ChatParams
+from llamaprov.chat.provider_llama import LlamaProvider
+from llamaprov.engine import Model, default_model_path, load_model
+from llamaprov.errors import InvalidArgumentError, describe
+
+
+def _load_model(model: Any, load_kwargs: dict[str, Any]) -> Any:
+    """A Model from a Model, a path, or a Hugging Face repo id."""
+    if isinstance(model, Model):
+        if load_kwargs:
+            raise InvalidArgumentError(
+                f"load options {sorted(load_kwargs)} given with an already loaded Model"
+            )
+        return model
+    if model is None:
+        return load_model(default_model_path(), **load_kwargs)
+    if isinstance(model, os.PathLike) or (isinstance(model, str) and os.path.exists(model)):
+        return load_model(model, **load_kwargs)
+    if isinstance(model, str) and model.count("/") == 1 and not model.endswith(".gguf"):
+        try:
+            from llamaprov.hub import load_model_hf
+        except ImportError as exc:  # pragma: no cover - hub module not installed
+            raise InvalidArgumentError(
+                f"{model!r} is not a file and Hub loading is unavailable"
+            ) from exc
+        return load_model_hf(model, **load_kwargs)
+    if isinstance(model, str):
+        return load_model(model, **load_kwargs)  # raises ModelNotFoundError naming the path
+    raise InvalidArgumentError(
+        f"model must be a path, a loaded Model or a Hub repo id, got {describe(model)}"
+    )
+
+
+def chat_llamaprov(
+    model: Any = None,
+    *,
+    system_prompt: str | None = None,
+    params: ChatParams | dict[str, Any] | None = None,
+    n_ctx: int | None = None,
+    tools: Sequence[Any] = (),
+    tool_choice: str = "auto",
+    tool_format: str | ToolCallFormat | None = None,
+    template: str | None = None,
+    max_tool_rounds: int = 8,
+    n_threads: int | None = None,
+    max_calls_per_round: int = 16,
+    context_policy: str = "error",
+    **load_kwargs: Any,
+) -> Chat:
+    """A :class:`~llamaprov.chat.chat.Chat` on a local model.
+
+    ``model`` is a GGUF path, a loaded ``Model``, a Hugging Face repo id (``"owner/name"``), or
+    None for the packaged default model. Each Chat gets its own context on the (shared) model.
+    ``max_tool_rounds`` and ``max_calls_per_round`` bound the tool calls of one ``chat`` call
+    (see :class:`~llamaprov.chat.chat.Chat`). ``context_policy`` says what happens when the
+    conversation outgrows the context: ``"error"`` (ContextOverflowError) or
+    ``"truncate_oldest"`` (see :class:`LlamaProvider`).
+    """
+    loaded = _load_model(model, load_kwargs)
+    provider = LlamaProvider(
+        loaded, n_ctx=n_ctx, template=template, tool_format=tool_format, n_threads=n_threads,
+        context_policy=context_policy,
+    )
+    return Chat(
+        provider,
+        system_prompt=system_prompt,
+        params=params,
+        tools=tools,
+        tool_choice=tool_choice,
+        max_tool_rounds=max_tool_rounds,
+        max_calls_per_round=max_calls_per_round,
+    )
+
+
+__all__ = ["chat_llamaprov"]

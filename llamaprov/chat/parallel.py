@@ -1,0 +1,96 @@
+"""Parallel chats: one reply per prompt, each a separate continuation of a chat, decoded together.
+
+Built on :meth:`LlamaProvider.submit` (the batch queue), like LangChain's ``batch``/``abatch``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+from llamaprov.chat.chat import Chat
+from llamaprov.chat.content import ContentText
+from llamaprov.chat.provider_llama import LlamaProvider
+from llamaprov.chat.turns import Turn
+from llamaprov.chat.types import validate_against_type
+from llamaprov.errors import InvalidArgumentError, StructuredOutputError, describe
+
+
+def _check(chat: Any, prompts: Any, max_active: Any) -> LlamaProvider:
+    if not isinstance(chat, Chat) or not isinstance(chat.provider, LlamaProvider):
+        raise InvalidArgumentError(f"parallel chats need a Chat on a LlamaProvider, got {describe(chat)}")
+    if isinstance(prompts, str) or not isinstance(prompts, Sequence):
+        raise InvalidArgumentError(f"prompts must be a list of str, got {describe(prompts)}")
+    if not all(isinstance(p, str) and p for p in prompts):
+        raise InvalidArgumentError(f"prompts must be non-empty strings, got {describe(prompts)}")
+    if max_active is not None and (
+        isinstance(max_active, bool) or not isinstance(max_active, int) or max_active < 1
+    ):
+        raise InvalidArgumentError(f"max_active must be an int >= 1, got {describe(max_active)}")
+    return chat.provider
+
+
+def _run_parallel(chat: Chat, prompts: Sequence[str], max_active: int | None, type: Any,
+                  check: Callable[[Turn], Any] | None = None) -> list[Any]:
+    """One reply per prompt, each continuing ``chat``'s conversation independently; with
+    ``check``, what it returns for each reply.
+
+    The first failure (a request's, or ``check``'s, in prompt order) cancels the requests still
+    queued, stops the running ones, and is raised.
+    """
+    provider = _check(chat, prompts, max_active)
+    base = chat.get_turns(include_system_prompt=True)
+    settings = chat.params()
+    futures: list[Future[Turn]] = []
+    results: list[Any] = []
+    window = max_active or len(prompts)
+
+    def take_next() -> None:
+        turn = futures[len(results)].result()
+        results.append(turn if check is None else check(turn))
+
+    try:
+        for prompt in prompts:
+            if len(futures) - len(results) >= window:
+                take_next()
+            turns_in = [*base, Turn("user", [ContentText(prompt)])]
+            futures.append(provider.submit(turns_in, type=type, params=settings))
+        while len(results) < len(futures):
+            take_next()
+    except BaseException:
+        batcher = provider._batcher
+        if batcher is not None:
+            batcher.cancel(futures[len(results):])
+        raise
+    return results
+
+
+def parallel_chat(chat: Chat, prompts: Sequence[str], *, max_active: int | None = None) -> list[str]:
+    """Reply to each prompt as a separate continuation of ``chat`` (which is not modified).
+
+    The prompts are decoded together as parallel sequences of one context (up to the
+    provider's ``max_parallel``; ``max_active`` lowers it). Tools are not offered."""
+    return [t.text for t in _run_parallel(chat, prompts, max_active, None)]
+
+
+def parallel_chat_structured(
+    chat: Chat, prompts: Sequence[str], *, type: Any, max_active: int | None = None
+) -> list[Any]:
+    """Extract data of ``type`` from each prompt in parallel (see :func:`parallel_chat`).
+    Raises StructuredOutputError (with ``raw``) for the first result that does not validate,
+    and stops the requests after it."""
+
+    def validate(turn: Turn) -> Any:
+        raw = turn.text
+        if turn.finish_reason == "length":
+            raise StructuredOutputError(
+                f"structured output was cut off by max_tokens: {describe(raw, 200)}", raw=raw
+            )
+        try:
+            return validate_against_type(json.loads(raw), type)
+        except ValueError as exc:
+            raise StructuredOutputError(f"structured output is invalid: {exc}", raw=raw) from exc
+
+    return _run_parallel(chat, prompts, max_active, type, validate)

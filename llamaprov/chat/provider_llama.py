@@ -1,0 +1,409 @@
+""":class:`LlamaProvider`: a :class:`~llamaprov.chat.provider.Provider` running a local GGUF model
+through the engine. A provider owns one engine context, so the KV cache of its conversation is
+reused from turn to turn (only the tokens after the common prefix are decoded); requests queued
+with :meth:`LlamaProvider.submit` go to a batch queue with its own shared context.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from llamaprov import grammars
+from llamaprov.chat._batcher import _Batcher
+from llamaprov.chat.content import ContentText, ContentToolRequest
+from llamaprov.chat.events import StreamEvent, TurnDone
+from llamaprov.chat.formats import (
+    ToolCallFormat,
+    get_tool_format,
+    make_parser,
+    parse_output,
+    thinking_tags,
+)
+from llamaprov.chat.params import ChatParams
+from llamaprov.chat.provider import Provider
+from llamaprov.chat.tools import ToolDef, check_tool_choice
+from llamaprov.chat.turns import TokenUsage, Turn
+from llamaprov.chat.types import to_json_schema
+from llamaprov.engine import Model, SamplingParams
+from llamaprov.errors import (
+    ContextOverflowError,
+    InvalidArgumentError,
+    LlamaProvError,
+    TemplateError,
+    describe,
+)
+
+CONTEXT_POLICIES = ("error", "truncate_oldest")
+DEFAULT_MAX_TOKENS = 512
+DEFAULT_MAX_PARALLEL = 8
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One validated request: the prompt and how to decode and parse its answer."""
+
+    prompt: str
+    tokens: list[int]  # the prompt, tokenized once
+    sampling: Any
+    max_tokens: int
+    stop: list[str]
+    special: bool
+    fmt: ToolCallFormat | None
+    structured: bool
+
+
+def _exchanges(turns: Sequence[Turn]) -> tuple[list[Turn], list[list[Turn]]]:
+    """(the system turn if any, the rest in exchanges): an exchange opens with a user message
+    and holds everything answering it, so tool calls stay with their results."""
+    head = list(turns[:1]) if turns and turns[0].role == "system" else []
+    groups: list[list[Turn]] = []
+    for turn in turns[len(head):]:
+        if not groups or (turn.role == "user" and not turn.tool_results):
+            groups.append([turn])
+        else:
+            groups[-1].append(turn)
+    return head, groups
+
+
+class LlamaProvider(Provider):
+    """A provider running a local GGUF model through llamaprov's engine.
+
+    ``tool_format`` overrides the detected tool-call format (``"hermes"``, ``"llama3"``,
+    ``"mistral"``, ``"functionary"``, ``"generic"`` or a :class:`ToolCallFormat`); ``template``
+    overrides the model's chat template. ``max_parallel`` bounds how many requests queued with
+    :meth:`submit` (from any thread) are decoded together as sequences of one context.
+
+    Before decoding, the prompt must leave room in the context (``n_ctx`` tokens) for the
+    reply: ``max_tokens`` tokens, or a quarter of the context if that is less. A conversation
+    that outgrows it raises :class:`~llamaprov.errors.ContextOverflowError` with
+    ``context_policy="error"`` (the default); with ``"truncate_oldest"`` the prompt keeps the
+    system prompt and drops the oldest exchanges (a user message and all that answers it, tool
+    calls with their results) until it fits; the conversation itself is not changed.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        n_ctx: int | None = None,
+        template: str | None = None,
+        tool_format: str | ToolCallFormat | None = None,
+        n_threads: int | None = None,
+        max_parallel: int = DEFAULT_MAX_PARALLEL,
+        context_policy: str = "error",
+    ) -> None:
+        if not isinstance(model, Model):
+            raise InvalidArgumentError(f"LlamaProvider needs a loaded Model, got {describe(model)}")
+        if n_ctx is not None and (isinstance(n_ctx, bool) or not isinstance(n_ctx, int) or n_ctx < 16):
+            raise InvalidArgumentError(f"n_ctx must be an int >= 16, got {describe(n_ctx)}")
+        if template is not None and (not isinstance(template, str) or not template):
+            raise InvalidArgumentError(f"template must be a non-empty str, got {describe(template)}")
+        if isinstance(max_parallel, bool) or not isinstance(max_parallel, int) or max_parallel < 1:
+            raise InvalidArgumentError(f"max_parallel must be an int >= 1, got {describe(max_parallel)}")
+        if context_policy not in CONTEXT_POLICIES:
+            raise InvalidArgumentError(
+                f"context_policy must be one of {CONTEXT_POLICIES}, got {describe(context_policy)}"
+            )
+        self.model = model
+        self.context_policy = context_policy
+        self.max_parallel = max_parallel
+        self._template_override = template
+        self.template = template or model.chat_template()
+        self.tool_format = get_tool_format(tool_format, self.template)
+        self._tags = thinking_tags(self.template)
+        self._n_ctx = n_ctx or min(model.info().n_ctx_train or 4096, 4096)
+        self._n_threads = n_threads
+        self._ctx: Any = None
+        self._stale = False  # a generation was interrupted mid-step: clear the KV cache first
+        self._batcher: _Batcher[_Plan] | None = None
+        self._lock = threading.Lock()
+        self._usage = TokenUsage()
+
+    def __repr__(self) -> str:
+        return f"LlamaProvider(model={self.model.path.name!r}, tool_format={self.tool_format.name!r})"
+
+    @property
+    def context(self) -> Any:
+        """The engine context of this provider (created on first use)."""
+        with self._lock:
+            if self._ctx is None:
+                kwargs: dict[str, Any] = {"n_ctx": self._n_ctx}
+                if self._n_threads is not None:
+                    kwargs["n_threads"] = self._n_threads
+                self._ctx = self.model.new_context(**kwargs)
+            return self._ctx
+
+    def close(self) -> None:
+        """Free the contexts (the model stays loaded); queued requests fail with ClosedError."""
+        with self._lock:
+            if self._ctx is not None:
+                self._ctx.close()
+                self._ctx = None
+            batcher, self._batcher = self._batcher, None
+        if batcher is not None:
+            batcher.close()
+
+    # -- prompts
+    def format_turns(self, turns: Sequence[Turn], tools: Sequence[ToolDef] = ()) -> str:
+        """The prompt text for ``turns`` with ``tools`` presented in the model's native way."""
+        messages, template_tools = self.tool_format.render_messages(turns, tools)
+        try:
+            return str(
+                self.model.apply_chat_template(
+                    messages,
+                    add_generation_prompt=True,
+                    tools=template_tools,
+                    template=self._template_override,
+                )
+            )
+        except LlamaProvError:
+            raise
+        except Exception as exc:
+            raise TemplateError(f"chat template failed to render the conversation: {exc}") from exc
+
+    def _sampling(self, params: ChatParams, grammar: str | None,
+                  triggers: tuple[list[str], list[str]] | None) -> Any:
+        kwargs: dict[str, Any] = {
+            k: v for k, v in params.as_dict().items() if k not in ("stop", "max_tokens")
+        }
+        if grammar is not None:
+            kwargs["grammar"] = grammar
+            if triggers is not None:
+                kwargs["grammar_lazy"] = True
+                kwargs["grammar_trigger_patterns"] = tuple(triggers[0])
+                kwargs["grammar_trigger_words"] = tuple(triggers[1])
+        return SamplingParams(**kwargs)
+
+    def _grammar_for(
+        self, tools: Sequence[ToolDef], type: Any, tool_choice: str
+    ) -> tuple[str | None, tuple[list[str], list[str]] | None, list[ToolDef]]:
+        """(grammar, lazy triggers as (patterns, words) or None when strict, tools shown)."""
+        if type is not None:
+            schema = to_json_schema(type)
+            return (grammars.json_schema_to_gbnf(schema, whitespace="compact", additional_properties=False),
+                    None, [])
+        if not tools or tool_choice == "none":
+            return None, None, []
+        fmt = self.tool_format
+        if tool_choice == "auto":
+            return (fmt.grammar(tools), (fmt.trigger_patterns(tools), fmt.trigger_words(tools)),
+                    list(tools))
+        chosen = list(tools) if tool_choice == "required" else [
+            t for t in tools if t.name == tool_choice
+        ]
+        return fmt.grammar(chosen), None, list(tools)
+
+    # -- generation
+    def _plan(self, turns: Sequence[Turn], tools: Sequence[ToolDef], type: Any,
+              params: ChatParams | dict[str, Any] | None, tool_choice: str) -> _Plan:
+        """Validate a request and turn it into what the engine needs."""
+        settings = ChatParams.coerce(params)
+        tool_choice = check_tool_choice(tool_choice, tools)
+        if not turns:
+            raise InvalidArgumentError("a request needs at least one turn")
+        grammar, triggers, shown = self._grammar_for(tools, type, tool_choice)
+        max_tokens = settings.max_tokens or DEFAULT_MAX_TOKENS
+        prompt, tokens = self._fit(turns, shown, max_tokens)
+        fmt = self.tool_format if shown else None
+        return _Plan(
+            prompt=prompt,
+            tokens=tokens,
+            sampling=self._sampling(settings, grammar, triggers),
+            max_tokens=max_tokens,
+            stop=list(settings.stop or ()),
+            # formats whose trigger is a control token ([TOOL_CALLS], <|python_tag|>) need it
+            # rendered; otherwise control tokens stay invisible as in plain generation
+            special=fmt is not None and self._control_triggers(fmt),
+            fmt=fmt,
+            structured=type is not None,
+        )
+
+    def _render(self, turns: Sequence[Turn], tools: Sequence[ToolDef]) -> tuple[str, list[int]]:
+        prompt = self.format_turns(turns, tools)
+        return prompt, self.model.tokenize(prompt, add_special=True, parse_special=True)
+
+    def _fit(self, turns: Sequence[Turn], tools: Sequence[ToolDef],
+             max_tokens: int) -> tuple[str, list[int]]:
+        """The prompt for ``turns`` and its tokens, leaving room for the reply (see the class
+        docstring for ``context_policy``)."""
+        n_ctx = self._n_ctx
+        room = min(max_tokens, max(1, n_ctx // 4))
+        prompt, tokens = self._render(turns, tools)
+        if len(tokens) + room <= n_ctx:
+            return prompt, tokens
+        if self.context_policy == "error":
+            raise ContextOverflowError(
+                f"the conversation needs {len(tokens)} prompt tokens plus {room} for the reply, "
+                f"more than the context of {n_ctx} tokens (start a new chat, raise n_ctx, or use "
+                "context_policy='truncate_oldest')",
+                n_tokens=len(tokens) + room, n_ctx=n_ctx,
+            )
+        head, groups = _exchanges(turns)
+        best: tuple[str, list[int]] | None = None
+        lo, hi = 1, len(groups) - 1  # how many of the oldest exchanges to drop
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            candidate = self._render(head + [t for g in groups[mid:] for t in g], tools)
+            if len(candidate[1]) + room <= n_ctx:
+                best, hi = candidate, mid - 1
+            else:
+                lo = mid + 1
+        if best is None:
+            last = len(self._render(head + groups[-1], tools)[1]) if len(groups) > 1 else len(tokens)
+            raise ContextOverflowError(
+                f"the latest exchange alone needs {last} prompt tokens plus {room} for the reply, "
+                f"more than the context of {n_ctx} tokens",
+                n_tokens=last + room, n_ctx=n_ctx,
+            )
+        return best
+
+    def _parser(self, plan: _Plan) -> Any:
+        return make_parser(plan.fmt, [] if plan.structured else self._tags, plan.prompt)
+
+    def _count(self, completion: Any) -> TokenUsage:
+        """Add the usage of ``completion`` to the provider's; returns it."""
+        usage = completion.usage
+        tokens = TokenUsage(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+        with self._lock:
+            self._usage = self._usage + tokens
+        return tokens
+
+    def _turn(self, plan: _Plan, parser: Any, contents: list[Any], completion: Any) -> Turn:
+        """The finished assistant turn of ``completion``; adds its usage to the provider's.
+        A cancelled one (``ctx.abort()``) keeps ``finish_reason="cancelled"``."""
+        tokens = self._count(completion)
+        finish = completion.finish_reason
+        if finish != "cancelled" and not plan.structured and parser.error is None and any(
+            isinstance(c, ContentToolRequest) for c in contents
+        ):
+            finish = "tool_calls"
+        return Turn("assistant", contents, tokens=tokens, finish_reason=finish)
+
+    def stream_perform(
+        self,
+        turns: Sequence[Turn],
+        *,
+        tools: Sequence[ToolDef] = (),
+        type: Any = None,
+        params: ChatParams | dict[str, Any] | None = None,
+        tool_choice: str = "auto",
+    ) -> Iterator[StreamEvent]:
+        """Generate the next assistant turn, yielding text/thinking/tool-call events as they are
+        decoded and finally ``TurnDone`` with the parsed turn and its token usage.
+
+        Closing the stream early stops the generation between two decode steps. An exception
+        raised inside a step (``KeyboardInterrupt``) may leave a decoded token unrecorded in
+        the KV cache, so the next generation starts from an emptied cache.
+        """
+        plan = self._plan(turns, tools, type, params, tool_choice)
+        parser = self._parser(plan)
+        ctx = self.context
+        if self._stale:
+            ctx.memory.clear()
+            self._stale = False
+        completion = ctx.completion(
+            plan.tokens, max_tokens=plan.max_tokens, stop=plan.stop, sampling=plan.sampling,
+            special=plan.special,
+        )
+        turn: Turn | None = None
+        paused = False  # at one of our yields: between decode steps
+        try:
+            with completion:
+                for chunk in completion:
+                    if chunk.text:
+                        paused = True
+                        yield from parser.feed(chunk.text)
+                        paused = False
+                final_events, contents = parser.finish()
+                paused = True
+                yield from final_events
+                paused = False
+                turn = self._turn(plan, parser, contents, completion)
+        finally:
+            if turn is None:
+                self._count(completion)  # the tokens were spent all the same
+                self._stale = self._stale or not paused
+        yield TurnDone(turn)
+
+    def submit(
+        self,
+        turns: Sequence[Turn],
+        *,
+        tools: Sequence[ToolDef] = (),
+        type: Any = None,
+        params: ChatParams | dict[str, Any] | None = None,
+        tool_choice: str = "auto",
+    ) -> Future[Turn]:
+        """Queue a request; returns a future of the assistant turn.
+
+        Queued requests from any thread are decoded together as parallel sequences of one
+        shared context (up to ``max_parallel`` at once; more wait for a free sequence). The
+        request is validated here: bad input (a prompt that does not fit, too) raises at once
+        instead of failing the future.
+        """
+        plan = self._plan(turns, tools, type, params, tool_choice)
+        with self._lock:
+            if self._batcher is None:
+                self._batcher = _Batcher(self.model, n_ctx=self._n_ctx, max_parallel=self.max_parallel,
+                                         n_threads=self._n_threads, finish=self._finish_completed)
+            batcher = self._batcher
+        return batcher.submit(plan)
+
+    def _finish_completed(self, plan: _Plan, completion: Any) -> Turn:
+        """The turn of a completion that was decoded without streaming (see :meth:`submit`)."""
+        if completion.error is not None:  # e.g. a grammar left without tokens: no partial answer
+            raise completion.error
+        parser = self._parser(plan)
+        list(parser.feed(completion.text))
+        _, contents = parser.finish()
+        return self._turn(plan, parser, contents, completion)
+
+    def _control_triggers(self, fmt: ToolCallFormat) -> bool:
+        for trigger in fmt.triggers:
+            tokens = self.model.tokenize(trigger, add_special=False, parse_special=True)
+            if len(tokens) == 1 and self.model.vocab.is_control(tokens[0]):
+                return True
+        return False
+
+    def value_turn(self, result: Any, *, tools: Sequence[ToolDef] = ()) -> Turn:
+        """An assistant turn from a finished engine ``Completion`` (or its text), parsed with this
+        provider's tool format when ``tools`` were offered."""
+        text = result if isinstance(result, str) else getattr(result, "text", None)
+        if not isinstance(text, str):
+            raise InvalidArgumentError(f"value_turn needs a Completion or str, got {describe(result)}")
+        contents, _ = parse_output(text, self.tool_format if tools else None, tags=self._tags)
+        tokens = None
+        usage = getattr(result, "usage", None)
+        if usage is not None:
+            tokens = TokenUsage(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+        return Turn("assistant", contents or [ContentText("")], tokens=tokens,
+                    finish_reason=getattr(result, "finish_reason", None))
+
+    def tokens_used(self) -> TokenUsage:
+        """Tokens used by every request of this provider."""
+        with self._lock:
+            return self._usage
+
+    def model_info(self) -> dict[str, Any]:
+        """Model facts: path, description, parameters, context sizes, chat template, tool format."""
+        info = self.model.info()
+        return {
+            "path": str(self.model.path),
+            "name": os.path.basename(str(self.model.path)),
+            "desc": info.desc,
+            "n_params": info.n_params,
+            "size": info.size,
+            "n_ctx_train": info.n_ctx_train,
+            "n_ctx": self._n_ctx,
+            "n_vocab": info.n_vocab,
+            "has_chat_template": self.model.chat_template() is not None,
+            "tool_format": self.tool_format.name,
+        }
+
+
+__all__ = ["CONTEXT_POLICIES", "DEFAULT_MAX_PARALLEL", "DEFAULT_MAX_TOKENS", "LlamaProvider"]
