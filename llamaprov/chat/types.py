@@ -156,35 +156,7 @@ def validate_against_type(data: Any, type_: Any) -> Any:
         raise ValueError(str(exc)) from exc
 
 
-# Names that lived here before the chat types were split along ellmer's files. They stay
-# importable from this module until the integrations import them from ``llamaprov.chat``.
-from llamaprov.chat.content import (  # noqa: E402
-    Content,
-    ContentJson,
-    ContentText,
-    ContentThinking,
-    ContentToolRequest,
-    ContentToolResult,
-)
-from llamaprov.chat.events import (  # noqa: E402
-    StreamEvent,
-    TextDelta,
-    ThinkingDelta,
-    ToolRequestArgumentsDelta,
-    ToolRequestDone,
-    ToolRequestStart,
-    ToolResultEvent,
-    TurnDone,
-)
-from llamaprov.chat.params import ChatParams, params  # noqa: E402
-from llamaprov.chat.tools import ToolDef, _strip_titles, as_tools, run_tool, tool  # noqa: E402
-from llamaprov.chat.turns import TokenUsage, Turn, as_turn  # noqa: E402
-
 __all__ = [
-    "ChatParams", "Content", "ContentJson", "ContentText", "ContentThinking", "ContentToolRequest",
-    "ContentToolResult", "StreamEvent", "TextDelta", "ThinkingDelta", "TokenUsage", "ToolDef",
-    "ToolRequestArgumentsDelta", "ToolRequestDone", "ToolRequestStart", "ToolResultEvent", "Turn",
-    "TurnDone", "TypeSpec", "_strip_titles", "as_tools", "as_turn", "params", "run_tool", "to_json_schema",
-    "tool", "type_array", "type_boolean", "type_enum", "type_integer", "type_number", "type_object",
-    "type_string", "validate_against_type",
+    "TypeSpec", "to_json_schema", "type_array", "type_boolean", "type_enum", "type_integer", "type_number",
+    "type_object", "type_string", "validate_against_type",
 ]
