@@ -62,6 +62,10 @@ class UnsupportedSchemaError(GrammarError):
         self.pointer = pointer
 
 
+class NotSupportedError(LlamaProvError, NotImplementedError):
+    """An object was asked for an optional capability it does not offer (a provider's ``submit``)."""
+
+
 class TemplateError(LlamaProvError):
     """A chat template failed to render (or tried something the sandbox forbids)."""
 

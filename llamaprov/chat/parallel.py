@@ -1,6 +1,7 @@
 """Parallel chats: one reply per prompt, each a separate continuation of a chat, decoded together.
 
-Built on :meth:`LlamaProvider.submit` (the batch queue), like LangChain's ``batch``/``abatch``.
+Built on :meth:`Provider.submit` of any provider that supports it (for a :class:`LlamaProvider`,
+its batch queue, which LangChain's ``batch``/``abatch`` use too).
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ from typing import Any
 
 from llamaprov.chat.chat import Chat
 from llamaprov.chat.content import ContentText
-from llamaprov.chat.provider_llama import LlamaProvider
+from llamaprov.chat.provider import Provider
 from llamaprov.chat.turns import Turn
 from llamaprov.chat.types import validate_against_type
 from llamaprov.errors import InvalidArgumentError, StructuredOutputError, describe
 
 
-def _check(chat: Any, prompts: Any, max_active: Any) -> LlamaProvider:
-    if not isinstance(chat, Chat) or not isinstance(chat.provider, LlamaProvider):
-        raise InvalidArgumentError(f"parallel chats need a Chat on a LlamaProvider, got {describe(chat)}")
+def _check(chat: Any, prompts: Any, max_active: Any) -> Provider:
+    if not isinstance(chat, Chat):
+        raise InvalidArgumentError(f"parallel chats need a Chat, got {describe(chat)}")
+    if not chat.provider.supports_submit:
+        raise InvalidArgumentError(
+            f"parallel chats need a provider that supports submit, got {describe(chat.provider)}")
     if isinstance(prompts, str) or not isinstance(prompts, Sequence):
         raise InvalidArgumentError(f"prompts must be a list of str, got {describe(prompts)}")
     if not all(isinstance(p, str) and p for p in prompts):
@@ -60,9 +64,7 @@ def _run_parallel(chat: Chat, prompts: Sequence[str], max_active: int | None, ty
         while len(results) < len(futures):
             take_next()
     except BaseException:
-        batcher = provider._batcher
-        if batcher is not None:
-            batcher.cancel(futures[len(results):])
+        provider.cancel(futures[len(results):])
         raise
     return results
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 from llamaprov.chat.content import ContentJson, ContentToolRequest, ContentToolResult
@@ -15,11 +16,17 @@ from llamaprov.chat.params import ChatParams
 from llamaprov.chat.tools import ToolDef, run_tool, tool
 from llamaprov.chat.turns import TokenUsage, Turn, as_turn
 from llamaprov.chat.types import validate_against_type
-from llamaprov.errors import LlamaProvError, StructuredOutputError, describe
+from llamaprov.errors import LlamaProvError, NotSupportedError, StructuredOutputError, describe
 
 
 class Provider(ABC):
-    """The interface between a Chat and a model backend."""
+    """The interface between a Chat and a model backend.
+
+    A backend implements :meth:`stream_perform`, :meth:`format_turns`, :meth:`tokens_used` and
+    :meth:`model_info`; one that can queue requests from any thread also overrides
+    :meth:`submit` (and :meth:`cancel`), which :func:`~llamaprov.chat.parallel.parallel_chat`
+    builds on.
+    """
 
     @abstractmethod
     def stream_perform(
@@ -53,9 +60,32 @@ class Provider(ABC):
             raise LlamaProvError("the provider produced no turn")
         return turn
 
-    @abstractmethod
-    def value_turn(self, result: Any, *, tools: Sequence[ToolDef] = ()) -> Turn:
-        """An assistant turn from a finished backend result."""
+    def submit(
+        self,
+        turns: Sequence[Turn],
+        *,
+        tools: Sequence[ToolDef] = (),
+        type: Any = None,
+        params: ChatParams | dict[str, Any] | None = None,
+        tool_choice: str = "auto",
+    ) -> Future[Turn]:
+        """Queue a request from any thread; returns a future of the assistant turn.
+
+        An optional capability (see :attr:`supports_submit`): a provider that offers it overrides
+        this method; here it raises :class:`~llamaprov.errors.NotSupportedError`.
+        """
+        raise NotSupportedError(f"{self.__class__.__name__} does not support submit (queued requests)")
+
+    @property
+    def supports_submit(self) -> bool:
+        """Whether this provider queues requests with :meth:`submit` (parallel chats need it)."""
+        return self.__class__.submit is not Provider.submit
+
+    def cancel(self, futures: Iterable[Future[Turn]]) -> None:
+        """Drop submitted requests: queued ones are cancelled; a provider that can stop running
+        ones overrides this to stop them too."""
+        for future in futures:
+            future.cancel()
 
     def as_turn(self, value: Any, *, role: str = "user") -> Turn:
         """A Turn from a string, content(s) or Turn."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -353,6 +353,14 @@ class LlamaProvider(Provider):
                                          n_threads=self._n_threads, finish=self._finish_completed)
             batcher = self._batcher
         return batcher.submit(plan)
+
+    def cancel(self, futures: Iterable[Future[Turn]]) -> None:
+        """Drop submitted requests: queued ones are cancelled, running ones stop at the next decode
+        step (their futures fail with CancelledError)."""
+        with self._lock:
+            batcher = self._batcher
+        if batcher is not None:
+            batcher.cancel(futures)
 
     def _finish_completed(self, plan: _Plan, completion: Any) -> Turn:
         """The turn of a completion that was decoded without streaming (see :meth:`submit`)."""

@@ -1,0 +1,59 @@
+"""The Provider interface without a model: submit is an optional capability that parallel chats use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+
+from llamaprov.chat import Chat, Provider, TokenUsage, ToolDef, Turn, TurnDone, parallel_chat
+from llamaprov.errors import InvalidArgumentError, NotSupportedError
+
+
+class Echo(Provider):
+    """Replies with the last user message, upper-cased (no ``submit``, no ``value_turn``)."""
+
+    def stream_perform(self, turns: Sequence[Turn], *, tools: Sequence[ToolDef] = (), type: Any = None,
+                       params: Any = None, tool_choice: str = "auto") -> Iterator[Any]:
+        yield TurnDone(Turn("assistant", [turns[-1].text.upper()], finish_reason="eog"))
+
+    def format_turns(self, turns: Sequence[Turn], tools: Sequence[ToolDef] = ()) -> Any:
+        return turns
+
+    def tokens_used(self) -> TokenUsage:
+        return TokenUsage()
+
+    def model_info(self) -> dict[str, Any]:
+        return {}
+
+
+class QueuedEcho(Echo):
+    """Echo with ``submit``: each request resolves at once."""
+
+    def submit(self, turns: Sequence[Turn], *, tools: Sequence[ToolDef] = (), type: Any = None,
+               params: Any = None, tool_choice: str = "auto") -> Future[Turn]:
+        future: Future[Turn] = Future()
+        future.set_result(self.chat_perform(turns, tools=tools, type=type, params=params,
+                                            tool_choice=tool_choice))
+        return future
+
+
+def test_submit_is_an_optional_capability() -> None:
+    plain, queued = Echo(), QueuedEcho()
+    assert not plain.supports_submit and queued.supports_submit
+    with pytest.raises(NotSupportedError, match="Echo does not support submit"):
+        plain.submit([Turn("user", ["hi"])])
+    assert queued.submit([Turn("user", ["hi"])]).result().text == "HI"
+    pending: Future[Turn] = Future()
+    plain.cancel([pending])
+    assert pending.cancelled()
+
+
+def test_parallel_chat_works_on_any_provider_with_submit() -> None:
+    assert parallel_chat(Chat(QueuedEcho()), ["one", "two"]) == ["ONE", "TWO"]
+    with pytest.raises(InvalidArgumentError, match="supports submit"):
+        parallel_chat(Chat(Echo()), ["one"])
+    with pytest.raises(InvalidArgumentError, match="need a Chat"):
+        parallel_chat(QueuedEcho(), ["one"])  # type: ignore[arg-type]
