@@ -155,7 +155,7 @@ def test_fuzz_chat_api(fuzz):
             \"\"\"Add two integers.\"\"\"
             return a + b
 
-        PROVIDER = llamaprov.LlamaProvider(MODEL, n_ctx=512)
+        PROVIDER = llamaprov.LlamaProvider(MODEL, n_ctx=512, n_threads=1)
 
         @fuzz_settings()
         @given(settings_, inputs, choices, types)

@@ -54,7 +54,7 @@ def test_model_load_close_cycles_do_not_leak(isolated):
         def cycle(i):
             m = load_model(path)
             m.tokenize("hello world")
-            ctx = m.new_context(n_ctx=64)
+            ctx = m.new_context(n_ctx=64, n_threads=1)
             if i % 20 == 0:
                 ctx.generate("Hi", max_tokens=1, temperature=0)
             m.close()  # closes the context too
@@ -84,10 +84,10 @@ def test_context_create_close_cycles_do_not_leak(isolated):
 
         def cycle(i):
             if i % 100 == 0:
-                with m.new_context(n_ctx=128, embeddings=True) as ctx:
+                with m.new_context(n_ctx=128, embeddings=True, n_threads=1) as ctx:
                     ctx.embed(["a text", "another"])
                 return
-            ctx = m.new_context(n_ctx=256, n_seq_max=1 + i % 4)
+            ctx = m.new_context(n_ctx=256, n_seq_max=1 + i % 4, n_threads=1)
             if i % 50 == 0:
                 ctx.generate("Hello", max_tokens=2, temperature=0)
             ctx.close()
@@ -123,11 +123,13 @@ def test_sixteen_threads_mixed_requests_on_one_model(isolated):
         # greedy answers whose top-2 logit margins stay above 0.4 for 6 tokens: batch-composition
         # rounding cannot flip them, so a different answer means requests mixed up
         PROMPTS = ["Name an ocean.", "Write the word apple.", "What is 2+2?", "Say yes or no."]
-        EMBED = llamaprov.embed_llamaprov(M)
-        SHARED = llamaprov.LlamaProvider(M, n_ctx=1024, max_parallel=8)  # for the queued submits
+        # one thread per context: with more, ggml's threads spin-wait on each other when the
+        # cores are shared, and every decode slows down many times
+        EMBED = llamaprov.embed_llamaprov(M, n_threads=1)
+        SHARED = llamaprov.LlamaProvider(M, n_ctx=1024, max_parallel=8, n_threads=1)  # queued submits
 
         def new_chat():
-            return llamaprov.chat_llamaprov(M, n_ctx=512, params=PARAMS)
+            return llamaprov.chat_llamaprov(M, n_ctx=512, params=PARAMS, n_threads=1)
 
         def run(kind, chat, i):
             prompt = PROMPTS[i % len(PROMPTS)]
@@ -146,8 +148,10 @@ def test_sixteen_threads_mixed_requests_on_one_model(isolated):
             raise AssertionError(kind)
 
         KINDS = ["chat", "stream", "embed", "structured", "submit"]
+        t0 = time.perf_counter()
         solo = new_chat()
         expected = {{(k, i): run(k, solo, i) for k in KINDS for i in range(len(PROMPTS))}}
+        print("REFERENCE seconds", round(time.perf_counter() - t0, 1))
         errors_seen, mismatches, done = [], [], [0]
         lock = threading.Lock()
 
@@ -175,7 +179,7 @@ def test_sixteen_threads_mixed_requests_on_one_model(isolated):
         for th in threads:
             th.join(timeout=240 - (time.perf_counter() - start))
         alive = sum(th.is_alive() for th in threads)
-        print("RSS seconds", time.perf_counter() - start)
+        print("THREADS seconds", round(time.perf_counter() - start, 1))
         print("DONE", done[0], "ALIVE", alive)
         for line in errors_seen[:20]:
             print("ERROR", line)
