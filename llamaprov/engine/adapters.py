@@ -24,6 +24,7 @@ from ..errors import InvalidArgumentError, ModelLoadError, describe
 from ._checks import check_float
 from ._ffi import c_str, lib, recent_log
 from ._handle import _Handle
+from .files import check_gguf_file
 
 if TYPE_CHECKING:
     from ._context import ContextCore
@@ -88,10 +89,8 @@ class LoraAdapter(_Handle):
 def load_lora(model: Model, path: str | os.PathLike[str]) -> LoraAdapter:
     """Load the LoRA adapter GGUF at ``path`` for ``model``; one made for another model (other
     tensor names or shapes) raises :class:`~llamaprov.errors.ModelLoadError`."""
-    from .model import _check_gguf_file
-
     source = pathlib.Path(path)
-    _check_gguf_file(source)
+    check_gguf_file(source)
     recent_log(clear=True)
     with model._using() as mptr:
         ptr = lib.llama_adapter_lora_init(mptr, c_str(str(source), "adapter path"))

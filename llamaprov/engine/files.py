@@ -18,7 +18,7 @@ import struct
 import tempfile
 from typing import BinaryIO
 
-from ..errors import ModelLoadError
+from ..errors import ModelLoadError, ModelNotFoundError
 
 _MAGIC = b"GGUF"
 _VERSIONS = (2, 3)  # llama.cpp reads these; version 1 used 32-bit counts
@@ -35,6 +35,21 @@ _MIN_KV_BYTES = 8 + 4 + 1  # key length, value type, a one-byte value
 _MIN_TENSOR_INFO_BYTES = 8 + 4 + 4 + 8  # name length, n_dims, type, offset
 # left free beside a copy, so writing one never fills the disk to the last byte
 _FREE_SPACE_MARGIN = 64 << 20
+
+
+def check_gguf_file(path: pathlib.Path) -> None:
+    """Reject what llama.cpp should never see: missing paths, directories, non-GGUF files."""
+    if not path.exists():
+        raise ModelNotFoundError(f"model file not found: {str(path)!r}")
+    if path.is_dir():
+        raise ModelLoadError(f"model path is a directory, not a GGUF file: {str(path)!r}")
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read model file {str(path)!r}: {exc}") from exc
+    if magic != _MAGIC:
+        raise ModelLoadError(f"not a GGUF file (magic {magic!r}, expected b'GGUF'): {str(path)!r}")
 
 
 def cache_dir() -> pathlib.Path:

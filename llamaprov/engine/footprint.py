@@ -45,9 +45,7 @@ def _device(buffer_type: str) -> str:
 def memory_breakdown(model: Model, ctx: ContextCore | None = None) -> list[dict[str, Any]]:
     """Bytes of weights, KV cache, compute and output buffers per device, for ``model`` and
     (optionally) one of its contexts; one dict per device, with a ``total``."""
-    from .model import Model
-
-    if not isinstance(model, Model):
+    if not hasattr(model, "_buffers") or not hasattr(model, "_contexts"):  # a Model (no import cycle)
         raise InvalidArgumentError(f"memory_breakdown needs a Model, got {describe(model)}")
     model._ptr  # noqa: B018 - ClosedError after close
     buffers = list(model._buffers)

@@ -17,6 +17,7 @@ from ._checks import INT32_MAX, check_int, check_token, check_tokens
 from ._ffi import c_str, capture_log, lib, recent_log, utf8
 from ._handle import _Handle
 from .backend import _device_handle, _extra_buffers_safe
+from .files import check_gguf_file
 from .footprint import parse_buffers
 from .vocab import Vocab
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Model", "ModelInfo", "default_model_path", "load_model", "meta_key_str"]
 
-_GGUF_MAGIC = b"GGUF"
 _SPLIT_MODES = {"none": 0, "layer": 1, "row": 2}
 _ROPE_TYPES = {-1: "none", 0: "norm", 2: "neox", 8: "mrope", 24: "imrope", 40: "vision"}
 
@@ -85,21 +85,6 @@ def meta_key_str(key: Any) -> str:
     if not raw:
         raise InvalidArgumentError(f"unknown metadata key enum {key!r}")
     return str(raw.decode())
-
-
-def _check_gguf_file(path: pathlib.Path) -> None:
-    """Reject what llama.cpp should never see: missing paths, directories, non-GGUF files."""
-    if not path.exists():
-        raise ModelNotFoundError(f"model file not found: {str(path)!r}")
-    if path.is_dir():
-        raise ModelLoadError(f"model path is a directory, not a GGUF file: {str(path)!r}")
-    try:
-        with path.open("rb") as fh:
-            magic = fh.read(4)
-    except OSError as exc:
-        raise ModelLoadError(f"cannot read model file {str(path)!r}: {exc}") from exc
-    if magic != _GGUF_MAGIC:
-        raise ModelLoadError(f"not a GGUF file (magic {magic!r}, expected b'GGUF'): {str(path)!r}")
 
 
 def _model_params(*, n_gpu_layers: int, devices: Sequence[str | int] | None, split_mode: str,
@@ -167,7 +152,7 @@ def load_model(
     else:
         raise InvalidArgumentError(f"model path must be a path or a non-empty list of paths, got {path!r}")
     for p in paths:
-        _check_gguf_file(p)
+        check_gguf_file(p)
     params, keep = _model_params(
         n_gpu_layers=n_gpu_layers, devices=devices, split_mode=split_mode, main_gpu=main_gpu,
         tensor_split=tensor_split, use_mmap=use_mmap, use_mlock=use_mlock, vocab_only=vocab_only,

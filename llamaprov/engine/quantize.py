@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import InvalidArgumentError, ModelLoadError, describe
 from ._checks import check_int
 from ._ffi import c_str, lib, recent_log
+from .files import check_gguf_file
 
 __all__ = ["FILE_TYPES", "quantize", "split_path", "split_prefix"]
 
@@ -48,10 +49,8 @@ def quantize(src: str | os.PathLike[str], dst: str | os.PathLike[str], ftype: st
     edits); ``keep_split`` writes a split source as parts again. Returns ``dst``. An unknown type,
     an unreadable source or a failed run raises a llamaprov error naming the file.
     """
-    from .model import _check_gguf_file
-
     source, target = pathlib.Path(src), pathlib.Path(dst)
-    _check_gguf_file(source)
+    check_gguf_file(source)
     code = _ftype(ftype)
     if target.resolve() == source.resolve():
         raise InvalidArgumentError(f"quantize would overwrite its source {str(source)!r}")
