@@ -260,18 +260,36 @@ async def _await(awaitable: Any) -> Any:
     return await awaitable
 
 
+class _CheckedToolChoice(str):
+    """A ``tool_choice`` that :func:`check_tool_choice` accepted for the tools named ``tool_names``."""
+
+    tool_names: tuple[str, ...]
+
+
+def _checked(tool_choice: str, names: tuple[str, ...]) -> _CheckedToolChoice:
+    checked = _CheckedToolChoice(tool_choice)
+    checked.tool_names = names
+    return checked
+
+
 def check_tool_choice(tool_choice: Any, tools: Sequence[ToolDef]) -> str:
-    """Validate ``tool_choice`` against the offered tools; returns it normalized."""
+    """Validate ``tool_choice`` against the offered tools; returns it normalized.
+
+    The value returned is marked as checked: passed on with the same tools (from a Chat to its
+    provider, from one round to the next), it is returned as is instead of being checked again.
+    """
+    names = tuple(t.name for t in tools)
+    if isinstance(tool_choice, _CheckedToolChoice) and tool_choice.tool_names == names:
+        return tool_choice
     if tool_choice == "any":
         tool_choice = "required"
     if tool_choice in ("auto", "required", "none"):
         if tool_choice == "required" and not tools:
             raise InvalidArgumentError("tool_choice='required' but no tools are registered")
-        return str(tool_choice)
-    names = [t.name for t in tools]
+        return _checked(str(tool_choice), names)
     if isinstance(tool_choice, str) and tool_choice in names:
-        return tool_choice
+        return _checked(tool_choice, names)
     raise InvalidArgumentError(
-        f"tool_choice must be one of {TOOL_CHOICES} or a registered tool name {names}, "
+        f"tool_choice must be one of {TOOL_CHOICES} or a registered tool name {list(names)}, "
         f"got {describe(tool_choice)}"
     )

@@ -57,3 +57,30 @@ def test_parallel_chat_works_on_any_provider_with_submit() -> None:
         parallel_chat(Chat(Echo()), ["one"])
     with pytest.raises(InvalidArgumentError, match="need a Chat"):
         parallel_chat(QueuedEcho(), ["one"])  # type: ignore[arg-type]
+
+
+def test_tool_choice_is_checked_once_and_passed_on_as_checked() -> None:
+    from llamaprov.chat import tool
+    from llamaprov.chat.tools import check_tool_choice
+
+    def add(a: int, b: int) -> int:
+        """Add."""
+        return a + b
+
+    tools = [tool(add)]
+    checked = check_tool_choice("add", tools)
+    assert checked == "add" and check_tool_choice(checked, tools) is checked
+    with pytest.raises(InvalidArgumentError, match="'add'"):
+        check_tool_choice(checked, [])  # checked for other tools: checked again
+
+    seen: list[str] = []
+
+    class Recording(Echo):
+        def stream_perform(self, turns: Sequence[Turn], *, tool_choice: str = "auto",
+                           **kwargs: Any) -> Iterator[Any]:
+            seen.append(tool_choice)
+            return super().stream_perform(turns, tool_choice=tool_choice, **kwargs)
+
+    chat = Chat(Recording(), tools=tools, tool_choice="none")
+    chat.chat("hi")
+    assert seen == ["none"] and seen[0] is chat.tool_choice
