@@ -16,6 +16,10 @@ TYPES = ("null", "boolean", "object", "array", "string", "number", "integer")
 # counts (minLength, maxItems, ...) beyond this would make a grammar of gigabytes
 MAX_COUNT = 2**32
 
+# What the compiler does with a keyword it cannot enforce, given (keyword, JSON pointer, why):
+# raise UnsupportedSchemaError (strict) or note it and go on (lenient).
+Unsupported = Callable[[str, str, str], None]
+
 # Keywords that constrain instances; anything else is an annotation (ignored).
 VALIDATION = frozenset(
     [

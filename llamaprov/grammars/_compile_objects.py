@@ -1,0 +1,368 @@
+"""Object grammars: properties (in definition order or any order), required keys, extra keys
+(``additionalProperties``, ``patternProperties``, ``propertyNames``), property counts and the
+key dependencies a grammar can track (``dependentRequired``, key sets that must not all appear).
+
+An object is a chain of grammar states: (next listed property, members so far, tracked keys seen,
+whether extra keys may come next); only states that can reach the closing brace become rules.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from ..errors import UnsupportedSchemaError, describe
+from ._builder import alt, literal
+from ._keywords import as_count, pointer, trivial
+from ._normalize import all_of
+from ._schema import Flat
+
+if TYPE_CHECKING:
+    from ._compiler import Compiler
+
+# property_order="any" needs one grammar state per subset of the listed keys: 2**7 = 128 states
+# of up to 7 alternatives keeps the grammar small and llama.cpp's matcher fast
+ANY_ORDER_MAX = 7
+
+
+class ObjectBuilder:
+    """Grammar for one object schema: a chain of states (next property, count, seen keys)."""
+
+    def __init__(self, comp: Compiler, s: Flat, ptr: str, base: str) -> None:
+        self.c = comp
+        self.s = s
+        self.ptr = ptr
+        self.base = base
+        self.ws = comp.ws
+
+    def build(self) -> str | None:
+        """The object rule; None when no object is valid."""
+        comp, s, ptr, ws = self.c, self.s, self.ptr, self.ws
+        props = s.get("properties", {})
+        if not isinstance(props, dict):
+            raise UnsupportedSchemaError("properties", ptr, f"expected an object, got {describe(props)}")
+        required = s.get("required", [])
+        if not isinstance(required, list):
+            raise UnsupportedSchemaError("required", ptr, f"expected an array, got {describe(required)}")
+        required = [r for r in dict.fromkeys(required) if isinstance(r, str)]
+        # A forced default is for objects that list their keys; one that lists none (a bare
+        # {"type": "object"}) keeps the spec's "anything", or it could only ever be {}.
+        declares_keys = "properties" in s or "patternProperties" in s
+        additional = s.get("additionalProperties", comp.additional_default if declares_keys else True)
+        pattern_props = s.get("patternProperties", {})
+        names = s.get("propertyNames")
+        min_p = as_count(s.get("minProperties", 0), "minProperties", ptr)
+        max_p = s.get("maxProperties")
+        if max_p is not None:
+            max_p = as_count(max_p, "maxProperties", ptr)
+            if max_p < min_p:
+                return None
+        if s.get("dependentSchemas"):
+            comp.unsupported("dependentSchemas", ptr, "dependent schemas are not supported")
+
+        names_flat = None
+        if names is not None and names is not True and names != {}:
+            names_flat = comp.norm.flatten(names, pointer(ptr, "propertyNames"), self.base)
+
+        # members: (key, schema, pointer, required)
+        members: list[tuple[str, Any, str, bool]] = []
+        for k, sub in props.items():
+            sch: Any = sub
+            for pat, psub in pattern_props.items():
+                if _py_search(pat, k, comp, ptr):
+                    sch = all_of(sch, psub)
+            members.append((k, sch, pointer(ptr, "properties", k), k in required))
+        defined = set(props)
+        # keys named by required, dependencies or oneOf-of-required but not listed: listed here
+        # (at the end) so the object grammar can track them
+        named_keys = list(required)
+        dep = s.get("dependentRequired", {})
+        if isinstance(dep, dict):
+            for trig, ds in dep.items():
+                if isinstance(ds, list):
+                    named_keys += [trig, *(d for d in ds if isinstance(d, str))]
+        named_keys += [k for c in s.absent_all for k in c if isinstance(k, str)]
+        for k in dict.fromkeys(named_keys):
+            if k in defined:
+                continue
+            matching = [psub for pat, psub in pattern_props.items() if _py_search(pat, k, comp, ptr)]
+            if matching:
+                sch = True
+                for m in matching:
+                    sch = all_of(sch, m)
+            elif additional is False:
+                if k in required:
+                    return None
+                continue
+            else:
+                sch = additional
+            members.append((k, sch, pointer(ptr, "required"), k in required))
+            defined.add(k)
+
+        # property names: drop members whose key is not a valid name
+        if names_flat is not None:
+            kept = []
+            for m in members:
+                if self._name_ok(m[0], names):
+                    kept.append(m)
+                elif m[3]:
+                    return None
+            members = kept
+
+        self.deps, forbidden = self._dependencies(s.get("dependentRequired", {}), {m[0] for m in members})
+        combo_keys = {k for c in s.absent_all for k in c}
+        hidden = (forbidden | combo_keys) - {m[0] for m in members}
+        all_keys = [m[0] for m in members] + sorted(hidden)
+        for m in members:
+            if m[0] in forbidden and m[3]:
+                return None
+        members = [m for m in members if m[0] not in forbidden]
+        member_exprs: list[tuple[str, str | None, bool]] = []
+        for k, sch, mptr, req in members:
+            e = comp.value(sch, mptr, self.base, frozenset())
+            if e is None:
+                if req:
+                    return None
+                continue
+            key_lit = literal(json.dumps(k, ensure_ascii=False))
+            member_exprs.append((k, comp.rules.add("kv", f'{key_lit} {ws} ":" {ws} {e} {ws}'), req))
+
+        extras = self.extras(all_keys, additional, pattern_props, names, names_flat)
+
+        self.members = member_exprs
+        self.required = frozenset(k for k, _, req in member_exprs if req)
+        self.extras_expr = extras
+        self.min_p, self.max_p = min_p, max_p
+        self.cap = max_p if max_p is not None else max(min_p, 1)
+        listed = {m[0] for m in member_exprs}
+        self.deps = {t: ds for t, ds in self.deps.items() if t in listed}
+        # key sets that must not all be present (oneOf of required lists); a set with a key
+        # that is not listed can never be complete because extras exclude it (see all_keys)
+        self.absent = [frozenset(c) for c in s.absent_all if set(c) <= listed]
+        self.relevant = frozenset(
+            [k for trig, ds in self.deps.items() for k in (trig, *ds)] + [k for c in self.absent for k in c]
+        )
+        self.memo: dict[tuple[int, int, frozenset[str], bool], int] = {}
+        self.states: list[list[tuple[str, int | None]]] = []
+        if comp.any_order and 1 < len(member_exprs) <= ANY_ORDER_MAX:
+            start = self.state_any(0, frozenset())
+        else:
+            start = self.state(0, 0, frozenset(), True)
+        body = self.emit(start)
+        if body is None:
+            return None
+        return comp.rules.add("object", f'"{{" {ws} {body} "}}"')
+
+    def _name_ok(self, key: str, names: Any) -> bool:
+        import jsonschema
+
+        try:
+            return bool(jsonschema.Draft202012Validator(names).is_valid(key))
+        except Exception:
+            self.c.unsupported("propertyNames", self.ptr, "cannot check the defined property names")
+            return True
+
+    def _dependencies(self, dep: Any, keys: set[str]) -> tuple[dict[str, tuple[str, ...]], set[str]]:
+        """dependentRequired among listed properties, and keys forbidden to stay exact.
+
+        A trigger that is not a listed property, or whose dependents are not all listed, is
+        forbidden outright (a subset of what the schema allows, never more).
+        """
+        if not isinstance(dep, dict):
+            return {}, set()
+        out: dict[str, tuple[str, ...]] = {}
+        forbidden: set[str] = set()
+        for trig, ds in dep.items():
+            if not isinstance(ds, list) or not ds or ds == [trig]:
+                continue
+            if trig not in keys or any(d not in keys for d in ds):
+                forbidden.add(trig)
+                continue
+            out[trig] = tuple(ds)
+        return out, forbidden
+
+    def extras(
+        self,
+        keys: list[str],
+        additional: Any,
+        pattern_props: dict[str, Any],
+        names: Any,
+        names_flat: Flat | None,
+    ) -> str | None:
+        """Rule for one extra member (key not among ``keys``), or None when none is allowed."""
+        comp, ws, ptr = self.c, self.ws, self.ptr
+        options: list[str] = []
+        if pattern_props:
+            distinct = {json.dumps(v, sort_keys=True) for v in pattern_props.values()}
+            if len(pattern_props) > 1 and len(distinct) > 1:
+                comp.unsupported("patternProperties", ptr, "several patterns with different schemas")
+            for pat, psub in pattern_props.items():
+                for m in self.s.get("properties", {}):
+                    if m in keys and _py_search(pat, m, comp, ptr) and not trivial(self.s["properties"][m]):
+                        comp.unsupported("patternProperties", ptr, f"property {m!r} also matches {pat!r}")
+                if names_flat is not None:
+                    comp.unsupported("propertyNames", ptr, "together with patternProperties")
+                body = comp.strings.pattern(pat, 0, None, pointer(ptr, "patternProperties", pat))
+                val = comp.value(psub, pointer(ptr, "patternProperties", pat), self.base, frozenset())
+                if body is None or val is None:
+                    continue
+                key = comp.rules.add("pkey", f'"\\"" {body} "\\""')
+                options.append(comp.rules.add("pkv", f'{key} {ws} ":" {ws} {val} {ws}'))
+            if additional is not False and not (
+                trivial(additional) and all(trivial(v) for v in pattern_props.values())
+            ):
+                # keys matching no pattern would need the complement of a regex: allow only
+                # keys that match a pattern (a subset of what the schema accepts, never more)
+                additional = False
+        if additional is not False and names is not False:
+            val = comp.value(additional, pointer(ptr, "additionalProperties"), self.base, frozenset())
+            if val is not None:
+                xkey = self.extra_key(keys, names, names_flat)
+                if xkey is not None:
+                    options.append(comp.rules.add("xkv", f'{xkey} {ws} ":" {ws} {val} {ws}'))
+        if not options:
+            return None
+        return comp.rules.add("extra", alt(options)) if len(options) > 1 else options[0]
+
+    def extra_key(self, keys: list[str], names: Any, names_flat: Flat | None) -> str | None:
+        """Rule for the key of an extra member: not among ``keys``, valid under ``propertyNames``."""
+        comp = self.c
+        if names_flat is not None:
+            enum = names_flat.get("enum")
+            if isinstance(enum, list):
+                allowed = [
+                    v for v in enum if isinstance(v, str) and v not in keys and self._name_ok(v, names)
+                ]
+                if not allowed:
+                    return None
+                return alt([literal(json.dumps(v, ensure_ascii=False)) for v in allowed])
+            if any(self._name_ok(k, names) for k in keys):
+                comp.unsupported("propertyNames", self.ptr, "extra keys must differ from listed properties")
+            sub = names_flat.replace(
+                keywords={**{k: v for k, v in names_flat.keywords.items() if k != "type"}, "type": ["string"]}
+            )
+            return comp.flat(sub, pointer(self.ptr, "propertyNames"), self.base, frozenset())
+        if not keys:
+            return comp.strings.any_string()
+        return comp.strings.excluding(keys)
+
+    def _slot(
+        self, key: tuple[int, int, frozenset[str], bool]
+    ) -> tuple[int, list[tuple[str, int | None]] | None]:
+        """The state for ``key``: (index, its alternatives to fill) when new, (index, None)
+        when it exists already."""
+        found = self.memo.get(key)
+        if found is not None:
+            return found, None
+        idx = len(self.states)
+        self.memo[key] = idx
+        alts: list[tuple[str, int | None]] = []  # (text, next state or None for the end)
+        self.states.append(alts)
+        return idx, alts
+
+    def _step(self, count: int) -> tuple[str, bool, int]:
+        """Separator before the next member, whether one more fits, and the count after it."""
+        sep = "" if count == 0 else f'"," {self.ws} '
+        can_add = self.max_p is None or count < self.max_p
+        nxt_count = min(count + 1, self.cap) if self.max_p is None else count + 1
+        return sep, can_add, nxt_count
+
+    def _may_end(self, count: int, seen: frozenset[str]) -> bool:
+        return (
+            count >= self.min_p
+            and all(set(self.deps[t]) <= seen for t in seen if t in self.deps)
+            and not any(c <= seen for c in self.absent)
+        )
+
+    def state(self, i: int, count: int, seen: frozenset[str], extras_ok: bool) -> int:
+        """Index of the state "before member i, ``count`` members emitted, ``seen`` keys"."""
+        idx, alts = self._slot((i, count, seen, extras_ok))
+        if alts is None:
+            return idx
+        sep, can_add, nxt_count = self._step(count)
+        n = len(self.members)
+        if i < n:
+            k, kv, req = self.members[i]
+            if can_add:
+                seen2 = seen | {k} if k in self.relevant else seen
+                alts.append((f"{sep}{kv}", self.state(i + 1, nxt_count, seen2, True)))
+            if not req:
+                alts.append(("", self.state(i + 1, count, seen, False)))
+        if extras_ok and self.extras_expr is not None and can_add:
+            alts.append((f"{sep}{self.extras_expr}", self.state(i, nxt_count, seen, True)))
+        if i >= n and self._may_end(count, seen):
+            alts.append(("", None))
+        return idx
+
+    def state_any(self, count: int, seen: frozenset[str]) -> int:
+        """Index of the state "``seen`` keys emitted in any order, ``count`` members in all".
+
+        Every listed key not yet seen may come next, so each key appears at most once and the
+        required ones before the end; the key text tells the alternatives apart (extras exclude
+        listed keys), so the grammar stays unambiguous.
+        """
+        idx, alts = self._slot((-1, count, seen, True))
+        if alts is None:
+            return idx
+        sep, can_add, nxt_count = self._step(count)
+        if can_add:
+            for k, kv, _ in self.members:
+                if k not in seen:
+                    alts.append((f"{sep}{kv}", self.state_any(nxt_count, seen | {k})))
+            if self.extras_expr is not None:
+                alts.append((f"{sep}{self.extras_expr}", self.state_any(nxt_count, seen)))
+        if self.required <= seen and self._may_end(count, seen):
+            alts.append(("", None))
+        return idx
+
+    def emit(self, start: int) -> str | None:
+        """Rules for the states that can reach the end; expression for ``start``."""
+        productive: set[int] = set()
+        changed = True
+        while changed:
+            changed = False
+            for idx, alts in enumerate(self.states):
+                if idx not in productive and any(n is None or n in productive for _, n in alts):
+                    productive.add(idx)
+                    changed = True
+        if start not in productive:
+            return None
+        names: dict[int, str] = {}
+        exprs: dict[int, str] = {}
+
+        def expr(idx: int) -> str:
+            if idx in exprs:
+                return exprs[idx]
+            alts = self.states[idx]
+            live = [(t, nxt) for t, nxt in alts if nxt is None or nxt in productive]
+            if live == [("", None)]:
+                exprs[idx] = ""
+                return ""
+            name = self.c.rules.fresh("obj")
+            names[idx] = name
+            exprs[idx] = name
+            texts = []
+            for t, nxt in live:
+                tail = "" if nxt is None else expr(nxt)
+                texts.append(f"{t} {tail}".strip())
+            texts = list(dict.fromkeys(texts))
+            if texts == [""]:  # every way on is empty: no rule needed
+                del self.c.rules.rules[name]
+                exprs[idx] = ""
+                return ""
+            body = " | ".join(x for x in texts if x)
+            # the empty alternative goes first: llama.cpp's parser misreads a trailing "| "
+            self.c.rules.define(name, ("| " + body) if "" in texts else body)
+            return name
+
+        return expr(start)
+
+
+def _py_search(pattern: str, key: str, comp: Compiler, ptr: str) -> bool:
+    """Whether ``pattern`` matches ``key`` (Python's re; one it cannot compile is unsupported)."""
+    try:
+        return re.search(pattern, key) is not None
+    except re.error:
+        comp.unsupported("patternProperties", ptr, f"cannot evaluate pattern {pattern!r}")
+        return False
