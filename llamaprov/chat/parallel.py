@@ -6,7 +6,6 @@ its batch queue, which LangChain's ``batch``/``abatch`` use too).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
@@ -15,8 +14,8 @@ from llamaprov.chat.chat import Chat
 from llamaprov.chat.content import ContentText
 from llamaprov.chat.provider import Provider
 from llamaprov.chat.turns import Turn
-from llamaprov.chat.types import validate_against_type
-from llamaprov.errors import InvalidArgumentError, StructuredOutputError, describe
+from llamaprov.chat.types import parse_structured
+from llamaprov.errors import InvalidArgumentError, describe
 
 
 def _check(chat: Any, prompts: Any, max_active: Any) -> Provider:
@@ -81,18 +80,10 @@ def parallel_chat_structured(
     chat: Chat, prompts: Sequence[str], *, type: Any, max_active: int | None = None
 ) -> list[Any]:
     """Extract data of ``type`` from each prompt in parallel (see :func:`parallel_chat`).
-    Raises StructuredOutputError (with ``raw``) for the first result that does not validate,
-    and stops the requests after it."""
+    Raises StructuredOutputError (with ``raw``) for the first result that does not validate
+    (as :meth:`Provider.structured_output` does), and stops the requests after it."""
 
     def validate(turn: Turn) -> Any:
-        raw = turn.text
-        if turn.finish_reason == "length":
-            raise StructuredOutputError(
-                f"structured output was cut off by max_tokens: {describe(raw, 200)}", raw=raw
-            )
-        try:
-            return validate_against_type(json.loads(raw), type)
-        except ValueError as exc:
-            raise StructuredOutputError(f"structured output is invalid: {exc}", raw=raw) from exc
+        return parse_structured(turn, type)[0]
 
     return _run_parallel(chat, prompts, max_active, type, validate)

@@ -4,7 +4,6 @@ vocabulary). :class:`~llamaprov.chat.provider_llama.LlamaProvider` implements it
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
@@ -15,8 +14,8 @@ from llamaprov.chat.events import StreamEvent, TurnDone
 from llamaprov.chat.params import ChatParams
 from llamaprov.chat.tools import ToolDef, run_tool, tool
 from llamaprov.chat.turns import TokenUsage, Turn, as_turn
-from llamaprov.chat.types import validate_against_type
-from llamaprov.errors import LlamaProvError, NotSupportedError, StructuredOutputError, describe
+from llamaprov.chat.types import parse_structured
+from llamaprov.errors import LlamaProvError, NotSupportedError
 
 
 class Provider(ABC):
@@ -124,23 +123,7 @@ class Provider(ABC):
         does not parse or validate.
         """
         turn = self.chat_perform(turns, type=type, params=params)
-        raw = turn.text
-        if turn.finish_reason == "length":
-            raise StructuredOutputError(
-                "structured output was cut off by max_tokens before the JSON was complete: "
-                f"{describe(raw, 200)}",
-                raw=raw,
-            )
-        try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            raise StructuredOutputError(f"structured output is not valid JSON: {exc}", raw=raw) from exc
-        try:
-            value = validate_against_type(data, type)
-        except ValueError as exc:
-            raise StructuredOutputError(
-                f"structured output does not match the type: {exc}", raw=raw
-            ) from exc
+        value, data = parse_structured(turn, type)
         turn.contents = [ContentJson(data)]
         return value, turn
 

@@ -7,6 +7,7 @@ helpers, or a Python annotation (``int``, ``list[str]``, a ``TypedDict``...).
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 import jsonschema
 import pydantic
 
-from llamaprov.errors import InvalidArgumentError, describe
+from llamaprov.chat.turns import Turn
+from llamaprov.errors import InvalidArgumentError, StructuredOutputError, describe
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,41 @@ def validate_against_type(data: Any, type_: Any) -> Any:
         raise ValueError(str(exc)) from exc
 
 
+def parse_structured(turn: Turn, type_: Any) -> tuple[Any, Any]:
+    """(validated value, parsed JSON) of an assistant turn generated as structured output of
+    ``type_`` (see :func:`validate_against_type` for the value).
+
+    Raises :class:`~llamaprov.errors.StructuredOutputError` (with ``raw``) when the output was
+    cut off by max_tokens, is not JSON, or does not match the type.
+    """
+    raw = turn.text
+    if turn.finish_reason == "length":
+        raise StructuredOutputError(
+            "structured output was cut off by max_tokens before the JSON was complete: "
+            f"{describe(raw, 200)}",
+            raw=raw,
+        )
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise StructuredOutputError(f"structured output is not valid JSON: {exc}", raw=raw) from exc
+    try:
+        value = validate_against_type(data, type_)
+    except ValueError as exc:
+        raise StructuredOutputError(f"structured output does not match the type: {exc}", raw=raw) from exc
+    return value, data
+
+
 __all__ = [
-    "TypeSpec", "to_json_schema", "type_array", "type_boolean", "type_enum", "type_integer", "type_number",
-    "type_object", "type_string", "validate_against_type",
+    "TypeSpec",
+    "parse_structured",
+    "to_json_schema",
+    "type_array",
+    "type_boolean",
+    "type_enum",
+    "type_integer",
+    "type_number",
+    "type_object",
+    "type_string",
+    "validate_against_type",
 ]

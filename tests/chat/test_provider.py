@@ -84,3 +84,18 @@ def test_tool_choice_is_checked_once_and_passed_on_as_checked() -> None:
     chat = Chat(Recording(), tools=tools, tool_choice="none")
     chat.chat("hi")
     assert seen == ["none"] and seen[0] is chat.tool_choice
+
+
+def test_structured_output_is_validated_the_same_way_alone_and_in_parallel() -> None:
+    from llamaprov.chat import parallel_chat_structured
+    from llamaprov.errors import StructuredOutputError
+
+    chat = Chat(QueuedEcho())
+    errors = []
+    for call in (lambda: chat.chat_structured("not json", type=dict),
+                 lambda: parallel_chat_structured(chat, ["not json"], type=dict)):
+        with pytest.raises(StructuredOutputError) as info:
+            call()
+        errors.append((str(info.value), info.value.raw))
+    assert errors[0] == errors[1] and errors[0][0].startswith("structured output is not valid JSON")
+    assert parallel_chat_structured(chat, ["[1, 2]"], type=list[int]) == [[1, 2]]
