@@ -9,7 +9,7 @@ from typing import Any
 from llamaprov.chat.chat import Chat
 from llamaprov.chat.formats import ToolCallFormat
 from llamaprov.chat.params import ChatParams
-from llamaprov.chat.provider_llama import LlamaProvider
+from llamaprov.chat.provider_llama import DEFAULT_MAX_PARALLEL, LlamaProvider
 from llamaprov.engine import Model, default_model_path, load_model
 from llamaprov.errors import InvalidArgumentError, describe
 
@@ -55,6 +55,7 @@ def chat_llamaprov(
     n_threads: int | None = None,
     max_calls_per_round: int = 16,
     context_policy: str = "error",
+    max_parallel: int = DEFAULT_MAX_PARALLEL,
     **load_kwargs: Any,
 ) -> Chat:
     """A :class:`~llamaprov.chat.chat.Chat` on a local model.
@@ -64,12 +65,13 @@ def chat_llamaprov(
     ``max_tool_rounds`` and ``max_calls_per_round`` bound the tool calls of one ``chat`` call
     (see :class:`~llamaprov.chat.chat.Chat`). ``context_policy`` says what happens when the
     conversation outgrows the context: ``"error"`` (ContextOverflowError) or
-    ``"truncate_oldest"`` (see :class:`LlamaProvider`).
+    ``"truncate_oldest"`` (see :class:`LlamaProvider`). ``max_parallel`` bounds how many
+    requests the provider decodes together (:func:`~llamaprov.chat.parallel.parallel_chat`).
     """
     loaded = _load_model(model, load_kwargs)
     provider = LlamaProvider(
         loaded, n_ctx=n_ctx, template=template, tool_format=tool_format, n_threads=n_threads,
-        context_policy=context_policy,
+        context_policy=context_policy, max_parallel=max_parallel,
     )
     return Chat(
         provider,

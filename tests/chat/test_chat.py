@@ -246,7 +246,7 @@ def test_structured_output_nested_pydantic_round_trip(model):
 def test_structured_output_twenty_prompts_all_validate(model):
     chat = new_chat(model, params={"temperature": 0, "max_tokens": 96})
     prompts = PET_PROMPTS + [p.replace(".", "!") for p in PET_PROMPTS]
-    values = parallel_chat_structured(chat, prompts, type=Pet, max_active=20)
+    values = parallel_chat_structured(chat, prompts, type=Pet, max_parallel=20)
     assert len(values) == 20 and all(isinstance(v, Pet) for v in values)
     assert chat.get_turns() == []
 
@@ -369,7 +369,7 @@ def test_parallel_chat_equals_sequential(model):
         one = new_chat(model, params={"temperature": 0, "max_tokens": 16}, system_prompt="Be brief.")
         sequential.append(one.chat(p))
     # one at a time through the queue: exactly the answers of separate chats
-    assert parallel_chat(chat, prompts, max_active=1) == sequential
+    assert parallel_chat(chat, prompts, max_parallel=1) == sequential
     batcher = chat.provider._batcher
     contexts = batcher.contexts
     together = parallel_chat(chat, prompts)
@@ -379,6 +379,13 @@ def test_parallel_chat_equals_sequential(model):
     assert parallel_chat(chat, []) == []
     with pytest.raises(InvalidArgumentError):
         parallel_chat(chat, "not a list")
+
+
+def test_chat_llamaprov_takes_max_parallel(model):
+    assert new_chat(model).provider.max_parallel == 8
+    assert new_chat(model, max_parallel=2).provider.max_parallel == 2
+    with pytest.raises(InvalidArgumentError, match="max_parallel"):
+        new_chat(model, max_parallel=0)
 
 
 def test_public_names():

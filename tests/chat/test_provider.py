@@ -99,3 +99,19 @@ def test_structured_output_is_validated_the_same_way_alone_and_in_parallel() -> 
         errors.append((str(info.value), info.value.raw))
     assert errors[0] == errors[1] and errors[0][0].startswith("structured output is not valid JSON")
     assert parallel_chat_structured(chat, ["[1, 2]"], type=list[int]) == [[1, 2]]
+
+
+def test_max_parallel_is_the_one_name_and_max_active_a_deprecated_alias() -> None:
+    from llamaprov.chat import parallel_chat_structured
+
+    chat = Chat(QueuedEcho())
+    assert parallel_chat(chat, ["a", "b"], max_parallel=1) == ["A", "B"]
+    assert parallel_chat_structured(chat, ["[1]"], type=list[int], max_parallel=1) == [[1]]
+    with pytest.warns(DeprecationWarning, match="max_parallel"):
+        assert parallel_chat(chat, ["a"], max_active=1) == ["A"]
+    with pytest.warns(DeprecationWarning, match="max_parallel"):
+        assert parallel_chat_structured(chat, ["[1]"], type=list[int], max_active=1) == [[1]]
+    with pytest.warns(DeprecationWarning), pytest.raises(InvalidArgumentError, match="not both"):
+        parallel_chat(chat, ["a"], max_parallel=1, max_active=1)
+    with pytest.raises(InvalidArgumentError, match="max_parallel must be an int >= 1, got 0"):
+        parallel_chat(chat, ["a"], max_parallel=0)
