@@ -109,9 +109,11 @@ def contains(ranges: Ranges, cp: int) -> bool:
 
 
 class RuleSet:
-    """Named GBNF rules; identical bodies share one name."""
+    """Named GBNF rules; identical bodies share one name. Every name, the root's included, starts
+    with ``prefix`` (letters, digits and ``-``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
         self.rules: dict[str, str] = {}
         self._by_body: dict[str, str] = {}
         self._counts: dict[str, int] = {"root": 1}  # "root" is written by render()
@@ -123,11 +125,11 @@ class RuleSet:
             base = "r" + base
         n = self._counts.get(base, 0)
         self._counts[base] = n + 1
-        name = base if n == 0 else f"{base}-{n}"
+        name = self.prefix + (base if n == 0 else f"{base}-{n}")
         while name in self.rules:
             n += 1
             self._counts[base] = n + 1
-            name = f"{base}-{n}"
+            name = f"{self.prefix}{base}-{n}"
         self.rules[name] = ""
         return name
 
@@ -145,7 +147,8 @@ class RuleSet:
         return name
 
     def render(self, root: str) -> str:
-        lines = [f"root ::= {root}"]
+        """The grammar text: rule ``<prefix>root`` matching the expression ``root``, then the rules."""
+        lines = [f"{self.prefix}root ::= {root}"]
         for name, body in self.rules.items():
             lines.append(f"{name} ::= {body}")
         return "\n".join(lines) + "\n"

@@ -41,13 +41,19 @@ class Compiler:
     (lenient mode) on keywords left unenforced."""
 
     def __init__(
-        self, schema: Any, whitespace: str, additional: Any, strict: bool, any_order: bool = False
+        self,
+        schema: Any,
+        whitespace: str,
+        additional: Any,
+        strict: bool,
+        any_order: bool = False,
+        rule_prefix: str = "",
     ) -> None:
         self.root = schema
         self.strict = strict
         self.any_order = any_order
         self.additional_default = True if additional is None else additional
-        self.rules = RuleSet()
+        self.rules = RuleSet(rule_prefix)
         self.notes: list[str] = []
         self.ref_rules: dict[int, str] = {}
         self.unsat_refs: set[int] = set()
@@ -70,7 +76,7 @@ class Compiler:
     # --- public driver ---
 
     def compile(self) -> str:
-        """The grammar text (root rule ``root``)."""
+        """The grammar text (root rule ``<rule_prefix>root``)."""
         expr = self.value(self.root, "#", DEFAULT_BASE, frozenset())
         if expr is None:
             raise UnsupportedSchemaError("false", "#", "the schema accepts no value at all")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import warnings
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = ["PROPERTY_ORDERS", "WHITESPACE_MODES", "json_schema_to_gbnf"]
 # The values json_schema_to_gbnf accepts for whitespace= and property_order=.
 WHITESPACE_MODES = ("compact", "bounded", "flexible")
 PROPERTY_ORDERS = ("definition", "any")
+_RULE_PREFIX = re.compile(r"[a-zA-Z0-9-]*")
 
 
 def json_schema_to_gbnf(
@@ -42,8 +44,9 @@ def json_schema_to_gbnf(
     additional_properties: bool | dict[str, Any] | None = None,
     strict: bool = True,
     property_order: str = "definition",
+    rule_prefix: str = "",
 ) -> str:
-    """Compile a JSON Schema to a GBNF grammar (root rule ``root``).
+    """Compile a JSON Schema to a GBNF grammar (root rule ``root``, or ``<rule_prefix>root``).
 
     Args:
         schema: the schema, a dict or a boolean.
@@ -57,6 +60,11 @@ def json_schema_to_gbnf(
         property_order: ``"definition"`` (listed properties appear in the order the schema lists
             them; the default, and what generation wants) or ``"any"`` (any order, each key at most
             once, for objects listing up to 7 properties, to check existing JSON against a schema).
+        rule_prefix: put in front of every rule name of the grammar, ``root`` included (letters,
+            digits and ``-``). Grammars compiled with different prefixes, none of which starts
+            another (``tool0-``, ``tool1-``), can be concatenated into one grammar without clashing
+            names; refer to each by ``<prefix>root`` (and pass that as the root to llama.cpp when
+            one is used alone).
 
     A malformed schema (a keyword value of the wrong JSON type, such as ``{"type": 7}`` or
     ``{"required": "a"}``, a count beyond 2**32, nesting too deep) raises
@@ -69,6 +77,10 @@ def json_schema_to_gbnf(
     if property_order not in PROPERTY_ORDERS:
         raise InvalidArgumentError(
             f"property_order must be one of {PROPERTY_ORDERS}, got {describe(property_order)}"
+        )
+    if not isinstance(rule_prefix, str) or not _RULE_PREFIX.fullmatch(rule_prefix):
+        raise InvalidArgumentError(
+            f"rule_prefix must be a str of letters, digits and '-', got {describe(rule_prefix)}"
         )
     if not isinstance(schema, (dict, bool)):
         raise InvalidArgumentError(f"a JSON Schema is a dict or a bool, got {describe(schema)}")
@@ -83,7 +95,7 @@ def json_schema_to_gbnf(
         raise InvalidArgumentError(f"schema is not JSON-serializable: {exc}") from None
     except RecursionError:
         raise UnsupportedSchemaError("schema", "#", "the schema nests too deeply") from None
-    grammar, notes = _compile_cached(key, whitespace, strict, property_order)
+    grammar, notes = _compile_cached(key, whitespace, strict, property_order, rule_prefix)
     for note in notes:
         warnings.warn(note, stacklevel=2)
     return grammar
@@ -91,11 +103,11 @@ def json_schema_to_gbnf(
 
 @functools.lru_cache(maxsize=512)
 def _compile_cached(
-    key: str, whitespace: str, strict: bool, property_order: str
+    key: str, whitespace: str, strict: bool, property_order: str, rule_prefix: str
 ) -> tuple[str, tuple[str, ...]]:
     schema, additional = json.loads(key)
     try:
-        comp = Compiler(schema, whitespace, additional, strict, property_order == "any")
+        comp = Compiler(schema, whitespace, additional, strict, property_order == "any", rule_prefix)
         return comp.compile(), tuple(comp.notes)
     except RecursionError:
         raise UnsupportedSchemaError("$ref", "#", "the schema nests too deeply") from None
