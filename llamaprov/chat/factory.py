@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,35 +9,7 @@ from llamaprov.chat.chat import Chat
 from llamaprov.chat.formats import ToolCallFormat
 from llamaprov.chat.params import ChatParams
 from llamaprov.chat.provider_llama import DEFAULT_MAX_PARALLEL, LlamaProvider
-from llamaprov.engine import Model, default_model_path, load_model
-from llamaprov.errors import InvalidArgumentError, describe
-
-
-def _load_model(model: Any, load_kwargs: dict[str, Any]) -> Any:
-    """A Model from a Model, a path, or a Hugging Face repo id."""
-    if isinstance(model, Model):
-        if load_kwargs:
-            raise InvalidArgumentError(
-                f"load options {sorted(load_kwargs)} given with an already loaded Model"
-            )
-        return model
-    if model is None:
-        return load_model(default_model_path(), **load_kwargs)
-    if isinstance(model, os.PathLike) or (isinstance(model, str) and os.path.exists(model)):
-        return load_model(model, **load_kwargs)
-    if isinstance(model, str) and model.count("/") == 1 and not model.endswith(".gguf"):
-        try:
-            from llamaprov.hub import load_model_hf
-        except ImportError as exc:  # pragma: no cover - hub module not installed
-            raise InvalidArgumentError(
-                f"{model!r} is not a file and Hub loading is unavailable"
-            ) from exc
-        return load_model_hf(model, **load_kwargs)
-    if isinstance(model, str):
-        return load_model(model, **load_kwargs)  # raises ModelNotFoundError naming the path
-    raise InvalidArgumentError(
-        f"model must be a path, a loaded Model or a Hub repo id, got {describe(model)}"
-    )
+from llamaprov.models import resolve_model
 
 
 def chat_llamaprov(
@@ -61,14 +32,16 @@ def chat_llamaprov(
     """A :class:`~llamaprov.chat.chat.Chat` on a local model.
 
     ``model`` is a GGUF path, a loaded ``Model``, a Hugging Face repo id (``"owner/name"``), or
-    None for the packaged default model. Each Chat gets its own context on the (shared) model.
+    None for the packaged default model, resolved by :func:`llamaprov.models.resolve_model`
+    with ``load_kwargs`` (``n_gpu_layers=``..., ``quant=`` for a repo id). Each Chat gets its
+    own context on the model.
     ``max_tool_rounds`` and ``max_calls_per_round`` bound the tool calls of one ``chat`` call
     (see :class:`~llamaprov.chat.chat.Chat`). ``context_policy`` says what happens when the
     conversation outgrows the context: ``"error"`` (ContextOverflowError) or
     ``"truncate_oldest"`` (see :class:`LlamaProvider`). ``max_parallel`` bounds how many
     requests the provider decodes together (:func:`~llamaprov.chat.parallel.parallel_chat`).
     """
-    loaded = _load_model(model, load_kwargs)
+    loaded = resolve_model(model, **load_kwargs)
     provider = LlamaProvider(
         loaded, n_ctx=n_ctx, template=template, tool_format=tool_format, n_threads=n_threads,
         context_policy=context_policy, max_parallel=max_parallel,

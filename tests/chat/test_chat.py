@@ -388,6 +388,21 @@ def test_chat_llamaprov_takes_max_parallel(model):
         new_chat(model, max_parallel=0)
 
 
+def test_chat_llamaprov_resolves_its_model_like_every_model_argument(model, default_model_path, tmp_path):
+    from llamaprov.errors import ModelNotFoundError
+
+    assert chat_llamaprov(str(default_model_path), n_ctx=256).provider.model.path == default_model_path
+    missing = tmp_path / "missing.gguf"
+    with pytest.raises(ModelNotFoundError, match=r"missing\.gguf"):
+        chat_llamaprov(str(missing))
+    with pytest.raises(InvalidArgumentError, match="already loaded Model"):
+        chat_llamaprov(model, n_gpu_layers=0)
+    with pytest.raises(InvalidArgumentError, match="quant"):
+        chat_llamaprov(str(default_model_path), quant="Q4_K_M")  # a Hub option for a file
+    with pytest.raises(InvalidArgumentError, match="model must be"):
+        chat_llamaprov(42)
+
+
 def test_public_names():
     for name in ("Chat", "LlamaProvider", "Provider", "chat_llamaprov", "tool", "Turn",
                  "ContentToolResult", "TokenUsage", "parallel_chat"):
