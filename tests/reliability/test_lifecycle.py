@@ -196,14 +196,14 @@ CASES: dict[str, str] = {
     """,
     "completion": """
         ctx = M.new_context(n_ctx=128)
-        c = ctx.completion("Tell me a story.", max_tokens=50)
-        next(c)
+        c = ctx.completion("Once upon a time", max_tokens=50, temperature=0)
+        next(c, None)
         ctx.close()
         expect_closed("next() after its context closed", lambda: next(c))
         expect_closed("result() after its context closed", c.result)
         ctx2 = M.new_context(n_ctx=128)
-        done = ctx2.completion("Hi", max_tokens=50)
-        next(done)
+        done = ctx2.completion("Once upon a time", max_tokens=50, temperature=0)
+        next(done, None)
         done.close()
         expect_works("text after close", lambda: done.text)
         expect_works("finish_reason after close", lambda: done.finish_reason == "cancelled" or 1 / 0)
