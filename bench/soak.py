@@ -8,6 +8,7 @@ at the end: requests served (by kind), errors (by type), p50/p99 latency (overal
 and the RSS of every minute.
 
     python bench/soak.py [--minutes 10] [--threads 4] [--max-tokens 16] [--seed 0] [--model PATH]
+                         [--n-threads N] [--max-rss-growth MB]
 
 Exit status 1 when a request failed with an error that is not an expected outcome (see
 ``EXPECTED``), or when RSS grew more than ``--max-rss-growth`` MB after the first minute.
@@ -94,14 +95,15 @@ class Workload:
     """The shared objects (model, embedder, a provider for queued submits) and one request of
     each kind, run by :meth:`run_one` in any worker thread."""
 
-    def __init__(self, model: Any, max_tokens: int) -> None:
+    def __init__(self, model: Any, max_tokens: int, n_threads: int | None = None) -> None:
         import llamaprov
 
         self.llamaprov = llamaprov
         self.model = model
         self.max_tokens = max_tokens
-        self.embed = llamaprov.embed_llamaprov(model)
-        self.shared = llamaprov.LlamaProvider(model, n_ctx=2048, max_parallel=8)
+        self.n_threads = n_threads
+        self.embed = llamaprov.embed_llamaprov(model, n_threads=n_threads)
+        self.shared = llamaprov.LlamaProvider(model, n_ctx=2048, max_parallel=8, n_threads=n_threads)
         self.schema = {"type": "object", "properties": {"answer": {"type": "string", "maxLength": 8}},
                        "required": ["answer"]}
         self.kinds: dict[str, Callable[[Any, random.Random], None]] = {
@@ -115,7 +117,7 @@ class Workload:
         """A worker's own chat (its own context on the shared model)."""
         return self.llamaprov.chat_llamaprov(
             self.model, n_ctx=1024, params={"max_tokens": self.max_tokens, "temperature": 0.7},
-            tools=[add], tool_choice="none", max_tool_rounds=1)
+            tools=[add], tool_choice="none", max_tool_rounds=1, n_threads=self.n_threads)
 
     def _fresh(self, chat: Any, rnd: random.Random) -> None:
         if len(chat.get_turns()) >= 6 or rnd.random() < 0.3:
@@ -175,7 +177,7 @@ class Workload:
                 f.result(timeout=600)
 
     def cancel_completion(self, chat: Any, rnd: random.Random) -> None:
-        with self.model.new_context(n_ctx=256) as ctx:
+        with self.model.new_context(n_ctx=256, n_threads=self.n_threads) as ctx:
             completion = ctx.completion("Once upon a time", max_tokens=64, temperature=0.8)
             for _ in range(rnd.randint(1, 4)):
                 next(completion, None)
@@ -212,6 +214,8 @@ def main() -> int:
     parser.add_argument("--max-tokens", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--n-threads", type=int, default=None,
+                        help="CPU threads per context (default: the engine's, one per core)")
     parser.add_argument("--max-rss-growth", type=float, default=50.0,
                         help="MB of RSS growth after the first minute that fails the soak")
     args = parser.parse_args()
@@ -219,7 +223,7 @@ def main() -> int:
     from llamaprov.engine import default_model_path, load_model
 
     model = load_model(args.model or default_model_path())
-    load = Workload(model, args.max_tokens)
+    load = Workload(model, args.max_tokens, args.n_threads)
     stats = Stats()
     stop = threading.Event()
     start = time.monotonic()
