@@ -43,8 +43,8 @@ Method = Literal["hybrid", "vector", "bm25"]
 
 
 class RagStore:
-    """Documents, chunks, a BM25 index and vectors in one SQLite file. Use :meth:`create` or
-    :meth:`connect`.
+    """Documents, chunks, a BM25 index and vectors in one SQLite file: the SQLite
+    :class:`~llamaprov.integrations.rag.VectorIndex`. Use :meth:`create` or :meth:`connect`.
 
     A store object is safe to share between threads; several processes may read one file while
     another writes (SQLite WAL mode).
