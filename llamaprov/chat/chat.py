@@ -176,8 +176,8 @@ class Chat:
         self._max_calls_per_round = value
 
     def params(self, **kwargs: Any) -> ChatParams:
-        """Update generation settings (temperature, top_p, top_k, min_p, seed, stop, max_tokens,
-        repeat/frequency/presence penalties); returns the settings now in force."""
+        """Update generation settings (every sampling knob of the engine's ``SamplingParams``,
+        stop and max_tokens; see :class:`ChatParams`); returns the settings now in force."""
         if kwargs:
             self._params = self._params.merged(kwargs)
         return self._params

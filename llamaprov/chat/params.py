@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
+from llamaprov.engine import SamplingParams
 from llamaprov.errors import InvalidArgumentError, describe
 
-_PARAM_NAMES = (
-    "temperature", "top_p", "top_k", "min_p", "seed", "stop", "max_tokens",
-    "repeat_penalty", "frequency_penalty", "presence_penalty",
-)
+# the settings that are not sampling knobs of the engine
+_GENERATION_NAMES = ("stop", "max_tokens")
 
 
 @dataclass(frozen=True)
 class ChatParams:
-    """Generation settings of a chat; ``None`` leaves the engine's default."""
+    """Generation settings of a chat; ``None`` leaves the engine's default.
+
+    Every sampling knob of :class:`llamaprov.engine.SamplingParams` is here under the same name
+    and is checked by building a ``SamplingParams`` from the knobs that are set, so it accepts
+    exactly what the engine accepts. ``stop`` (a str or strings ending the reply, not shown)
+    and ``max_tokens`` (the most tokens generated) are the chat's own.
+    """
 
     temperature: float | None = None
     top_p: float | None = None
@@ -28,24 +33,34 @@ class ChatParams:
     repeat_penalty: float | None = None
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
+    typical_p: float | None = None
+    penalty_last_n: int | None = None
+    mirostat: int | None = None
+    mirostat_tau: float | None = None
+    mirostat_eta: float | None = None
+    dry_multiplier: float | None = None
+    dry_base: float | None = None
+    dry_allowed_length: int | None = None
+    dry_penalty_last_n: int | None = None
+    xtc_probability: float | None = None
+    xtc_threshold: float | None = None
+    top_n_sigma: float | None = None
+    dynatemp_range: float | None = None
+    dynatemp_exponent: float | None = None
+    logit_bias: Mapping[int, float] | None = None
 
     def __post_init__(self) -> None:
-        checks: list[tuple[str, Any, Callable[[Any], bool], str]] = [
-            ("temperature", self.temperature, lambda v: v >= 0, ">= 0"),
-            ("top_p", self.top_p, lambda v: 0 <= v <= 1, "in [0, 1]"),
-            ("min_p", self.min_p, lambda v: 0 <= v <= 1, "in [0, 1]"),
-            ("top_k", self.top_k, lambda v: isinstance(v, int) and v >= 0, "an int >= 0"),
-            ("max_tokens", self.max_tokens, lambda v: isinstance(v, int) and v > 0, "an int > 0"),
-            ("seed", self.seed, lambda v: isinstance(v, int) and v >= 0, "an int >= 0"),
-            ("repeat_penalty", self.repeat_penalty, lambda v: v > 0, "> 0"),
-            ("frequency_penalty", self.frequency_penalty, lambda v: True, "a number"),
-            ("presence_penalty", self.presence_penalty, lambda v: True, "a number"),
-        ]
-        for pname, value, ok, what in checks:
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
-                raise InvalidArgumentError(f"params: {pname} must be {what}, got {describe(value)}")
+        try:
+            SamplingParams(**self.sampling_kwargs())
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"params: {exc}") from exc
+        if self.logit_bias is not None:
+            object.__setattr__(self, "logit_bias", dict(self.logit_bias))
+        max_tokens = self.max_tokens
+        if max_tokens is not None and (
+            isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0
+        ):
+            raise InvalidArgumentError(f"params: max_tokens must be an int > 0, got {describe(max_tokens)}")
         if self.stop is not None:
             if not isinstance(self.stop, (str, Iterable)):
                 raise InvalidArgumentError(
@@ -85,8 +100,17 @@ class ChatParams:
         """The fields that are set."""
         return {n: getattr(self, n) for n in _PARAM_NAMES if getattr(self, n) is not None}
 
+    def sampling_kwargs(self) -> dict[str, Any]:
+        """The sampling knobs that are set, as keywords of :class:`~llamaprov.engine.SamplingParams`."""
+        return {n: v for n, v in self.as_dict().items() if n not in _GENERATION_NAMES}
+
+
+_PARAM_NAMES = tuple(f.name for f in fields(ChatParams))
+
 
 def params(**kwargs: Any) -> ChatParams:
-    """Generation settings: temperature, top_p, top_k, min_p, seed, stop, max_tokens,
-    repeat_penalty, frequency_penalty, presence_penalty."""
+    """Generation settings (see :class:`ChatParams`): every sampling knob of
+    :class:`~llamaprov.engine.SamplingParams` (temperature, top_k, top_p, min_p, typical_p,
+    repeat/frequency/presence_penalty, penalty_last_n, mirostat*, dry_*, xtc_*, top_n_sigma,
+    dynatemp_*, logit_bias, seed), plus stop and max_tokens."""
     return ChatParams.coerce(kwargs)

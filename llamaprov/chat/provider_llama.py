@@ -168,9 +168,7 @@ class LlamaProvider(Provider):
 
     def _sampling(self, params: ChatParams, grammar: str | None,
                   triggers: tuple[list[str], list[str]] | None) -> Any:
-        kwargs: dict[str, Any] = {
-            k: v for k, v in params.as_dict().items() if k not in ("stop", "max_tokens")
-        }
+        kwargs = params.sampling_kwargs()
         if grammar is not None:
             kwargs["grammar"] = grammar
             if triggers is not None:
