@@ -20,7 +20,7 @@ from ._checks import INT32_MAX, check_allocation, check_int
 from ._ffi import capture_log, lib, recent_log
 from ._handle import _Handle
 from .batch import MAX_BATCH, Batch
-from .footprint import parse_buffers
+from .footprint import BUFFER_LINE, parse_buffers
 from .memory import Memory
 
 if TYPE_CHECKING:
@@ -215,7 +215,7 @@ class ContextCore(_Handle):
                 setattr(params, name, _GGML_TYPES[value])
         check_allocation(f"a KV cache of {n_ctx} tokens", _kv_bytes(model, n_ctx, type_k, type_v))
         recent_log(clear=True)
-        with capture_log() as lines:
+        with capture_log(BUFFER_LINE) as lines:
             ptr = lib.llama_init_from_model(model._weights(), params)
         if not ptr:
             reason = "; ".join(recent_log(clear=True)[-3:]) or "llama.cpp could not create it"

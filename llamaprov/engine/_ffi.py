@@ -40,8 +40,8 @@ _last_level = logging.DEBUG
 _recent: collections.deque[str] = collections.deque(maxlen=32)
 
 
-# threads inside capture_log(): every line llama.cpp logs from them, whatever its level
-_captures: dict[int, list[str]] = {}
+# threads inside capture_log(): (marker, lines) - the lines containing marker, at any level
+_captures: dict[int, tuple[bytes, list[str]]] = {}
 
 
 def _on_log(level: int, text: bytes | None, _user_data: ctypes.c_void_p) -> None:
@@ -49,8 +49,8 @@ def _on_log(level: int, text: bytes | None, _user_data: ctypes.c_void_p) -> None
     py_level = _last_level if level == 5 else _GGML_TO_LOGGING.get(level, logging.INFO)
     _last_level = py_level
     capture = _captures.get(threading.get_ident()) if _captures else None
-    if capture is not None:
-        capture.append((text or b"").decode("utf-8", errors="replace"))
+    if capture is not None and text and capture[0] in text:
+        capture[1].append(text.decode("utf-8", errors="replace"))
     if py_level < logging.WARNING and py_level < _threshold:
         return
     message = (text or b"").decode("utf-8", errors="replace").rstrip("\n")
@@ -90,12 +90,12 @@ def recent_log(clear: bool = False) -> list[str]:
 
 
 @contextlib.contextmanager
-def capture_log() -> Iterator[list[str]]:
-    """Collect every line llama.cpp logs from this thread inside the block (all levels), e.g.
-    the buffer sizes it reports while loading a model or creating a context."""
+def capture_log(marker: bytes) -> Iterator[list[str]]:
+    """Collect the lines containing ``marker`` that llama.cpp logs from this thread inside the
+    block, at any level (e.g. the buffer sizes it reports while creating a context)."""
     lines: list[str] = []
     me = threading.get_ident()
-    _captures[me] = lines
+    _captures[me] = (marker, lines)
     try:
         yield lines
     finally:

@@ -19,8 +19,10 @@ if TYPE_CHECKING:
     from ._context import ContextCore
     from .model import Model
 
-__all__ = ["memory_breakdown", "memory_breakdown_print", "parse_buffers"]
+__all__ = ["BUFFER_LINE", "memory_breakdown", "memory_breakdown_print", "parse_buffers"]
 
+# what the lines llama.cpp reports a buffer's size in contain (see _ffi.capture_log)
+BUFFER_LINE = b"buffer size"
 _LINE = re.compile(r"(\S+)\s+(model|KV|compute|output|RS)\s+buffer size\s*=\s*([\d.]+)\s*MiB")
 _KINDS = {"model": "weights", "KV": "kv", "RS": "kv", "compute": "compute", "output": "output"}
 

@@ -599,7 +599,7 @@ class Scheduler:
                         token = int(lib.llama_sampler_sample(s.chain._ptr, ctx._ptr, s.logit_index))
                     else:
                         token = self._sample_checked(s)
-                except _NoTokenLeft as exc:
+                except GrammarError as exc:  # no token left, or a trigger pattern that ran too long
                     s.error = exc
                     self._finish(s, "error")
                     continue

@@ -17,6 +17,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import regex
+
 from ..errors import GrammarError, InvalidArgumentError, describe
 from ._checks import check_token
 from ._ffi import c_str, capture_stderr, lib, recent_log
@@ -33,6 +35,8 @@ __all__ = ["GrammarSampler", "LazyGrammarSampler", "Trigger", "accept_checked", 
 MAX_NESTING = 1000
 # llama.cpp's own limit on one {m,n} count
 MAX_REPETITION = 2000
+# seconds one trigger pattern may take on the output so far (the `regex` module enforces it)
+PATTERN_TIMEOUT = 0.05
 
 
 def check_gbnf(text: Any, root: Any = "root") -> None:
@@ -113,7 +117,7 @@ def accept_checked(grammar: Any, token: int) -> None:
     lib.llama_sampler_accept(grammar, token)
 
 
-def check_triggers(patterns: Any, words: Any, tokens: Any) -> tuple[tuple[re.Pattern[str], ...],
+def check_triggers(patterns: Any, words: Any, tokens: Any) -> tuple[tuple[Any, ...],
                                                                     tuple[str, ...], tuple[int, ...]]:
     """Validate lazy-grammar triggers: Python regexes, non-empty literal words, int token ids."""
     compiled = []
@@ -121,8 +125,8 @@ def check_triggers(patterns: Any, words: Any, tokens: Any) -> tuple[tuple[re.Pat
         if not isinstance(p, str) or not p:
             raise GrammarError(f"a trigger pattern is a non-empty str, got {describe(p)}")
         try:
-            compiled.append(re.compile(p))
-        except (re.error, RecursionError, OverflowError) as exc:
+            compiled.append(regex.compile(p))
+        except (regex.error, RecursionError, OverflowError, ValueError) as exc:
             raise GrammarError(f"trigger pattern {p!r} is not a valid regex: {exc}") from None
     out_words = []
     for w in _as_tuple("grammar_trigger_words", words):
@@ -200,7 +204,12 @@ class Trigger:
                 if i >= 0:
                     starts.append(i)
         for p in self._patterns:
-            m = p.fullmatch(text)
+            try:
+                # a pattern that backtracks without end must not hang the generation
+                m = p.fullmatch(text, timeout=PATTERN_TIMEOUT)
+            except TimeoutError:
+                raise GrammarError(f"trigger pattern {p.pattern!r} took over {PATTERN_TIMEOUT * 1000:.0f} ms "
+                                   f"on {len(text)} characters of output") from None
             if m is not None:
                 start = next((m.start(g) for g in range(1, p.groups + 1)
                               if m.start(g) >= 0 and m.end(g) > m.start(g)), m.start())

@@ -18,7 +18,7 @@ from ._ffi import c_str, capture_log, lib, recent_log, utf8
 from ._handle import _Handle
 from .backend import _device_handle, _extra_buffers_safe
 from .files import check_gguf_file
-from .footprint import parse_buffers
+from .footprint import BUFFER_LINE, parse_buffers
 from .vocab import Vocab
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ def load_model(
         tensor_split=tensor_split, use_mmap=use_mmap, use_mlock=use_mlock, vocab_only=vocab_only,
         check_tensors=check_tensors, use_extra_bufts=use_extra_bufts)
     recent_log(clear=True)
-    with capture_log() as lines:
+    with capture_log(BUFFER_LINE) as lines:
         if len(paths) == 1:
             ptr = lib.llama_model_load_from_file(c_str(str(paths[0])), params)
         else:

@@ -26,7 +26,7 @@ from jinja2.compiler import CodeGenerator
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
-from ..errors import InvalidArgumentError, TemplateError
+from ..errors import InvalidArgumentError, TemplateError, describe
 from ._ffi import c_str, lib
 
 if TYPE_CHECKING:
@@ -538,6 +538,9 @@ def render_chat(model: Model, messages: Sequence[Mapping[str, Any]], *,
                 template: str | None = None, extra: Mapping[str, Any] | None = None) -> str:
     """Render ``messages`` with ``template`` (Jinja or built-in name) or the model's own."""
     msgs = _check_messages(messages)
+    if tools is not None and (isinstance(tools, (str, bytes, Mapping)) or not isinstance(tools, Sequence)
+                              or not all(isinstance(t, Mapping) for t in tools)):
+        raise InvalidArgumentError(f"tools must be None or a list of tool dicts, got {describe(tools)}")
     if template is not None and not isinstance(template, str):
         raise InvalidArgumentError(f"template must be a str, got {template!r}")
     source = template if template is not None else model.chat_template()
