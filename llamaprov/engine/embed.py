@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._progress import ProgressBar
 from ..errors import ContextOverflowError, InvalidArgumentError, ModelLoadError
 from ._ffi import lib
 
@@ -187,7 +188,7 @@ def embed_batch(model: Model, texts: Sequence[str], *, batch_size: int = 64,
     # computed), so big batches cost quadratically: pack about 256 tokens per decode.
     size = max(min(limit, 256), longest)
     n_seq = min(batch_size, len(items), lib.llama_max_parallel_sequences())
-    bar = _progress_bar(len(items)) if progress else None
+    bar = ProgressBar(len(items), desc="embedding", unit="text", required=True) if progress else None
     source = model if pooling == "rank" else _embedding_model(model, graph)
     with source.new_context(n_ctx=size, n_batch=size, n_ubatch=size, n_seq_max=n_seq,
                             embeddings=True, pooling=pooling, n_threads=n_threads) as ctx:
@@ -225,11 +226,3 @@ def _embedding_model(model: Model, graph: str) -> Model:
         _log.info("embedding %s through %s", model.path.name, target)
         model._embedding_model = model._load_like(target)
         return model._embedding_model
-
-
-def _progress_bar(total: int) -> Any:
-    try:
-        from tqdm.auto import tqdm
-    except ImportError as exc:
-        raise InvalidArgumentError("progress=True needs tqdm: pip install tqdm") from exc
-    return tqdm(total=total, unit="text", desc="embedding")
