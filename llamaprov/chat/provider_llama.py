@@ -49,7 +49,7 @@ class _Plan:
 
     prompt: str
     tokens: list[int]  # the prompt, tokenized once
-    sampling: Any
+    sampling: SamplingParams
     max_tokens: int
     stop: list[str]
     special: bool
@@ -166,35 +166,26 @@ class LlamaProvider(Provider):
         except Exception as exc:
             raise TemplateError(f"chat template failed to render the conversation: {exc}") from exc
 
-    def _sampling(self, params: ChatParams, grammar: str | None,
-                  triggers: tuple[list[str], list[str]] | None) -> Any:
-        kwargs = params.sampling_kwargs()
-        if grammar is not None:
-            kwargs["grammar"] = grammar
-            if triggers is not None:
-                kwargs["grammar_lazy"] = True
-                kwargs["grammar_trigger_patterns"] = tuple(triggers[0])
-                kwargs["grammar_trigger_words"] = tuple(triggers[1])
-        return SamplingParams(**kwargs)
-
     def _grammar_for(
         self, tools: Sequence[ToolDef], type: Any, tool_choice: str
-    ) -> tuple[str | None, tuple[list[str], list[str]] | None, list[ToolDef]]:
-        """(grammar, lazy triggers as (patterns, words) or None when strict, tools shown)."""
+    ) -> tuple[dict[str, Any], list[ToolDef]]:
+        """(the grammar as :class:`SamplingParams` keywords: none, strict, or lazy with its
+        triggers; the tools shown to the model)."""
         if type is not None:
             schema = to_json_schema(type)
-            return (grammars.json_schema_to_gbnf(schema, whitespace="compact", additional_properties=False),
-                    None, [])
+            gbnf = grammars.json_schema_to_gbnf(schema, whitespace="compact", additional_properties=False)
+            return {"grammar": gbnf}, []
         if not tools or tool_choice == "none":
-            return None, None, []
+            return {}, []
         fmt = self.tool_format
         if tool_choice == "auto":
-            return (fmt.grammar(tools), (fmt.trigger_patterns(tools), fmt.trigger_words(tools)),
-                    list(tools))
+            return {"grammar": fmt.grammar(tools), "grammar_lazy": True,
+                    "grammar_trigger_patterns": tuple(fmt.trigger_patterns(tools)),
+                    "grammar_trigger_words": tuple(fmt.trigger_words(tools))}, list(tools)
         chosen = list(tools) if tool_choice == "required" else [
             t for t in tools if t.name == tool_choice
         ]
-        return fmt.grammar(chosen), None, list(tools)
+        return {"grammar": fmt.grammar(chosen)}, list(tools)
 
     # -- generation
     def _plan(self, turns: Sequence[Turn], tools: Sequence[ToolDef], type: Any,
@@ -204,14 +195,14 @@ class LlamaProvider(Provider):
         tool_choice = check_tool_choice(tool_choice, tools)
         if not turns:
             raise InvalidArgumentError("a request needs at least one turn")
-        grammar, triggers, shown = self._grammar_for(tools, type, tool_choice)
+        grammar, shown = self._grammar_for(tools, type, tool_choice)
         max_tokens = settings.max_tokens or DEFAULT_MAX_TOKENS
         prompt, tokens = self._fit(turns, shown, max_tokens)
         fmt = self.tool_format if shown else None
         return _Plan(
             prompt=prompt,
             tokens=tokens,
-            sampling=self._sampling(settings, grammar, triggers),
+            sampling=SamplingParams(**settings.sampling_kwargs(), **grammar),
             max_tokens=max_tokens,
             stop=list(settings.stop or ()),
             # formats whose trigger is a control token ([TOOL_CALLS], <|python_tag|>) need it
