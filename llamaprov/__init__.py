@@ -100,6 +100,7 @@ _LAZY = {
     "TurnDone": "llamaprov.chat",
     "ToolCallFormat": "llamaprov.chat",
     "detect_tool_format": "llamaprov.chat",
+    "register_tool_format": "llamaprov.chat",
     "type_string": "llamaprov.chat",
     "type_integer": "llamaprov.chat",
     "type_number": "llamaprov.chat",

@@ -1,4 +1,12 @@
-"""Chat with local models: ellmer-style Provider/Chat, native tool calling, structured output."""
+"""Chat with local models: ellmer-style Provider/Chat, native tool calling, structured output.
+
+Every public name is importable from here; each lives in the module of its concept:
+``content`` / ``turns`` / ``events`` / ``tools`` / ``types`` (type specs) / ``params`` (the
+values of a conversation), ``provider`` (the :class:`Provider` interface), ``provider_llama``
+(:class:`LlamaProvider`), ``chat`` (:class:`Chat`), ``parallel`` (parallel chats), ``factory``
+(:func:`chat_llamaprov`), ``formats`` (tool-call formats, one module each, and the stream
+parser); ``_batcher`` is the batch queue behind :meth:`LlamaProvider.submit`.
+"""
 
 from llamaprov.chat.chat import Chat
 from llamaprov.chat.content import (
@@ -24,6 +32,7 @@ from llamaprov.chat.formats import (
     TOOL_FORMATS,
     ToolCallFormat,
     detect_tool_format,
+    register_tool_format,
 )
 from llamaprov.chat.parallel import parallel_chat, parallel_chat_structured
 from llamaprov.chat.params import ChatParams, params
@@ -73,6 +82,7 @@ __all__ = [
     "parallel_chat",
     "parallel_chat_structured",
     "params",
+    "register_tool_format",
     "tool",
     "type_array",
     "type_boolean",
