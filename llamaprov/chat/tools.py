@@ -95,6 +95,7 @@ class ToolDef:
         }
 
     def __call__(self, **kwargs: Any) -> Any:
+        """Call the tool's function with ``kwargs`` (see :meth:`validate_arguments`)."""
         if self.func is None:
             raise ToolError(f"tool {self.name!r} has no function to call")
         return self.func(**kwargs)
