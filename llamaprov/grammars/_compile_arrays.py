@@ -14,13 +14,14 @@ if TYPE_CHECKING:
 def compile_array(comp: Compiler, s: Flat, ptr: str, base: str) -> str | None:
     """An array valid under ``s`` (prefixItems, items, min/maxItems, contains); None if none is."""
     ws = comp.ws
-    prefix = s.get("prefixItems", [])
-    rest = s.get("items", True)
-    min_items = as_count(s.get("minItems", 0), "minItems", ptr)
-    max_items = s.get("maxItems")
+    kw = s.keywords
+    prefix = kw.get("prefixItems", [])
+    rest = kw.get("items", True)
+    min_items = as_count(kw.get("minItems", 0), "minItems", ptr)
+    max_items = kw.get("maxItems")
     if max_items is not None:
         max_items = as_count(max_items, "maxItems", ptr)
-    if s.get("uniqueItems") is True and (max_items is None or max_items > 1):
+    if kw.get("uniqueItems") is True and (max_items is None or max_items > 1):
         comp.unsupported("uniqueItems", ptr, "uniqueItems on arrays that may hold several items")
     prefix_exprs: list[str] = []
     for i, p in enumerate(prefix):
@@ -34,7 +35,7 @@ def compile_array(comp: Compiler, s: Flat, ptr: str, base: str) -> str | None:
         max_items = len(prefix_exprs) if max_items is None else min(max_items, len(prefix_exprs))
     if max_items is not None and min_items > max_items:
         return None
-    if "contains" in s:
+    if "contains" in kw:
         return _array_contains(comp, s, ptr, base, prefix_exprs, rest_expr, min_items, max_items)
     sep = f'"," {ws}'
     n_prefix = len(prefix_exprs)
@@ -77,8 +78,9 @@ def _array_contains(
 ) -> str | None:
     """An array with at least ``minContains`` (default 1) items valid under ``contains``."""
     ws = comp.ws
-    k = as_count(s.get("minContains", 1), "minContains", ptr)
-    if "maxContains" in s or max_items is not None or prefix or min_items > max(k, 1):
+    kw = s.keywords
+    k = as_count(kw.get("minContains", 1), "minContains", ptr)
+    if "maxContains" in kw or max_items is not None or prefix or min_items > max(k, 1):
         comp.unsupported("contains", ptr, "contains with maxContains/maxItems/prefixItems/minItems")
     if k == 0:
         kept = {key: v for key, v in s.keywords.items() if key not in ("contains", "minContains")}
@@ -86,8 +88,8 @@ def _array_contains(
     if rest is None:
         return None
     both = comp.norm.merge(
-        comp.norm.flatten(s.get("items", True), pointer(ptr, "items"), base),
-        comp.norm.flatten(s["contains"], pointer(ptr, "contains"), base),
+        comp.norm.flatten(kw.get("items", True), pointer(ptr, "items"), base),
+        comp.norm.flatten(kw["contains"], pointer(ptr, "contains"), base),
         ptr,
     )
     c_expr = comp.flat(both, pointer(ptr, "contains"), base, frozenset())

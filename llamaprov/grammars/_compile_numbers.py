@@ -18,23 +18,24 @@ _EXPAND_LIMIT = 256
 
 def compile_number(s: Flat, ptr: str, integer: bool, rules: RuleSet, unsupported: Unsupported) -> str | None:
     """A number (an integer when ``integer``) valid under ``s``'s bounds and multipleOf; None if none is."""
+    kw = s.keywords
     lo = hi = None
     lo_ex = hi_ex = False
-    if "minimum" in s:
-        lo = as_decimal(s["minimum"], "minimum", ptr)
-    if "exclusiveMinimum" in s:
-        x = as_decimal(s["exclusiveMinimum"], "exclusiveMinimum", ptr)
+    if "minimum" in kw:
+        lo = as_decimal(kw["minimum"], "minimum", ptr)
+    if "exclusiveMinimum" in kw:
+        x = as_decimal(kw["exclusiveMinimum"], "exclusiveMinimum", ptr)
         if lo is None or x >= lo:
             lo, lo_ex = x, True
-    if "maximum" in s:
-        hi = as_decimal(s["maximum"], "maximum", ptr)
-    if "exclusiveMaximum" in s:
-        x = as_decimal(s["exclusiveMaximum"], "exclusiveMaximum", ptr)
+    if "maximum" in kw:
+        hi = as_decimal(kw["maximum"], "maximum", ptr)
+    if "exclusiveMaximum" in kw:
+        x = as_decimal(kw["exclusiveMaximum"], "exclusiveMaximum", ptr)
         if hi is None or x <= hi:
             hi, hi_ex = x, True
     step: Fraction | None = None
-    if "multipleOf" in s:
-        m = as_decimal(s["multipleOf"], "multipleOf", ptr)
+    if "multipleOf" in kw:
+        m = as_decimal(kw["multipleOf"], "multipleOf", ptr)
         if m <= 0:
             raise UnsupportedSchemaError("multipleOf", ptr, f"must be > 0, got {m}")
         step = Fraction(m)
@@ -53,7 +54,7 @@ def compile_number(s: Flat, ptr: str, integer: bool, rules: RuleSet, unsupported
     if step is not None:
         d = _decimal_places(step)
         if d is None or lo is not None or hi is not None:
-            unsupported("multipleOf", ptr, f"multipleOf {s['multipleOf']} for numbers")
+            unsupported("multipleOf", ptr, f"multipleOf {kw['multipleOf']} for numbers")
         else:
             frac = rules.upto("[0-9]", d, "frac")
             return rules.add(

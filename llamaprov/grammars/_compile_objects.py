@@ -39,26 +39,27 @@ class ObjectBuilder:
     def build(self) -> str | None:
         """The object rule; None when no object is valid."""
         comp, s, ptr, ws = self.c, self.s, self.ptr, self.ws
-        props = s.get("properties", {})
+        kw = s.keywords
+        props = kw.get("properties", {})
         if not isinstance(props, dict):
             raise UnsupportedSchemaError("properties", ptr, f"expected an object, got {describe(props)}")
-        required = s.get("required", [])
+        required = kw.get("required", [])
         if not isinstance(required, list):
             raise UnsupportedSchemaError("required", ptr, f"expected an array, got {describe(required)}")
         required = [r for r in dict.fromkeys(required) if isinstance(r, str)]
         # A forced default is for objects that list their keys; one that lists none (a bare
         # {"type": "object"}) keeps the spec's "anything", or it could only ever be {}.
-        declares_keys = "properties" in s or "patternProperties" in s
-        additional = s.get("additionalProperties", comp.additional_default if declares_keys else True)
-        pattern_props = s.get("patternProperties", {})
-        names = s.get("propertyNames")
-        min_p = as_count(s.get("minProperties", 0), "minProperties", ptr)
-        max_p = s.get("maxProperties")
+        declares_keys = "properties" in kw or "patternProperties" in kw
+        additional = kw.get("additionalProperties", comp.additional_default if declares_keys else True)
+        pattern_props = kw.get("patternProperties", {})
+        names = kw.get("propertyNames")
+        min_p = as_count(kw.get("minProperties", 0), "minProperties", ptr)
+        max_p = kw.get("maxProperties")
         if max_p is not None:
             max_p = as_count(max_p, "maxProperties", ptr)
             if max_p < min_p:
                 return None
-        if s.get("dependentSchemas"):
+        if kw.get("dependentSchemas"):
             comp.unsupported("dependentSchemas", ptr, "dependent schemas are not supported")
 
         names_flat = None
@@ -77,7 +78,7 @@ class ObjectBuilder:
         # keys named by required, dependencies or oneOf-of-required but not listed: listed here
         # (at the end) so the object grammar can track them
         named_keys = list(required)
-        dep = s.get("dependentRequired", {})
+        dep = kw.get("dependentRequired", {})
         if isinstance(dep, dict):
             for trig, ds in dep.items():
                 if isinstance(ds, list):
@@ -110,7 +111,7 @@ class ObjectBuilder:
                     return None
             members = kept
 
-        self.deps, forbidden = self._dependencies(s.get("dependentRequired", {}), {m[0] for m in members})
+        self.deps, forbidden = self._dependencies(kw.get("dependentRequired", {}), {m[0] for m in members})
         combo_keys = {k for c in s.absent_all for k in c}
         hidden = (forbidden | combo_keys) - {m[0] for m in members}
         all_keys = [m[0] for m in members] + sorted(hidden)
@@ -197,9 +198,10 @@ class ObjectBuilder:
             distinct = {json.dumps(v, sort_keys=True) for v in pattern_props.values()}
             if len(pattern_props) > 1 and len(distinct) > 1:
                 comp.unsupported("patternProperties", ptr, "several patterns with different schemas")
+            listed = self.s.keywords.get("properties", {})
             for pat, psub in pattern_props.items():
-                for m in self.s.get("properties", {}):
-                    if m in keys and _py_search(pat, m, comp, ptr) and not trivial(self.s["properties"][m]):
+                for m in listed:
+                    if m in keys and _py_search(pat, m, comp, ptr) and not trivial(listed[m]):
                         comp.unsupported("patternProperties", ptr, f"property {m!r} also matches {pat!r}")
                 if names_flat is not None:
                     comp.unsupported("propertyNames", ptr, "together with patternProperties")
@@ -229,7 +231,7 @@ class ObjectBuilder:
         """Rule for the key of an extra member: not among ``keys``, valid under ``propertyNames``."""
         comp = self.c
         if names_flat is not None:
-            enum = names_flat.get("enum")
+            enum = names_flat.keywords.get("enum")
             if isinstance(enum, list):
                 allowed = [
                     v for v in enum if isinstance(v, str) and v not in keys and self._name_ok(v, names)

@@ -92,14 +92,14 @@ class StringCompiler:
 
     def string(self, s: Flat, ptr: str) -> str | None:
         """A string valid under ``s`` (lengths, patterns, format); None if none is."""
-        min_len = as_count(s.get("minLength", 0), "minLength", ptr)
-        max_len = s.get("maxLength")
+        min_len = as_count(s.keywords.get("minLength", 0), "minLength", ptr)
+        max_len = s.keywords.get("maxLength")
         if max_len is not None:
             max_len = as_count(max_len, "maxLength", ptr)
             if max_len < min_len:
                 return None
         patterns = list(s.patterns)
-        fmt = s.get("format")
+        fmt = s.keywords.get("format")
         quote = '"\\""'
         if isinstance(fmt, str) and fmt in ASSERTED_FORMATS and format_rule(fmt, self.rules) is None:
             self.unsupported("format", ptr, f"format {fmt!r} cannot be enforced")

@@ -185,18 +185,18 @@ class Compiler:
             return None, s
         if s.alternatives:
             return self.alternatives(s, ptr, base, guard), s
-        if "enum" in s:
-            values = s["enum"]
+        if "enum" in s.keywords:
+            values = s.keywords["enum"]
             if not isinstance(values, list):
                 raise UnsupportedSchemaError("enum", ptr, f"expected an array, got {describe(values)}")
             s = self.check_keywords(s, ptr)
             return self.enum(values, s, ptr), s
         s = self.check_keywords(s, ptr)
-        types = s.get("type")
+        types = s.keywords.get("type")
         if types is None:
             types = list(TYPES)
         if not isinstance(types, list) or any(t not in TYPES for t in types):
-            raise UnsupportedSchemaError("type", ptr, f"unknown type {describe(s.get('type'))}")
+            raise UnsupportedSchemaError("type", ptr, f"unknown type {describe(s.keywords.get('type'))}")
         types = [t for t in dict.fromkeys(types)]
         if "number" in types and "integer" in types:
             types.remove("integer")
@@ -227,14 +227,15 @@ class Compiler:
         """``s`` with its negations folded in; refuse the keywords a grammar cannot enforce."""
         if s.negations:
             s = self.norm.fold_negations(s)
-        if ("then" in s or "else" in s) and "if" in s:
+        kw = s.keywords
+        if ("then" in kw or "else" in kw) and "if" in kw:
             self.unsupported("if", ptr, "if/then/else cannot be expressed in a grammar")
-        for kw in ("unevaluatedProperties", "unevaluatedItems"):
-            if kw in s and s[kw] is not True and s[kw] != {}:
-                self.unsupported(kw, ptr, "not supported")
-        for kw in ("$dynamicRef", "$recursiveRef"):
-            if kw in s:
-                self.unsupported(kw, ptr, "dynamic references are not supported")
+        for name in ("unevaluatedProperties", "unevaluatedItems"):
+            if name in kw and kw[name] is not True and kw[name] != {}:
+                self.unsupported(name, ptr, "not supported")
+        for name in ("$dynamicRef", "$recursiveRef"):
+            if name in kw:
+                self.unsupported(name, ptr, "dynamic references are not supported")
         return s
 
     def alternatives(self, s: Flat, ptr: str, base: str, guard: frozenset[int]) -> str | None:
@@ -351,7 +352,7 @@ class Compiler:
         return self.rules.add("enum", alt(opts)) if len(opts) > 1 else opts[0]
 
     def _fits(self, v: Any, s: Flat, ptr: str) -> bool:
-        types = s.get("type")
+        types = s.keywords.get("type")
         vt = type_of(v)
         if types is not None and vt not in types and not (vt == "integer" and "number" in types):
             return False

@@ -23,10 +23,10 @@ def pairwise_disjoint(schemas: list[Flat]) -> bool:
 
 
 def _value_types(s: Flat) -> set[str]:
-    if "enum" in s and isinstance(s["enum"], list):
-        out = {type_of(v) for v in s["enum"]}
+    if "enum" in s.keywords and isinstance(s.keywords["enum"], list):
+        out = {type_of(v) for v in s.keywords["enum"]}
         return out | ({"number"} if "integer" in out else set())
-    t = s.get("type")
+    t = s.keywords.get("type")
     if not t:
         return set(TYPES)
     out = set(t)
@@ -42,8 +42,8 @@ def _disjoint(a: Flat, b: Flat) -> bool:
     common = ta & tb
     if not common:
         return True
-    if "enum" in a and "enum" in b:
-        return not ({json_key(v) for v in a["enum"]} & {json_key(v) for v in b["enum"]})
+    if "enum" in a.keywords and "enum" in b.keywords:
+        return not ({json_key(v) for v in a.keywords["enum"]} & {json_key(v) for v in b.keywords["enum"]})
     if common <= {"object"}:
         return _objects_disjoint(a, b) or _objects_disjoint(b, a)
     if common <= {"number", "integer"}:
@@ -52,10 +52,11 @@ def _disjoint(a: Flat, b: Flat) -> bool:
 
 
 def _objects_disjoint(a: Flat, b: Flat) -> bool:
-    pa, pb = a.get("properties", {}), b.get("properties", {})
-    ra, rb = set(a.get("required", [])), set(b.get("required", []))
+    ka, kb = a.keywords, b.keywords
+    pa, pb = ka.get("properties", {}), kb.get("properties", {})
+    ra, rb = set(ka.get("required", [])), set(kb.get("required", []))
     # a forbids extra keys and b requires a key a does not list
-    if a.get("additionalProperties") is False and not a.get("patternProperties") and rb - set(pa):
+    if ka.get("additionalProperties") is False and not ka.get("patternProperties") and rb - set(pa):
         return True
     for k in ra & rb:
         ea = _const_values(pa.get(k))
@@ -84,8 +85,8 @@ def _const_values(s: Any) -> set[Any] | None:
 
 def _ranges_disjoint(a: Flat, b: Flat) -> bool:
     def bounds(s: Flat) -> tuple[Any, Any]:
-        lo = s.get("exclusiveMinimum", s.get("minimum"))
-        hi = s.get("exclusiveMaximum", s.get("maximum"))
+        lo = s.keywords.get("exclusiveMinimum", s.keywords.get("minimum"))
+        hi = s.keywords.get("exclusiveMaximum", s.keywords.get("maximum"))
         return lo, hi
 
     (la, ha), (lb, hb) = bounds(a), bounds(b)

@@ -164,9 +164,9 @@ class Normalizer:
                 json.dumps(va, sort_keys=True) != json.dumps(vb, sort_keys=True)
             ):
                 self.unsupported(key, ptr, "two different values in allOf")
-        if ("properties" in a and "properties" in b) or (
-            ("properties" in a or "properties" in b)
-            and ("additionalProperties" in a or "additionalProperties" in b)
+        if ("properties" in a.keywords and "properties" in b.keywords) or (
+            ("properties" in a.keywords or "properties" in b.keywords)
+            and ("additionalProperties" in a.keywords or "additionalProperties" in b.keywords)
         ):
             out["properties"] = self._merge_properties(a, b, ptr)
         return Flat(
@@ -179,15 +179,15 @@ class Normalizer:
         )
 
     def _merge_properties(self, a: Flat, b: Flat, ptr: str) -> dict[str, Any]:
-        if "patternProperties" in a or "patternProperties" in b:
+        if "patternProperties" in a.keywords or "patternProperties" in b.keywords:
             self.unsupported("patternProperties", ptr, "merged with other properties in allOf")
-        pa, pb = a.get("properties", {}), b.get("properties", {})
+        pa, pb = a.keywords.get("properties", {}), b.keywords.get("properties", {})
         if not isinstance(pa, dict) or not isinstance(pb, dict):
             raise UnsupportedSchemaError("properties", ptr, "expected an object")
         merged: dict[str, Any] = {}
         for k in list(dict.fromkeys([*pa, *pb])):
-            sa = pa[k] if k in pa else a.get("additionalProperties", True)
-            sb = pb[k] if k in pb else b.get("additionalProperties", True)
+            sa = pa[k] if k in pa else a.keywords.get("additionalProperties", True)
+            sb = pb[k] if k in pb else b.keywords.get("additionalProperties", True)
             merged[k] = all_of(sa, sb)
         return merged
 

@@ -33,14 +33,17 @@ class Negation:
     ptr: str
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)
 class Flat:
     """A flattened schema: an instance is valid when it satisfies all of these at once.
 
     ``keywords`` holds the remaining JSON Schema keywords in normalized form (``type`` a list,
     ``const`` folded into ``enum``, draft 4 exclusive bounds as numbers, array ``items`` split
-    into ``prefixItems``/``items``, ``dependencies`` split); it is never changed once built.
-    Keyword access (``s.get("type")``, ``"enum" in s``, ``s["enum"]``) reads ``keywords``.
+    into ``prefixItems``/``items``, ``dependencies`` split).
+
+    Nothing changes a Flat (or its ``keywords``) once built: each step that needs a different one
+    makes a new one with :meth:`replace`. (Not a frozen dataclass only because that costs twice
+    as much to build, and the compiler builds one per flattened subschema.)
     """
 
     keywords: dict[str, Any] = field(default_factory=dict)
@@ -49,16 +52,6 @@ class Flat:
     negations: tuple[Negation, ...] = ()  # none may match
     patterns: tuple[str, ...] = ()  # a string must match every one
     absent_all: tuple[tuple[str, ...], ...] = ()  # an object must not hold all keys of any
-
-    def get(self, keyword: str, default: Any = None) -> Any:
-        """A keyword's value, or ``default``."""
-        return self.keywords.get(keyword, default)
-
-    def __contains__(self, keyword: object) -> bool:
-        return keyword in self.keywords
-
-    def __getitem__(self, keyword: str) -> Any:
-        return self.keywords[keyword]
 
     def constrains(self) -> bool:
         """Whether anything here constrains instances (else any JSON value is valid)."""
