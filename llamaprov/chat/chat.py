@@ -22,7 +22,7 @@ from llamaprov.chat.params import ChatParams
 from llamaprov.chat.provider import Provider
 from llamaprov.chat.tools import ToolDef, as_tools, check_tool_choice, tool
 from llamaprov.chat.turns import TokenUsage, Turn
-from llamaprov.errors import InvalidArgumentError, describe
+from llamaprov.errors import ClosedError, InvalidArgumentError, describe
 
 DEFAULT_MAX_CALLS_PER_ROUND = 16
 
@@ -130,6 +130,9 @@ class Chat:
         self._on_tool_request: list[Callable[[ContentToolRequest], Any]] = []
         self._on_tool_result: list[Callable[[ContentToolResult], Any]] = []
         self._lock = threading.RLock()
+        self._closed = False
+        # close() closes the provider too when this chat made it (chat_llamaprov)
+        self._owns_provider = False
         self.set_turns(turns)
         if system_prompt is not None:
             self.system_prompt = system_prompt
@@ -325,6 +328,7 @@ class Chat:
         (GeneratorExit, KeyboardInterrupt, CancelledError...) what it had so far is kept, the
         reply marked cancelled. An error (an Exception) leaves the conversation as it was.
         """
+        self._check_open()
         with self._lock:
             self._settle_abandoned()
             choice = check_tool_choice(
@@ -457,9 +461,38 @@ class Chat:
             async for event in events:
                 yield event
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    def close(self) -> None:
+        """End the chat: later calls raise :class:`~llamaprov.errors.ClosedError` (the turns stay
+        readable). A provider the chat made itself (:func:`chat_llamaprov`) is closed too."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._settle_abandoned()
+        if self._owns_provider:
+            close = getattr(self.provider, "close", None)
+            if close is not None:
+                close()
+
+    def __enter__(self) -> Chat:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("this chat is closed")
+
     def chat_structured(self, *inputs: Any, type: Any) -> Any:
         """Extract data of ``type`` (pydantic model, JSON-schema dict or type spec) from the
         model; returns a pydantic instance or a dict. Raises StructuredOutputError."""
+        self._check_open()
         with self._lock:
             self._settle_abandoned()
             user = self._user_turn(inputs)

@@ -46,7 +46,7 @@ def chat_llamaprov(
         loaded, n_ctx=n_ctx, template=template, tool_format=tool_format, n_threads=n_threads,
         context_policy=context_policy, max_parallel=max_parallel,
     )
-    return Chat(
+    chat = Chat(
         provider,
         system_prompt=system_prompt,
         params=params,
@@ -55,6 +55,8 @@ def chat_llamaprov(
         max_tool_rounds=max_tool_rounds,
         max_calls_per_round=max_calls_per_round,
     )
+    chat._owns_provider = True  # chat.close() closes it
+    return chat
 
 
 __all__ = ["chat_llamaprov"]

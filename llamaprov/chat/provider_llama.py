@@ -31,6 +31,7 @@ from llamaprov.chat.turns import TokenUsage, Turn
 from llamaprov.chat.types import to_json_schema
 from llamaprov.engine import Model, SamplingParams
 from llamaprov.errors import (
+    ClosedError,
     ContextOverflowError,
     InvalidArgumentError,
     LlamaProvError,
@@ -123,6 +124,7 @@ class LlamaProvider(Provider):
         self._batcher: _Batcher[_Plan] | None = None
         self._lock = threading.Lock()
         self._usage = TokenUsage()
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"LlamaProvider(model={self.model.path.name!r}, tool_format={self.tool_format.name!r})"
@@ -131,6 +133,8 @@ class LlamaProvider(Provider):
     def context(self) -> Any:
         """The engine context of this provider (created on first use)."""
         with self._lock:
+            if self._closed:
+                raise ClosedError("this provider is closed")
             if self._ctx is None:
                 kwargs: dict[str, Any] = {"n_ctx": self._n_ctx}
                 if self._n_threads is not None:
@@ -139,8 +143,10 @@ class LlamaProvider(Provider):
             return self._ctx
 
     def close(self) -> None:
-        """Free the contexts (the model stays loaded); queued requests fail with ClosedError."""
+        """Free the contexts (the model stays loaded); queued requests fail with ClosedError, and
+        later requests raise it."""
         with self._lock:
+            self._closed = True
             if self._ctx is not None:
                 self._ctx.close()
                 self._ctx = None
@@ -191,6 +197,8 @@ class LlamaProvider(Provider):
     def _plan(self, turns: Sequence[Turn], tools: Sequence[ToolDef], type: Any,
               params: ChatParams | dict[str, Any] | None, tool_choice: str) -> _Plan:
         """Validate a request and turn it into what the engine needs."""
+        if self._closed:
+            raise ClosedError("this provider is closed")
         settings = ChatParams.coerce(params)
         tool_choice = check_tool_choice(tool_choice, tools)
         if not turns:
