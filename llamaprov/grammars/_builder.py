@@ -71,6 +71,7 @@ def normalize(ranges: list[tuple[int, int]] | Ranges) -> Ranges:
 
 
 def complement(ranges: Ranges) -> Ranges:
+    """The code points (up to U+10FFFF) not in ``ranges``."""
     out = []
     nxt = 0
     for lo, hi in ranges:
@@ -83,10 +84,12 @@ def complement(ranges: Ranges) -> Ranges:
 
 
 def subtract(a: Ranges, b: Ranges) -> Ranges:
+    """The code points in ``a`` and not in ``b``."""
     return intersect(a, complement(b))
 
 
 def intersect(a: Ranges, b: Ranges) -> Ranges:
+    """The code points in both (each argument sorted and disjoint)."""
     out = []
     i = j = 0
     while i < len(a) and j < len(b):
@@ -102,6 +105,7 @@ def intersect(a: Ranges, b: Ranges) -> Ranges:
 
 
 def contains(ranges: Ranges, cp: int) -> bool:
+    """Whether ``cp`` is in ``ranges``."""
     return any(lo <= cp <= hi for lo, hi in ranges)
 
 
@@ -134,6 +138,7 @@ class RuleSet:
         return name
 
     def define(self, name: str, body: str) -> None:
+        """Set the body of a rule (one reserved with :meth:`fresh`)."""
         self.rules[name] = body
         self._by_body.setdefault(body, name)
 

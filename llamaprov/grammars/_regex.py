@@ -315,6 +315,7 @@ def length_range(node: Node) -> tuple[int, int | None]:
 
 
 def has_anchor(node: Node) -> bool:
+    """Whether ``^`` or ``$`` occurs anywhere in ``node``."""
     kind = node[0]
     if kind in ("bol", "eol"):
         return True
