@@ -22,10 +22,11 @@ from .backend import (
     time_us,
 )
 from .batch import Batch
+from .completion import Completion, CompletionChunk, Usage
 from .context import Context
 from .embed import embed_batch
 from .footprint import memory_breakdown, memory_breakdown_print
-from .generate import Completion, CompletionChunk, Scheduler, Usage
+from .generate import Scheduler
 from .memory import Memory
 from .model import Model, ModelInfo, default_model_path, load_model, meta_key_str
 from .quantize import quantize, split_path, split_prefix

@@ -11,8 +11,9 @@ import numpy as np
 from . import adapters as _adapters
 from . import state as _state
 from ._context import ContextCore
+from .completion import Completion
 from .embed import _embed_with_context
-from .generate import Completion, Scheduler
+from .generate import Scheduler
 from .sampling import SamplerChain, SamplingParams
 
 __all__ = ["Context"]
