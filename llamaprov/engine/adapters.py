@@ -166,11 +166,11 @@ def control_vector_data(model: Model, source: Any) -> np.ndarray:
         layers: Mapping[Any, Any] = {}
         parsed: dict[int, Any] = {}
         for name, values in tensors.items():
-            prefix, _, layer = name.partition(".")
-            if prefix != "direction" or not layer.isdigit():
+            prefix, _, number = name.partition(".")
+            if prefix != "direction" or not number.isdigit():
                 raise ModelLoadError(f"{str(source)!r} holds a tensor {name!r}; a control vector has "
                                      "only direction.<layer> tensors")
-            parsed[int(layer)] = values
+            parsed[int(number)] = values
         layers = parsed
         if not layers:
             raise ModelLoadError(f"{str(source)!r} holds no direction.<layer> tensors")
