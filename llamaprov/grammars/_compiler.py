@@ -192,6 +192,8 @@ class Compiler:
             s = self.check_keywords(s, ptr)
             return self.enum(values, s, ptr), s
         s = self.check_keywords(s, ptr)
+        if s.false:  # checking the keywords folded in a negation that nothing satisfies (not: {})
+            return None, s
         types = s.keywords.get("type")
         if types is None:
             types = list(TYPES)

@@ -776,3 +776,15 @@ def test_compile_is_cached_and_fast() -> None:
     start = time.perf_counter()
     assert json_schema_to_gbnf(schema) == first
     assert time.perf_counter() - start < max(cold, 0.002)
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "string", "not": {}},
+    {"type": ["string", "integer"], "not": True},
+    {"type": "object", "properties": {"a": {"type": "string", "not": {}}}, "required": ["a"]},
+])
+def test_a_negation_of_everything_accepts_nothing(schema: dict) -> None:
+    # "not": {} next to other keywords compiled to "any string": the grammar accepted what the
+    # schema forbids. Such a schema accepts no value at all, like {"not": {}} alone.
+    with pytest.raises(UnsupportedSchemaError, match="no value"):
+        json_schema_to_gbnf(schema)
