@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import threading
-import time
 from typing import Annotated, Optional
 
 import jsonschema
@@ -88,27 +87,20 @@ def test_forced_tool_call_runs_and_result_reaches_answer(model, choice):
     assert answer == turns[3].text and not turns[3].tool_requests
 
 
-def test_auto_without_need_is_plain_text_without_grammar_overhead(model):
+def test_auto_without_need_is_the_plain_answer(model):
+    # Under "auto" the tool grammar waits for its trigger: a reply that never starts a call is
+    # exactly what the model writes with no grammar at all (its speed is bench/'s business).
     question = "Write one sentence about the sea."
     chat = new_chat(model, tools=[add, secret_word], params={"temperature": 0, "max_tokens": 24})
     provider = chat.provider
-    # the same prompt (tools presented) generated with no grammar at all; run twice so the
-    # prompt sits in the KV cache for both timed runs
     prompt = provider.format_turns([Turn("user", [question])], chat.get_tools())
-    for _ in range(2):
-        t0 = time.perf_counter()
-        with provider.context.completion(prompt, max_tokens=24, temperature=0) as bare:
-            bare_text = "".join(chunk.text for chunk in bare)
-        t1 = time.perf_counter()
+    with provider.context.completion(prompt, max_tokens=24, temperature=0) as bare:
+        bare_text = "".join(chunk.text for chunk in bare)
     text_auto = chat.chat(question, tool_choice="auto")
-    t2 = time.perf_counter()
     last = chat.last_turn()
     assert last is not None and not last.tool_requests and text_auto
     assert all(isinstance(c, ContentText) for c in last.contents)
     assert text_auto == bare_text and last.tokens.cached == last.tokens.input - 1
-    per_token_bare = (t1 - t0) / bare.usage.completion_tokens
-    per_token_auto = (t2 - t1) / last.tokens.output
-    assert per_token_auto < 2 * per_token_bare + 0.02, (per_token_auto, per_token_bare)
 
 
 def test_tool_errors_go_back_to_the_model(model):
