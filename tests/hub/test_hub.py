@@ -348,13 +348,15 @@ def test_cli_ls_pull_cache(hub: FakeHub, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_cli_hf_model_options(hub: FakeHub) -> None:
-    from llamaprov._cli_hub import add_hf_model_options, hf_model_path
+    from llamaprov._cli_hub import add_hf_model_options, hf_model
 
     parser = argparse.ArgumentParser(prog="llamaprov chat")
     add_hf_model_options(parser)
-    assert hf_model_path(parser.parse_args([])) is None
-    path = hf_model_path(parser.parse_args(["--hf", KQUANT_REPO, "--quant", "q4_k_s"]))
-    assert path is not None and path.name == "m-Q4_K_S.gguf" and path.is_file()
+    assert hf_model(parser.parse_args([])) is None
+    chosen = hf_model(parser.parse_args(["--hf", KQUANT_REPO, "--quant", "q4_k_s"]))
+    assert chosen == (KQUANT_REPO, {"quant": "q4_k_s"})
+    path = lhub.download(chosen[0], **chosen[1], progress=False)
+    assert path.name == "m-Q4_K_S.gguf" and path.is_file()
 
 
 def test_is_repo_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
