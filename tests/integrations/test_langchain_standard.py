@@ -91,6 +91,7 @@ class TestChatLlamaProvIntegration(_Capabilities, ChatModelIntegrationTests):
         return dict(_CHAT_PARAMS)
 
     @pytest.mark.xfail(
+        strict=True,
         reason="JSON mode constrains the reply to any JSON object (the keys are only asked for "
         "in the prompt) and the 135M model does not write the asked keys: greedy, it gives "
         '{"setup":{"./punchline":"The cat was having a cat-themed party and decided to make '
@@ -103,6 +104,7 @@ class TestChatLlamaProvIntegration(_Capabilities, ChatModelIntegrationTests):
         super().test_json_mode(model)
 
     @pytest.mark.xfail(
+        strict=True,
         reason='With tool_choice "auto" the 135M model answers the weather question in prose '
         "instead of starting the call object that the lazy grammar would then constrain: "
         "'The weather in San Francisco, CA is mostly sunny with a high of 75% and the lowest "
