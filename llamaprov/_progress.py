@@ -39,6 +39,12 @@ class ProgressBar:
         if self._bar is not None:
             self._bar.update(n)
 
+    def set_total(self, total: int) -> None:
+        """Set the total once it is known (a loop that learns its length as it goes)."""
+        if self._bar is not None and self._bar.total != total:
+            self._bar.total = total
+            self._bar.refresh()
+
     def close(self) -> None:
         """Take the bar off the terminal; safe to call twice."""
         if self._bar is not None:

@@ -15,7 +15,7 @@ import pathlib
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import llama_cpp.llama_cpp as lib
@@ -40,8 +40,8 @@ _last_level = logging.DEBUG
 _recent: collections.deque[str] = collections.deque(maxlen=32)
 
 
-# threads inside capture_log(): (marker, lines) - the lines containing marker, at any level
-_captures: dict[int, tuple[bytes, list[str]]] = {}
+# threads inside capture_log(): (marker, lines, on_line) - the lines containing marker, any level
+_captures: dict[int, tuple[bytes, list[str], Callable[[str], None] | None]] = {}
 
 
 def _on_log(level: int, text: bytes | None, _user_data: ctypes.c_void_p) -> None:
@@ -50,7 +50,13 @@ def _on_log(level: int, text: bytes | None, _user_data: ctypes.c_void_p) -> None
     _last_level = py_level
     capture = _captures.get(threading.get_ident()) if _captures else None
     if capture is not None and text and capture[0] in text:
-        capture[1].append(text.decode("utf-8", errors="replace"))
+        line = text.decode("utf-8", errors="replace")
+        capture[1].append(line)
+        if capture[2] is not None:
+            try:
+                capture[2](line)
+            except Exception as exc:  # an exception must not cross into C; the caller sees it later
+                capture[1].append(f"(on_line failed: {exc!r})")
     if py_level < logging.WARNING and py_level < _threshold:
         return
     message = (text or b"").decode("utf-8", errors="replace").rstrip("\n")
@@ -90,12 +96,16 @@ def recent_log(clear: bool = False) -> list[str]:
 
 
 @contextlib.contextmanager
-def capture_log(marker: bytes) -> Iterator[list[str]]:
+def capture_log(marker: bytes, on_line: Callable[[str], None] | None = None) -> Iterator[list[str]]:
     """Collect the lines containing ``marker`` that llama.cpp logs from this thread inside the
-    block, at any level (e.g. the buffer sizes it reports while creating a context)."""
+    block, at any level (e.g. the buffer sizes it reports while creating a context).
+
+    ``on_line`` is called with each such line as it is logged (a progress display); what it
+    raises is swallowed, since the call comes from inside C.
+    """
     lines: list[str] = []
     me = threading.get_ident()
-    _captures[me] = (marker, lines)
+    _captures[me] = (marker, lines, on_line)
     try:
         yield lines
     finally:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import ctypes
 import os
 import pathlib
+import re
 from typing import Any
 
+from .._progress import ProgressBar
 from ..errors import InvalidArgumentError, ModelLoadError, describe
 from ._checks import check_int
-from ._ffi import c_str, lib, recent_log
+from ._ffi import c_str, capture_log, lib, recent_log
 from .files import check_gguf_file
 
 __all__ = ["FILE_TYPES", "quantize", "split_path", "split_prefix"]
@@ -26,6 +28,8 @@ FILE_TYPES: dict[str, int] = {
     for name in dir(lib)
     if name.startswith("LLAMA_FTYPE_") and name != "LLAMA_FTYPE_GUESSED"
 }
+# llama.cpp logs one line per tensor: "[  12/ 272]  blk.1.attn_q.weight - [...], type = f32, ..."
+_TENSOR_LINE = re.compile(r"\[\s*(\d+)/\s*(\d+)\]")
 # these need an importance matrix, which quantize() does not take
 _NEEDS_IMATRIX = {"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "Q2_K_S"}
 
@@ -41,12 +45,13 @@ def _ftype(name: Any) -> int:
 def quantize(src: str | os.PathLike[str], dst: str | os.PathLike[str], ftype: str, *,
              nthread: int | None = None, allow_requantize: bool = False,
              quantize_output_tensor: bool = True, only_copy: bool = False, pure: bool = False,
-             keep_split: bool = False) -> pathlib.Path:
+             keep_split: bool = False, progress: bool | None = True) -> pathlib.Path:
     """Quantize the GGUF model ``src`` to ``dst`` as ``ftype`` ("Q8_0", "Q4_K_M", ...).
 
     ``allow_requantize`` permits an already quantized source; ``pure`` quantizes every tensor
     to ``ftype`` (no mixed K-quant recipe); ``only_copy`` copies tensors as they are (metadata
-    edits); ``keep_split`` writes a split source as parts again. Returns ``dst``. An unknown type,
+    edits); ``keep_split`` writes a split source as parts again. ``progress`` shows a bar over
+    the tensors (True: always, None: on a terminal, False: never). Returns ``dst``. An unknown type,
     an unreadable source or a failed run raises a llamaprov error naming the file.
     """
     source, target = pathlib.Path(src), pathlib.Path(dst)
@@ -66,8 +71,20 @@ def quantize(src: str | os.PathLike[str], dst: str | os.PathLike[str], ftype: st
     params.pure = bool(pure)
     params.keep_split = bool(keep_split)
     recent_log(clear=True)
-    rc = lib.llama_model_quantize(c_str(str(source), "source path"), c_str(str(target), "target path"),
-                                  ctypes.byref(params))
+    with ProgressBar(0, enabled=progress, desc=f"quantizing to {ftype}", unit="tensor") as bar:
+        done = [0]
+
+        def on_line(line: str) -> None:
+            match = _TENSOR_LINE.match(line)
+            if match:
+                index, total = int(match[1]), int(match[2])
+                bar.set_total(total)
+                bar.update(index - done[0])
+                done[0] = index
+
+        with capture_log(b"], type = ", on_line):
+            rc = lib.llama_model_quantize(c_str(str(source), "source path"),
+                                          c_str(str(target), "target path"), ctypes.byref(params))
     if rc != 0:
         reason = "; ".join(recent_log(clear=True)[-3:]) or f"llama_model_quantize returned {rc}"
         raise ModelLoadError(f"quantizing {str(source)!r} to {ftype} failed: {reason}")

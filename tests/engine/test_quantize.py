@@ -97,3 +97,35 @@ def test_a_split_model_loads_from_its_first_part_or_the_list(tmp_path) -> None:
         with load_model(source) as m, m.new_context(n_ctx=128) as ctx:
             outputs.append(ctx.completion(m.tokenize("hello"), max_tokens=8, temperature=0).result().tokens)
     assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_progress_counts_every_tensor(tiny, tmp_path, monkeypatch) -> None:
+    from llamaprov import _progress
+
+    seen: list[tuple[int | None, int]] = []
+
+    class Recorder:
+        def __init__(self, total, **_):
+            self.total, self.n = total, 0
+
+        def update(self, n):
+            self.n += n
+            seen.append((self.total, self.n))
+
+        def set_total(self, total):
+            self.total = total
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+    monkeypatch.setattr(sys.modules["llamaprov.engine.quantize"], "ProgressBar", Recorder)
+    quantize(tiny, tmp_path / "q8.gguf", "Q8_0", progress=True)
+    import gguf
+
+    n_tensors = len(gguf.GGUFReader(tiny).tensors)
+    assert seen and seen[-1] == (n_tensors, n_tensors)
+    assert [n for _, n in seen] == sorted(n for _, n in seen)
+    assert _progress.ProgressBar is not Recorder
