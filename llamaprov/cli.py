@@ -129,6 +129,16 @@ def _embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quantize(args: argparse.Namespace) -> int:
+    from .engine import quantize
+
+    target = quantize(args.src, args.dst, args.type, nthread=args.threads,
+                      allow_requantize=args.allow_requantize, pure=args.pure,
+                      keep_split=args.keep_split, progress=None)
+    print(f"{target} ({target.stat().st_size:,} bytes, {args.type.upper()})")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     from ._cli_hub import add_hf_model_options, add_hub_commands
 
@@ -172,6 +182,18 @@ def _parser() -> argparse.ArgumentParser:
     embed.add_argument("--pooling", choices=["mean", "cls", "last"], default=None)
     embed.add_argument("--no-normalize", action="store_true")
     embed.set_defaults(func=_embed)
+
+    from .engine.quantize import FILE_TYPES
+
+    quant = sub.add_parser("quantize", help="quantize a GGUF model file (F32/F16 to Q8_0, Q4_K_M, ...)")
+    quant.add_argument("src", help="the GGUF model to read")
+    quant.add_argument("dst", help="the GGUF file to write")
+    quant.add_argument("type", metavar="TYPE", help=f"one of {', '.join(sorted(FILE_TYPES))}")
+    quant.add_argument("--threads", type=int, default=None, help="default: all cores")
+    quant.add_argument("--allow-requantize", action="store_true", help="accept a quantized source")
+    quant.add_argument("--pure", action="store_true", help="every tensor as TYPE (no mixed recipe)")
+    quant.add_argument("--keep-split", action="store_true", help="write a split source as parts")
+    quant.set_defaults(func=_quantize)
 
     add_hub_commands(sub)
     return parser

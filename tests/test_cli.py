@@ -83,3 +83,19 @@ def test_bad_hf_use_is_one_line(argv, capsys, monkeypatch):
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert err.startswith("llamaprov: error:") and err.count("\n") == 1
+
+
+def test_quantize_writes_a_smaller_model_and_names_it(tmp_path, capsys):
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+    from _tiny_gguf import write_tiny_llama
+
+    src = write_tiny_llama(tmp_path / "tiny-f32.gguf", n_embd=256, n_ff=512, n_head=4, n_head_kv=2)[0]
+    dst = tmp_path / "tiny-q8.gguf"
+    assert main(["quantize", str(src), str(dst), "q8_0"]) == 0
+    out = capsys.readouterr().out
+    assert str(dst) in out and "Q8_0" in out
+    assert 0 < dst.stat().st_size < 0.6 * src.stat().st_size
+    assert main(["quantize", str(src), str(tmp_path / "x.gguf"), "Q9_9"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("llamaprov: error: unknown quantization type") and err.count("\n") == 1
+    assert not (tmp_path / "x.gguf").exists()
