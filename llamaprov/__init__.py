@@ -121,7 +121,7 @@ _LAZY = {
     "ChatLlamaProv": "llamaprov.integrations.langchain",
     "LlamaProvEmbeddings": "llamaprov.integrations.langchain",
 }
-_SUBMODULES = {"chat", "grammars", "hub", "integrations", "types", "cli"}
+_SUBMODULES = {"chat", "grammars", "hub", "integrations", "types", "cli", "train"}
 
 
 def __getattr__(name: str) -> Any:
