@@ -153,7 +153,8 @@ def penalties(model: Model, penalty_last_n: int, penalty_repeat: float = 1.0,
 
 def dry(model: Model, multiplier: float, base: float, allowed_length: int, penalty_last_n: int,
         breakers: Sequence[str] = ("\n", ":", '"', "*")) -> Sampler:
-    """DRY repetition penalty (``penalty_last_n`` -1: the whole context)."""
+    """DRY repetition penalty (``penalty_last_n`` -1: the model's training context; llama.cpp
+    itself reads -1 as no window at all, which turns the penalty off)."""
     if isinstance(breakers, str) or not all(isinstance(b, str) and "\x00" not in b for b in breakers):
         raise InvalidArgumentError(f"DRY breakers must be a list of str without NUL, got "
                                    f"{describe(breakers)}")
@@ -161,7 +162,7 @@ def dry(model: Model, multiplier: float, base: float, allowed_length: int, penal
     return Sampler(lib.llama_sampler_init_dry(_vocab(model), _finite("dry_multiplier", multiplier, 0.0),
                                               _finite("dry_base", base, 0.0),
                                               check_int("dry_allowed_length", allowed_length),
-                                              _window("dry_penalty_last_n", penalty_last_n), arr,
+                                              _window("dry_penalty_last_n", penalty_last_n, model), arr,
                                               len(breakers)), what="dry", model=model)
 
 

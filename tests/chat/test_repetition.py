@@ -1,0 +1,50 @@
+"""Degenerate repetition inside constrained output (small models loop in JSON strings)."""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+
+from llamaprov.chat import LlamaProvider, ToolDef, Turn
+from llamaprov.chat.content import ContentText
+
+# a forced call that the default model, greedy, turns into "state_county_state_county_..."
+LAWSUIT = ToolDef(
+    name="lawsuit_search", description="",
+    parameters={"type": "object",
+                "properties": {"entity": {"type": "string"}, "county": {"type": "string"},
+                               "state": {"type": "string"}},
+                "required": ["entity", "county"], "additionalProperties": False},
+)
+PROMPT = "Lawsuit search using lawsuit_search; make up realistic inputs."
+
+
+def max_4gram_count(tokens: list[int]) -> int:
+    counts = collections.Counter(tuple(tokens[i:i + 4]) for i in range(len(tokens) - 3))
+    return max(counts.values(), default=0)
+
+
+@pytest.fixture(scope="module")
+def provider(model):
+    p = LlamaProvider(model)
+    yield p
+    p.close()
+
+
+def forced_call(provider: LlamaProvider, **params) -> str:
+    turn = provider.chat_perform([Turn("user", [ContentText(PROMPT)])], tools=[LAWSUIT],
+                                 tool_choice=LAWSUIT.name, params={"max_tokens": 120, **params})
+    return turn.text + "".join(str(r.arguments) for r in turn.tool_requests)
+
+
+def test_dry_over_the_whole_context_is_on(provider, model) -> None:
+    # llama.cpp reads a DRY window of -1 as no window (the penalty silently off); -1 means the
+    # model's training context here, the same as that window given explicitly
+    looping = forced_call(provider, temperature=0)
+    whole = forced_call(provider, temperature=0, dry_multiplier=0.8, dry_penalty_last_n=-1)
+    explicit = forced_call(provider, temperature=0, dry_multiplier=0.8,
+                           dry_penalty_last_n=model.n_ctx_train)
+    assert whole == explicit != looping
+    assert max_4gram_count(model.tokenize(looping, add_special=False)) >= 5
+    assert max_4gram_count(model.tokenize(whole, add_special=False)) < 5
