@@ -211,6 +211,48 @@ def test_stream_generic_start_trigger():
     assert _text(contents) == "Hello {there}"
 
 
+ANSWER = '{"response": "Hi \\"you\\"\\n\\u00e9 \\ud83d\\ude00 tail\\ud83d"}'
+
+
+@pytest.mark.parametrize("step", [1, 2, 5, 100])
+def test_stream_generic_answer_is_unwrapped_as_it_streams(step):
+    events, contents = _stream(GenericFormat(), ANSWER, step)
+    deltas = [e.text for e in events if isinstance(e, TextDelta)]
+    # a lone high surrogate has no UTF-8: it becomes U+FFFD rather than a str that cannot be encoded
+    assert "".join(deltas) == _text(contents) == 'Hi "you"\né \U0001F600 tail\ufffd'
+    if step == 1:
+        assert len(deltas) > 10  # streamed, not delivered at the end
+
+
+def test_generic_answer_cut_off_and_partial_prefixes():
+    parser = StreamParser(GenericFormat())
+    assert parser.feed(' {"resp') == []  # could still be the answer's opening
+    assert [e.text for e in parser.feed('onse": "cut \\u00')] == ["cut "]
+    _, contents = parser.finish()
+    assert _text(contents) == "cut " and parser.error is None
+    contents, error = parse_output('{"tool_call": {"name": "add", "arguments": {"a": 1}}}', GenericFormat())
+    assert _calls(contents) == [("add", {"a": 1})] and error is None
+
+
+def test_generic_auto_grammar_is_a_call_or_an_answer():
+    from llamaprov.chat import ToolDef
+    from llamaprov.grammars import GrammarMatcher
+
+    add = ToolDef("add", "Add.", {"type": "object", "properties": {"a": {"type": "integer"}},
+                                  "required": ["a"]})
+    sampling = GenericFormat().auto_sampling([add])
+    assert set(sampling) == {"grammar"}  # the whole reply is constrained, not a lazy grammar
+    with GrammarMatcher(sampling["grammar"]) as matcher:
+        assert matcher.accepts('{"response": "Hi \\"you\\"\\n\\u00e9 \U0001F600"}')
+        assert not matcher.accepts(ANSWER)  # escaped surrogates: the grammar writes the emoji itself
+        assert matcher.accepts('{"tool_call": {"name": "add", "arguments": {"a": 1}}}')
+        for wrong in ('{"response": 3}', "plain prose", '{"tool_call": {"name": "sub", "arguments": {}}}',
+                      '{"response": "a"} and more'):
+            assert not matcher.accepts(wrong), wrong
+    assert '{"response": "<your answer>"}' in GenericFormat().tools_system_note([add])
+    assert HermesFormat().auto_sampling([add])["grammar_lazy"] is True
+
+
 def test_stream_functionary_text_streams_live():
     parser = StreamParser(FunctionaryFormat(), prefix=">>>")
     got = parser.feed("all\nHi th")

@@ -132,13 +132,34 @@ class ToolCallFormat(ABC):
 
     def grammar(self, tools: Sequence[ToolDef]) -> str:
         """GBNF of the call(s) to ``tools``; the root starts with the trigger text."""
+        rules, texts = self._grammar_parts(tools)
+        return assemble_grammar(rules, texts)
+
+    def _grammar_parts(self, tools: Sequence[ToolDef]) -> tuple[dict[str, str], list[str]]:
+        """The call rules (root first) and the tools' argument grammars they refer to."""
         if not tools:
             raise ToolError("a tool-call grammar needs at least one tool")
         roots, texts = args_grammars(tools)
         alternatives = " | ".join(
             f"( {self._name_args(td.name, root)} )" for td, root in zip(tools, roots, strict=True)
         )
-        return assemble_grammar(self._call_rules(alternatives), texts)
+        return self._call_rules(alternatives), texts
+
+    def auto_sampling(self, tools: Sequence[ToolDef]) -> dict[str, Any]:
+        """The grammar under ``tool_choice="auto"``, as :class:`SamplingParams` keywords.
+
+        Native formats: a lazy grammar that starts at a trigger, so a reply in prose is free
+        text. Formats for models without tool training may constrain the whole reply instead
+        (see :meth:`answer_prefix`).
+        """
+        return {"grammar": self.grammar(tools), "grammar_lazy": True,
+                "grammar_trigger_patterns": tuple(self.trigger_patterns(tools)),
+                "grammar_trigger_words": tuple(self.trigger_words(tools))}
+
+    def answer_prefix(self) -> str:
+        """The text that opens an answer wrapped as a JSON string (``{"response": "``), which
+        the parser unwraps as it streams; empty when answers are plain text."""
+        return ""
 
     def trigger_words(self, tools: Sequence[ToolDef]) -> list[str]:
         """Lazy-grammar trigger words: literal texts that start a call anywhere in the output

@@ -57,6 +57,9 @@ class StreamParser:
     _sent_args: list[int] = field(default_factory=list)
     _contents: list[Content] = field(default_factory=list)
     _n_done: int = 0
+    # inside an answer wrapped as a JSON string (see ToolCallFormat.answer_prefix): None before,
+    # False while the string runs, True once it closed
+    _answer_closed: bool | None = None
     error: str | None = None
 
     def __post_init__(self) -> None:
@@ -123,6 +126,9 @@ class StreamParser:
                 self._buf = ""
                 events += self._scan()
                 break
+            if self._answer_closed is not None:
+                self._step_answer(events, final)
+                break
             if self.in_thinking:
                 close = next(c for o, c in self.tags if o == self._open_tag)
                 idx = self._buf.find(close)
@@ -151,6 +157,15 @@ class StreamParser:
         buf = self._buf
         triggers = self.fmt.triggers if self.fmt else ()
         start_triggers = self.fmt.start_triggers if self.fmt else ()
+        answer = self.fmt.answer_prefix() if self.fmt else ""
+        if self._at_start and answer:
+            stripped = buf.lstrip()
+            if stripped.startswith(answer):
+                self._answer_closed = False
+                self._buf = stripped[len(answer):]
+                return True
+            if not final and answer.startswith(stripped):
+                return False  # "{" may still become a call
         if self._at_start and start_triggers:
             stripped = buf.lstrip()
             if any(stripped.startswith(t) for t in start_triggers):
@@ -196,6 +211,29 @@ class StreamParser:
             self._emit_text(out, events)
         self._buf = buf[len(out) :]
         return False
+
+    def _step_answer(self, events: list[ParseEvent], final: bool) -> None:
+        """Decode the answer's JSON string as far as it is complete; drop what follows it."""
+        buf, out, i = self._buf, [], 0
+        while i < len(buf) and not self._answer_closed:
+            c = buf[i]
+            if c == '"':
+                self._answer_closed = True
+                i = len(buf)  # the object's closing brace (the grammar allows nothing else)
+            elif c != "\\":
+                out.append(c)
+                i += 1
+            else:
+                end = _escape_end(buf, i)
+                if end is None:
+                    if final:
+                        i = len(buf)  # an escape cut off by the end of output
+                    break
+                out.append(_unescape(buf[i:end]))
+                i = end
+        self._buf = "" if self._answer_closed else buf[i:]
+        if out:
+            self._emit_text("".join(out), events)
 
     def _scan(self) -> list[ParseEvent]:
         assert self.fmt is not None and self._region is not None
@@ -249,6 +287,32 @@ class StreamParser:
         if parsed.trailing_text.strip():
             events.append(self._record(TextDelta(parsed.trailing_text)))
         return events
+
+
+def _escape_end(text: str, i: int) -> int | None:
+    """End of the JSON string escape at ``text[i]`` (a backslash); None while it is incomplete.
+    A high surrogate (``\uD83D``) takes the escape of its low half with it."""
+    if i + 1 >= len(text):
+        return None
+    if text[i + 1] != "u":
+        return i + 2
+    if i + 6 > len(text):
+        return None
+    if text[i + 2:i + 4].lower() not in ("d8", "d9", "da", "db"):
+        return i + 6
+    tail = text[i + 6:i + 12]
+    if len(tail) < 6 and "\\u".startswith(tail[:2]):
+        return None
+    return i + 12 if tail.startswith("\\u") else i + 6
+
+
+def _unescape(escape: str) -> str:
+    """One JSON string escape decoded; a lone surrogate becomes U+FFFD (it has no UTF-8)."""
+    try:
+        text = json.loads(f'"{escape}"')
+    except ValueError:
+        return escape
+    return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
 
 
 def parse_output(

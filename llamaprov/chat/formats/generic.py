@@ -1,4 +1,10 @@
-"""Tool calls for templates without tool support (SmolLM2, Gemma...): ``{"tool_call": {...}}``."""
+"""Tool calls for templates without tool support (SmolLM2, Gemma...): ``{"tool_call": {...}}``.
+
+Under ``tool_choice="auto"`` the whole reply is constrained to one of two JSON objects, a call or
+an answer ``{"response": "..."}`` (what llama.cpp's server does for such models): a model
+without tool training otherwise drifts into prose and never calls. The parser unwraps the
+answer's string as it is decoded, so callers see plain streamed text.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,18 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from llamaprov import grammars
 from llamaprov.chat.content import ContentJson, ContentText, ContentToolRequest, ContentToolResult
 from llamaprov.chat.formats._base import ParsedCalls, ToolCallFormat, with_system_note
+from llamaprov.chat.formats._gbnf import assemble_grammar, gbnf_literal
 from llamaprov.chat.formats._json import call_from_object
 from llamaprov.chat.formats._registry import register_tool_format
 from llamaprov.chat.tools import ToolDef
 from llamaprov.chat.turns import Turn
 from llamaprov.errors import describe
+
+# an answer under tool_choice="auto": {"response": "<the answer as a JSON string>"}
+ANSWER_PREFIX = '{"response": "'
 
 
 @register_tool_format
@@ -30,11 +41,27 @@ class GenericFormat(ToolCallFormat):
     def call_example(self) -> str:
         return 'only this JSON: {"tool_call": {"name": "<tool name>", "arguments": {<arguments>}}}'
 
+    def tools_system_note(self, tools: Sequence[ToolDef]) -> str:
+        return (super().tools_system_note(tools).removesuffix("Otherwise answer the user directly.")
+                + f"Otherwise answer the user with {ANSWER_PREFIX}<your answer>\"}}.")
+
     def _call_rules(self, alternatives: str) -> dict[str, str]:
         return {
             "root": "tc-call",
             "tc-call": f'"{{\\"tool_call\\": {{\\"name\\": " ( {alternatives} ) "}}}}"',
         }
+
+    def auto_sampling(self, tools: Sequence[ToolDef]) -> dict[str, Any]:
+        """A call or an answer object, the whole reply constrained (not a lazy grammar)."""
+        rules, texts = self._grammar_parts(tools)
+        rules["root"] = f"( {rules['root']} ) | tc-answer"
+        rules["tc-answer"] = f'{gbnf_literal(ANSWER_PREFIX[:-1])} tc-answer-root "}}"'
+        answer = grammars.json_schema_to_gbnf({"type": "string"}, whitespace="compact",
+                                              rule_prefix="tc-answer-")
+        return {"grammar": assemble_grammar(rules, [*texts, answer])}
+
+    def answer_prefix(self) -> str:
+        return ANSWER_PREFIX
 
     def parse_calls(self, region: str) -> ParsedCalls:
         value, end = json.JSONDecoder().raw_decode(region.strip())
