@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import ctypes
 import pathlib
+import struct
 import threading
 from typing import Any
 
-from ._ffi import lib
+import numpy as np
 
-__all__ = ["EPOCH_CALLBACK", "GGML_TYPE_F32", "GGML_TYPE_I32", "OPTIMIZERS", "PARAM_FILTER",
-           "LlamaOptParams", "OptimizerParams", "native"]
+from ..errors import ContextError, ModelLoadError
+from ._ffi import lib
+from .files import _MAX_DIMS, _MIN_KV_BYTES, _MIN_TENSOR_INFO_BYTES, _Reader
+
+__all__ = ["EPOCH_CALLBACK", "GGML_TYPE_F32", "GGML_TYPE_I32", "OPTIMIZERS", "PARAM_FILTER", "Dataset",
+           "LlamaOptParams", "OptimizerParams", "gguf_tensor_types", "native"]
 
 GGML_TYPE_F32 = 0
 GGML_TYPE_I32 = 26
@@ -85,6 +90,7 @@ _GGML: dict[str, tuple[Any, list[Any]]] = {
     "ggml_opt_get_default_optimizer_params": (OptimizerParams, [_vp]),
     "ggml_nbytes": (_sz, [_vp]),
     "ggml_get_name": (ctypes.c_char_p, [_vp]),
+    "ggml_get_data": (_vp, [_vp]),
     "ggml_type_name": (ctypes.c_char_p, [ctypes.c_int]),
     "ggml_backend_tensor_set": (None, [_vp, _vp, _sz, _sz]),
 }
@@ -155,3 +161,65 @@ class _Native:
 
 
 native = _Native()
+
+
+class Dataset:
+    """A ggml optimizer dataset of I32 token windows: row i of ``windows`` (n_ctx + 1 tokens)
+    gives the inputs ``[:-1]`` and the labels ``[1:]`` of datapoint i."""
+
+    def __init__(self, windows: np.ndarray) -> None:
+        n, width = windows.shape
+        self.n = int(n)
+        self.ptr = native.ggml_opt_dataset_init(GGML_TYPE_I32, GGML_TYPE_I32, width - 1, width - 1,
+                                                self.n, 1)
+        if not self.ptr:
+            raise ContextError("ggml could not allocate the training dataset")
+        try:
+            self.write(windows)
+        except BaseException:
+            self.free()
+            raise
+
+    def write(self, windows: np.ndarray) -> None:
+        """Replace the windows (same shape), e.g. shuffled."""
+        for tensor, part in ((native.ggml_opt_dataset_data(self.ptr), windows[:, :-1]),
+                             (native.ggml_opt_dataset_labels(self.ptr), windows[:, 1:])):
+            block = np.ascontiguousarray(part, dtype=np.int32)
+            # never write past the tensor, nor into one whose buffer could not be allocated
+            fits = bool(tensor) and int(native.ggml_nbytes(tensor)) == block.nbytes
+            if not fits or not native.ggml_get_data(tensor):
+                raise ContextError("ggml could not allocate the training dataset")
+            native.ggml_backend_tensor_set(tensor, block.ctypes.data, 0, block.nbytes)
+
+    def free(self) -> None:
+        """Release the dataset; safe to call twice."""
+        if self.ptr:
+            native.ggml_opt_dataset_free(self.ptr)
+            self.ptr = None
+
+
+def gguf_tensor_types(path: pathlib.Path) -> list[tuple[str, int]]:
+    """(name, ggml type) of every tensor a GGUF file's header describes."""
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read model file {str(path)!r}: {exc}") from exc
+    with fh:
+        r = _Reader(fh, path)
+        if r.raw(4) != b"GGUF":
+            raise r.corrupt("bad magic")
+        r.u32()  # version, checked by llama.cpp when the model loaded
+        n_tensors = r.count("tensor count", _MIN_TENSOR_INFO_BYTES)
+        for _ in range(r.count("metadata count", _MIN_KV_BYTES)):
+            r.string()
+            r.value(r.u32())
+        out = []
+        for _ in range(n_tensors):
+            name = r.string().decode("utf-8", errors="replace")
+            n_dims = r.u32()
+            if n_dims > _MAX_DIMS:
+                raise r.corrupt(f"a tensor with {n_dims} dimensions (at most {_MAX_DIMS})")
+            r.raw(8 * n_dims)
+            kind, _offset = struct.unpack("<IQ", r.raw(12))
+            out.append((name, int(kind)))
+    return out

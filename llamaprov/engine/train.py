@@ -18,10 +18,10 @@ values must pass ggml's own checks.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import math
-import pathlib
-import struct
 import time
+import warnings
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,20 +30,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._progress import ProgressBar
-from ..errors import ContextError, InvalidArgumentError, NotSupportedError, describe
+from ..errors import ClosedError, ContextError, InvalidArgumentError, NotSupportedError, describe
 from ._checks import check_allocation, check_float, check_int, check_tokens
 from ._context import _CPU, _MAX_THREADS, ContextCore, _default_threads
+from ._ffi import lib
 from ._ggml_opt import (
     EPOCH_CALLBACK,
     GGML_TYPE_F32,
-    GGML_TYPE_I32,
     OPTIMIZERS,
     PARAM_FILTER,
+    Dataset,
     LlamaOptParams,
     OptimizerParams,
+    gguf_tensor_types,
     native,
 )
-from .files import _MIN_KV_BYTES, _MIN_TENSOR_INFO_BYTES, _Reader
 
 if TYPE_CHECKING:
     from .model import Model
@@ -108,28 +109,6 @@ class FinetuneResult:
 
 
 # -- checks -----------------------------------------------------------------------------------
-def _tensor_types(path: pathlib.Path) -> list[tuple[str, int]]:
-    """(name, ggml type) of every tensor described in a GGUF file's header."""
-    with path.open("rb") as fh:
-        r = _Reader(fh, path)
-        if r.raw(4) != b"GGUF":
-            raise r.corrupt("bad magic")
-        r.u32()  # version, checked by llama.cpp when the model loaded
-        n_tensors = r.count("tensor count", _MIN_TENSOR_INFO_BYTES)
-        n_kv = r.count("metadata count", _MIN_KV_BYTES)
-        for _ in range(n_kv):
-            r.string()
-            r.value(r.u32())
-        out = []
-        for _ in range(n_tensors):
-            name = r.string().decode("utf-8", errors="replace")
-            n_dims = r.u32()
-            r.raw(8 * min(n_dims, 16))
-            kind, _offset = struct.unpack("<IQ", r.raw(12))
-            out.append((name, int(kind)))
-    return out
-
-
 def _check_model(model: Model) -> None:
     """Refuse, before llama.cpp sees it, a model whose training would abort the process."""
     model._weights()  # ClosedError, or InvalidArgumentError for a vocab-only model
@@ -138,7 +117,7 @@ def _check_model(model: Model) -> None:
     if options is None:
         raise NotSupportedError(f"model {name} was loaded from split files; fine-tune a model "
                                 "loaded from one GGUF file")
-    if options.get("use_mmap") and model_supports_mmap():
+    if options.get("use_mmap") and lib.llama_supports_mmap():
         raise InvalidArgumentError(
             f"model {name} was loaded with use_mmap=True: its weights are mapped read-only from "
             "the file and training writes them; load it with load_model(path, use_mmap=False)")
@@ -147,7 +126,7 @@ def _check_model(model: Model) -> None:
         raise NotSupportedError(
             f"fine-tuning supports the {sorted(TRAINABLE_ARCHITECTURES)} architectures; model "
             f"{name} is {arch!r}")
-    bad = [(t, k) for t, k in _tensor_types(model.path) if k != GGML_TYPE_F32]
+    bad = [(t, k) for t, k in gguf_tensor_types(model.path) if k != GGML_TYPE_F32]
     if bad:
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
         raise NotSupportedError(
@@ -156,13 +135,6 @@ def _check_model(model: Model) -> None:
             f"abort the process); in model {name} tensor {bad[0][0]!r} is "
             f"{native.type_name(bad[0][1]).upper()}{more}. Convert the original weights with "
             "--outtype f32")
-
-
-def model_supports_mmap() -> bool:
-    """Whether this build maps model files (if not, use_mmap=True loads them into memory)."""
-    from ._ffi import lib
-
-    return bool(lib.llama_supports_mmap())
 
 
 def _check_lr(lr: Any) -> float:
@@ -240,32 +212,6 @@ def _estimate_bytes(model: Model, n_ctx: int, n_ubatch: int, n_windows: int) -> 
 
 
 # -- native pieces ------------------------------------------------------------------------------
-class _Dataset:
-    """A ggml optimizer dataset of I32 token windows (inputs and shifted labels)."""
-
-    def __init__(self, windows: np.ndarray) -> None:
-        n, width = windows.shape
-        self.n = int(n)
-        self.ptr = native.ggml_opt_dataset_init(GGML_TYPE_I32, GGML_TYPE_I32, width - 1, width - 1,
-                                                self.n, 1)
-        if not self.ptr:
-            raise ContextError("ggml could not allocate the training dataset")
-        self.write(windows)
-
-    def write(self, windows: np.ndarray) -> None:
-        for tensor, part in ((native.ggml_opt_dataset_data(self.ptr), windows[:, :-1]),
-                             (native.ggml_opt_dataset_labels(self.ptr), windows[:, 1:])):
-            block = np.ascontiguousarray(part, dtype=np.int32)
-            if int(native.ggml_nbytes(tensor)) != block.nbytes:  # never write past the tensor
-                raise ContextError("the training dataset has an unexpected size")
-            native.ggml_backend_tensor_set(tensor, block.ctypes.data, 0, block.nbytes)
-
-    def free(self) -> None:
-        if self.ptr:
-            native.ggml_opt_dataset_free(self.ptr)
-            self.ptr = None
-
-
 class _Run:
     """One training context with its optimizer, callbacks and the errors they caught."""
 
@@ -301,7 +247,9 @@ class _Run:
 
         self.keep = PARAM_FILTER(keep)
         params = LlamaOptParams(
-            n_ctx_train=0,  # the context's size: opt_epoch trains windows of the model's n_ctx_train
+            # 0: the context's n_ctx. opt_epoch reads the window length back from the model's
+            # n_ctx_train, so it must be exactly the context's (more would overrun its buffers)
+            n_ctx_train=0,
             param_filter=ctypes.cast(self.keep, ctypes.c_void_p).value,
             param_filter_ud=None,
             get_opt_pars=native.constant_params_fn,
@@ -311,7 +259,7 @@ class _Run:
         with self.ctx._native, model._using() as mptr:
             native.llama_opt_init(self.ctx._ptr, mptr, params)
 
-    def epoch(self, ds: _Dataset, *, train: bool) -> tuple[float, float, float]:
+    def epoch(self, ds: Dataset, *, train: bool) -> tuple[float, float, float]:
         """Train on (or only evaluate) every window of ``ds``; returns (loss, unc, accuracy)."""
         result = native.ggml_opt_result_init()
         try:
@@ -338,10 +286,17 @@ def _restore_n_ctx_train(model: Model, n_ctx_train: int) -> None:
     the GGUF's context length). A second, tiny context whose batch is one token may set it to
     any value: its optimizer is initialized without marking a single tensor.
     """
-    if n_ctx_train <= 0 or model.closed or model.n_ctx_train == n_ctx_train:
+    try:
+        if n_ctx_train <= 0 or model.n_ctx_train == n_ctx_train:
+            return
+        ctx = ContextCore(model, n_ctx=CTX_PAD, n_batch=1, n_ubatch=1, type_k="f32", type_v="f32",
+                          flash_attn=False, n_threads=1)
+    except ClosedError:  # closed from another thread meanwhile: nothing to put back
         return
-    ctx = ContextCore(model, n_ctx=CTX_PAD, n_batch=1, n_ubatch=1, type_k="f32", type_v="f32",
-                      flash_attn=False, n_threads=1)
+    except ContextError as exc:  # best effort: never hide why the training itself ended
+        warnings.warn(f"the model's n_ctx_train stays {model.n_ctx_train} after training: {exc}",
+                      RuntimeWarning, stacklevel=3)
+        return
     try:
         refuse = PARAM_FILTER(lambda _t, _ud: False)
         defaults = native.ggml_opt_get_default_optimizer_params(None)  # never read: no epoch runs
@@ -351,7 +306,112 @@ def _restore_n_ctx_train(model: Model, n_ctx_train: int) -> None:
                                 get_opt_pars_ud=ctypes.addressof(defaults), optimizer_type=0)
         with ctx._native, model._using() as mptr:
             native.llama_opt_init(ctx._ptr, mptr, params)
+    except ClosedError:
+        pass
     finally:
+        ctx.close()
+
+
+@dataclass(frozen=True)
+class _Options:
+    epochs: int
+    lr: float
+    n_ctx: int
+    batch: int
+    ubatch: int
+    val_split: float
+    stride: int
+    weight_decay: float
+    optimizer: int
+    seed: int
+    threads: int
+    shuffle: bool
+
+
+def _check_options(epochs: Any, lr: Any, n_ctx: Any, batch_size: Any, ubatch_size: Any,
+                   val_split: Any, stride: Any, weight_decay: Any, optimizer: Any, seed: Any,
+                   n_threads: Any, shuffle: Any) -> _Options:
+    epochs = check_int("epochs", epochs, 1, 1_000_000)
+    lr = _check_lr(lr)
+    n_ctx = check_int("n_ctx", n_ctx, 1, _MAX_N_CTX)
+    if n_ctx % CTX_PAD:
+        raise InvalidArgumentError(
+            f"n_ctx must be a multiple of {CTX_PAD} (llama.cpp pads the context to it and trains "
+            f"on whole contexts), got {n_ctx}")
+    batch = check_int("batch_size", n_ctx if batch_size is None else batch_size, 1, n_ctx)
+    if n_ctx % batch:
+        raise InvalidArgumentError(f"batch_size must divide n_ctx={n_ctx}, got {batch}")
+    ubatch = check_int("ubatch_size", batch if ubatch_size is None else ubatch_size, 1, batch)
+    if batch % ubatch:
+        raise InvalidArgumentError(f"ubatch_size must divide batch_size={batch}, got {ubatch}")
+    val_split = check_float("val_split", val_split, 0.0, 1.0)
+    if val_split >= 1.0:
+        raise InvalidArgumentError(f"val_split must be in [0, 1), got {val_split!r}")
+    stride = check_int("stride", n_ctx // 2 if stride is None else stride, 1, _MAX_N_CTX)
+    weight_decay = check_float("weight_decay", weight_decay, 0.0, 1.0)
+    if not isinstance(optimizer, str) or optimizer not in OPTIMIZERS:
+        raise InvalidArgumentError(
+            f"optimizer must be one of {sorted(OPTIMIZERS)}, got {describe(optimizer)}")
+    seed = check_int("seed", seed, 0, 2**63 - 1)
+    threads = check_int("n_threads", _default_threads() if n_threads is None else n_threads, 1,
+                        _MAX_THREADS)
+    return _Options(epochs, lr, n_ctx, batch, ubatch, val_split, stride, weight_decay,
+                    OPTIMIZERS[optimizer], seed, threads, bool(shuffle))
+
+
+def _train(model: Model, o: _Options, train_w: np.ndarray, val_w: np.ndarray,
+           param_filter: Callable[[str], bool] | None, callback: Callable[[EpochResult], Any] | None,
+           bar: ProgressBar) -> FinetuneResult:
+    """The native part: a training context, its datasets, llama_opt_init, the epochs."""
+    opt = native.ggml_opt_get_default_optimizer_params(None)
+    ctypes.memset(ctypes.addressof(opt._spare), 0, ctypes.sizeof(opt._spare))
+    opt.adamw.alpha, opt.adamw.wd = o.lr, o.weight_decay
+    opt.sgd.alpha, opt.sgd.wd = o.lr, o.weight_decay
+    rng = np.random.default_rng(o.seed)
+    datasets: list[Dataset] = []
+    ctx = ContextCore(model, n_ctx=o.n_ctx, n_batch=o.batch, n_ubatch=o.ubatch, type_k="f32",
+                      type_v="f32", flash_attn=False, n_threads=o.threads)
+    try:
+        if (ctx.n_ctx, ctx.n_batch, ctx.n_ubatch) != (o.n_ctx, o.batch, o.ubatch):
+            raise ContextError(f"llama.cpp made a context of n_ctx={ctx.n_ctx}, n_batch={ctx.n_batch}, "
+                               f"n_ubatch={ctx.n_ubatch}; training needs {o.n_ctx}, {o.batch}, {o.ubatch}")
+        datasets.append(train_ds := Dataset(train_w))
+        val_ds = Dataset(val_w) if len(val_w) else None
+        if val_ds is not None:
+            datasets.append(val_ds)
+        run = _Run(ctx, bar)
+        with ctx._locked():
+            run.init(model, opt, o.optimizer, param_filter)
+            marked = _MARKED.setdefault(model, set())
+            sticky = sorted(marked.intersection(run.refused))
+            marked.update(run.selected)
+            run.raise_caught()
+            trained = tuple(n for n in run.selected if n not in _NEVER_TRAINED)
+            if sticky:
+                raise NotSupportedError(
+                    f"tensors {sticky[:3]} were trained by an earlier finetune of this model and "
+                    "llama.cpp cannot stop training them; load the model again to leave them out")
+            if not trained:
+                raise InvalidArgumentError("param_filter selected no tensor that llama.cpp trains")
+            loss0, unc0, _ = run.epoch(val_ds or train_ds, train=False)
+            result = FinetuneResult(loss0, unc0, [], 0, len(train_w), len(val_w), o.n_ctx, trained)
+            for i in range(1, o.epochs + 1):
+                start = time.perf_counter()
+                if o.shuffle and len(train_w) > 1:
+                    train_ds.write(train_w[rng.permutation(len(train_w))])
+                t_loss, t_unc, t_acc = run.epoch(train_ds, train=True)
+                v_loss = v_unc = v_acc = None
+                if val_ds is not None:
+                    v_loss, v_unc, v_acc = run.epoch(val_ds, train=False)
+                record = EpochResult(i, t_loss, t_unc, t_acc, v_loss, v_unc, v_acc,
+                                     time.perf_counter() - start)
+                result.epochs.append(record)
+                if callback is not None and callback(record) is False:
+                    return dataclasses.replace(result, stopped_early=i < o.epochs)
+            return result
+    finally:
+        for ds in datasets:
+            ds.free()
         ctx.close()
 
 
@@ -401,107 +461,26 @@ def finetune(
     so a later ``finetune`` of the same model whose ``param_filter`` leaves out one of them
     raises :class:`~llamaprov.errors.NotSupportedError` (load the model again).
     """
-    epochs = check_int("epochs", epochs, 1, 1_000_000)
-    lr = _check_lr(lr)
-    n_ctx = check_int("n_ctx", n_ctx, 1, _MAX_N_CTX)
-    if n_ctx % CTX_PAD:
-        raise InvalidArgumentError(
-            f"n_ctx must be a multiple of {CTX_PAD} (llama.cpp pads the context to it and trains "
-            f"on whole contexts), got {n_ctx}")
-    batch = check_int("batch_size", n_ctx if batch_size is None else batch_size, 1, n_ctx)
-    if n_ctx % batch:
-        raise InvalidArgumentError(f"batch_size must divide n_ctx={n_ctx}, got {batch}")
-    ubatch = check_int("ubatch_size", batch if ubatch_size is None else ubatch_size, 1, batch)
-    if batch % ubatch:
-        raise InvalidArgumentError(f"ubatch_size must divide batch_size={batch}, got {ubatch}")
-    val_split = check_float("val_split", val_split, 0.0, 1.0)
-    if val_split >= 1.0:
-        raise InvalidArgumentError(f"val_split must be in [0, 1), got {val_split!r}")
-    stride = check_int("stride", n_ctx // 2 if stride is None else stride, 1, _MAX_N_CTX)
-    weight_decay = check_float("weight_decay", weight_decay, 0.0, 1.0)
-    if not isinstance(optimizer, str) or optimizer not in OPTIMIZERS:
-        raise InvalidArgumentError(
-            f"optimizer must be one of {sorted(OPTIMIZERS)}, got {describe(optimizer)}")
-    seed = check_int("seed", seed, 0, 2**63 - 1)
-    threads = check_int("n_threads", _default_threads() if n_threads is None else n_threads, 1, _MAX_THREADS)
+    o = _check_options(epochs, lr, n_ctx, batch_size, ubatch_size, val_split, stride, weight_decay,
+                       optimizer, seed, n_threads, shuffle)
     for what, fn in (("param_filter", param_filter), ("callback", callback)):
         if fn is not None and not callable(fn):
             raise InvalidArgumentError(f"{what} must be callable or None, got {describe(fn)}")
-    if progress not in (True, False, None):
+    if progress is not None and not isinstance(progress, bool):
         raise InvalidArgumentError(f"progress must be True, False or None, got {describe(progress)}")
-
     _check_model(model)
     tokens = _token_stream(model, texts_or_tokens)
     check_tokens(tokens, model.n_vocab)
-    train_w, val_w = _split(tokens, n_ctx, stride, val_split)
-    check_allocation(f"fine-tuning with n_ctx={n_ctx}",
-                     _estimate_bytes(model, n_ctx, ubatch, len(train_w) + len(val_w)))
-
-    opt = native.ggml_opt_get_default_optimizer_params(None)
-    ctypes.memset(ctypes.addressof(opt._spare), 0, ctypes.sizeof(opt._spare))
-    opt.adamw.alpha, opt.adamw.wd = lr, weight_decay
-    opt.sgd.alpha, opt.sgd.wd = lr, weight_decay
-
-    original_n_ctx_train = model.n_ctx_train
-    per_window = n_ctx // ubatch
-    eval_set = val_w if len(val_w) else train_w
-    total = per_window * (len(eval_set) + epochs * (len(train_w) + len(val_w)))
-    datasets: list[_Dataset] = []
-    ctx: ContextCore | None = None
-    n_ctx_train_changed = False
-    rng = np.random.default_rng(seed)
-    try:
-        with ProgressBar(total, enabled=progress, desc="fine-tuning", unit="ubatch") as bar:
-            ctx = ContextCore(model, n_ctx=n_ctx, n_batch=batch, n_ubatch=ubatch, type_k="f32",
-                              type_v="f32", flash_attn=False, n_threads=threads)
-            if (ctx.n_ctx, ctx.n_batch, ctx.n_ubatch) != (n_ctx, batch, ubatch):
-                raise ContextError(f"llama.cpp made a context of n_ctx={ctx.n_ctx}, n_batch={ctx.n_batch}"
-                                   f", n_ubatch={ctx.n_ubatch}; training needs {n_ctx}, {batch}, {ubatch}")
-            train_ds = _Dataset(train_w)
-            datasets.append(train_ds)
-            val_ds = _Dataset(val_w) if len(val_w) else None
-            if val_ds is not None:
-                datasets.append(val_ds)
-            run = _Run(ctx, bar)
-            with ctx._locked():
-                n_ctx_train_changed = True
-                run.init(model, opt, OPTIMIZERS[optimizer], param_filter)
-                marked = _MARKED.setdefault(model, set())
-                sticky = sorted(marked.intersection(run.refused))
-                marked.update(run.selected)
-                run.raise_caught()
-                trained = tuple(n for n in run.selected if n not in _NEVER_TRAINED)
-                if sticky:
-                    raise NotSupportedError(
-                        f"tensors {sticky[:3]} were trained by an earlier finetune of this model and "
-                        "llama.cpp cannot stop training them; load the model again to leave them out")
-                if not trained:
-                    raise InvalidArgumentError("param_filter selected no tensor that llama.cpp trains")
-                loss0, unc0, _ = run.epoch(val_ds or train_ds, train=False)
-                records: list[EpochResult] = []
-                stopped = False
-                for i in range(1, epochs + 1):
-                    start = time.perf_counter()
-                    if shuffle and len(train_w) > 1:
-                        train_ds.write(train_w[rng.permutation(len(train_w))])
-                    t_loss, t_unc, t_acc = run.epoch(train_ds, train=True)
-                    v_loss = v_unc = v_acc = None
-                    if val_ds is not None:
-                        v_loss, v_unc, v_acc = run.epoch(val_ds, train=False)
-                    record = EpochResult(i, t_loss, t_unc, t_acc, v_loss, v_unc, v_acc,
-                                         time.perf_counter() - start)
-                    records.append(record)
-                    if callback is not None and callback(record) is False:
-                        stopped = i < epochs
-                        break
-    finally:
-        for ds in datasets:
-            ds.free()
-        if ctx is not None:
-            ctx.close()
-        if n_ctx_train_changed:
-            _restore_n_ctx_train(model, original_n_ctx_train)
-    return FinetuneResult(loss_before=loss0, loss_before_unc=unc0, epochs=records,
-                          n_tokens=len(tokens), n_train_windows=len(train_w),
-                          n_val_windows=len(val_w), n_ctx=n_ctx, trained_tensors=trained,
-                          stopped_early=stopped)
+    train_w, val_w = _split(tokens, o.n_ctx, o.stride, o.val_split)
+    check_allocation(f"fine-tuning with n_ctx={o.n_ctx}",
+                     _estimate_bytes(model, o.n_ctx, o.ubatch, len(train_w) + len(val_w)))
+    per_window = o.n_ctx // o.ubatch
+    total = per_window * (len(val_w if len(val_w) else train_w) + o.epochs * (len(train_w) + len(val_w)))
+    # held throughout: a close() from another thread waits for the training to end
+    with model._using(), ProgressBar(total, enabled=progress, desc="fine-tuning", unit="ubatch") as bar:
+        n_ctx_train = model.n_ctx_train
+        try:
+            result = _train(model, o, train_w, val_w, param_filter, callback, bar)
+        finally:
+            _restore_n_ctx_train(model, n_ctx_train)
+    return dataclasses.replace(result, n_tokens=len(tokens))

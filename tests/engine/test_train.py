@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +87,8 @@ def test_param_filter_picks_tensors_and_its_errors_come_back(tiny) -> None:
         assert result.trained_tensors == ("output.weight",)
         # a tensor an earlier run trained cannot be left out: llama.cpp keeps it marked
         with pytest.raises(NotSupportedError, match="earlier finetune"):
-            finetune(m, TEXT, epochs=1, progress=False, param_filter=lambda name: name == "blk.0.ffn_up.weight")
+            finetune(m, TEXT, epochs=1, progress=False,
+                     param_filter=lambda name: name == "blk.0.ffn_up.weight")
     with load_model(tiny, use_mmap=False) as m:
         with pytest.raises(InvalidArgumentError, match="selected no tensor"):
             finetune(m, TEXT, epochs=1, progress=False, param_filter=lambda name: False)
@@ -107,7 +109,7 @@ def test_param_filter_picks_tensors_and_its_errors_come_back(tiny) -> None:
 
 def test_quantized_f16_and_mmapped_models_raise_clear_errors(tiny, tmp_path) -> None:
     q8 = quantize(tiny, tmp_path / "tiny-q8_0.gguf", "Q8_0", progress=False)
-    with load_model(q8, use_mmap=False) as m, pytest.raises(NotSupportedError, match="all F32.*Q8_0"):
+    with load_model(q8, use_mmap=False) as m, pytest.raises(NotSupportedError, match=r"all F32.*Q8_0"):
         finetune(m, TEXT, progress=False)
     f16 = write_tiny_llama(tmp_path / "tiny-f16.gguf", f16=True)[0]
     with load_model(f16, use_mmap=False) as m, pytest.raises(NotSupportedError, match="is F16"):
@@ -146,6 +148,7 @@ def test_quantized_f16_and_mmapped_models_raise_clear_errors(tiny, tmp_path) -> 
     ({"param_filter": "all"}, "param_filter"),
     ({"callback": 3}, "callback"),
     ({"progress": "yes"}, "progress"),
+    ({"progress": np.array([1, 2])}, "progress"),
     ({"n_threads": 0}, "n_threads"),
 ])
 def test_bad_arguments_raise_invalid_argument(model, kwargs, match) -> None:
@@ -188,3 +191,21 @@ def test_inputs_that_would_abort_llama_cpp_raise_in_a_child_process(tiny, tmp_pa
     """)
     assert result.lines[-5:] == ["mmap InvalidArgumentError", "bf16 NotSupportedError",
                                  "n_ctx InvalidArgumentError", "lr InvalidArgumentError", "ok accepted"]
+
+
+def test_a_close_from_another_thread_waits_for_the_training(tiny) -> None:
+    m = load_model(tiny, use_mmap=False)
+    first_epoch = threading.Event()
+    out: dict[str, object] = {}
+
+    def train() -> None:
+        out["result"] = finetune(m, TEXT, epochs=2, lr=1e-3, progress=False,
+                                 callback=lambda _e: first_epoch.set())
+
+    worker = threading.Thread(target=train)
+    worker.start()
+    assert first_epoch.wait(60)
+    m.close()  # waits for the second epoch instead of freeing the weights under it
+    worker.join(60)
+    result = out["result"]
+    assert isinstance(result, FinetuneResult) and len(result.epochs) == 2 and m.closed
