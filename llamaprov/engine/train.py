@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import math
+import threading
 import time
 import warnings
 import weakref
@@ -61,6 +62,10 @@ TRAINABLE_ARCHITECTURES = frozenset({"llama"})
 _NEVER_TRAINED = frozenset({"token_embd.weight", "rope_freqs.weight"})
 # tensors each model has had marked trainable: llama.cpp cannot unmark them
 _MARKED: weakref.WeakKeyDictionary[Model, set[str]] = weakref.WeakKeyDictionary()
+# one training per model at a time: llama.cpp reads the training window back from the model's
+# n_ctx_train, which a second training (or the restore after one) would change under the first
+_TRAINING: weakref.WeakKeyDictionary[Model, threading.RLock] = weakref.WeakKeyDictionary()
+_TRAINING_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -476,8 +481,11 @@ def finetune(
                      _estimate_bytes(model, o.n_ctx, o.ubatch, len(train_w) + len(val_w)))
     per_window = o.n_ctx // o.ubatch
     total = per_window * (len(val_w if len(val_w) else train_w) + o.epochs * (len(train_w) + len(val_w)))
-    # held throughout: a close() from another thread waits for the training to end
-    with model._using(), ProgressBar(total, enabled=progress, desc="fine-tuning", unit="ubatch") as bar:
+    with _TRAINING_LOCK:
+        one_at_a_time = _TRAINING.setdefault(model, threading.RLock())
+    # the model is held throughout: a close() from another thread waits for the training to end
+    with one_at_a_time, model._using(), \
+            ProgressBar(total, enabled=progress, desc="fine-tuning", unit="ubatch") as bar:
         n_ctx_train = model.n_ctx_train
         try:
             result = _train(model, o, train_w, val_w, param_filter, callback, bar)

@@ -209,3 +209,22 @@ def test_a_close_from_another_thread_waits_for_the_training(tiny) -> None:
     worker.join(60)
     result = out["result"]
     assert isinstance(result, FinetuneResult) and len(result.epochs) == 2 and m.closed
+
+
+def test_concurrent_and_nested_trainings_of_one_model_take_turns(model) -> None:
+    # each training's window is read back from the model's n_ctx_train: run together, a 512-token
+    # training would overrun the buffers of a 256-token one
+    results: list[FinetuneResult] = []
+
+    def train(n_ctx: int) -> None:
+        results.append(finetune(model, TEXT, epochs=1, lr=1e-3, n_ctx=n_ctx, progress=False))
+
+    workers = [threading.Thread(target=train, args=(n,)) for n in (256, 512)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+    assert sorted(r.n_ctx for r in results) == [256, 512]
+    nested = finetune(model, TEXT, epochs=1, progress=False,
+                      callback=lambda _e: train(512))  # the same thread: no deadlock
+    assert nested.epochs and results[-1].n_ctx == 512 and model.n_ctx_train == 512  # the original
