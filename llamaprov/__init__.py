@@ -16,6 +16,7 @@ from .engine import (
     Completion,
     CompletionChunk,
     Context,
+    FitResult,
     Memory,
     Model,
     ModelInfo,
@@ -29,6 +30,7 @@ from .engine import (
     chat_builtin_templates,
     default_model_path,
     embed_batch,
+    fit_params,
     get_verbosity,
     load_model,
     max_devices,
@@ -139,13 +141,13 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "BackendDevice", "Batch", "ClosedError", "Completion", "CompletionChunk", "Context",
+    "BackendDevice", "Batch", "ClosedError", "Completion", "CompletionChunk", "Context", "FitResult",
     "ContextError", "ContextOverflowError", "GrammarError", "HubError", "InvalidArgumentError",
     "LlamaProvError", "Memory", "Model", "ModelInfo", "ModelLoadError", "ModelNotFoundError",
     "NotSupportedError", "Sampler", "SamplerChain", "SamplingParams", "Scheduler", "StateError", "StoreError",
     "StructuredOutputError", "TemplateError", "ToolError", "UnsupportedSchemaError", "Usage",
     "Vocab", "backend_devices", "chat_builtin_templates", "default_model_path", "embed_batch",
-    "errors", "get_verbosity", "load_model", "max_devices", "max_parallel_sequences",
+    "errors", "fit_params", "get_verbosity", "load_model", "max_devices", "max_parallel_sequences",
     "max_tensor_buft_overrides", "meta_key_str", "numa_init", "quantize", "sampling", "set_verbosity",
     "split_path", "split_prefix",
     "supports_gpu", "supports_mlock", "supports_mmap", "supports_rpc", "system_info", "time_us",

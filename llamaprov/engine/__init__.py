@@ -25,6 +25,7 @@ from .batch import Batch
 from .completion import Completion, CompletionChunk, Usage
 from .context import Context
 from .embed import embed_batch
+from .fit import FitResult, fit_params
 from .footprint import memory_breakdown, memory_breakdown_print
 from .generate import Scheduler
 from .memory import Memory
@@ -40,6 +41,7 @@ __all__ = [
     "Completion",
     "CompletionChunk",
     "Context",
+    "FitResult",
     "LoraAdapter",
     "Memory",
     "Model",
@@ -54,6 +56,7 @@ __all__ = [
     "chat_builtin_templates",
     "default_model_path",
     "embed_batch",
+    "fit_params",
     "flash_attn_type_name",
     "get_verbosity",
     "load_model",
