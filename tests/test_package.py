@@ -11,6 +11,8 @@ def test_every_advertised_name_resolves() -> None:
     assert set(llamaprov.__all__) <= set(dir(llamaprov))
 
 
-def test_no_phantom_submodules() -> None:
-    assert not hasattr(llamaprov, "train")  # advertised before it existed (issue 13 builds it)
+def test_every_advertised_submodule_exists() -> None:
+    for name in llamaprov._SUBMODULES:
+        assert getattr(llamaprov, name).__name__ == f"llamaprov.{name}"
+    assert callable(llamaprov.train.finetune)
     assert llamaprov.integrations.__name__ == "llamaprov.integrations"
