@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -53,16 +53,19 @@ class Context(ContextCore):
                    stop: str | Sequence[str] | None = None,
                    sampling: SamplingParams | SamplerChain | None = None, seq_id: int = 0,
                    reuse_cache: bool = True, special: bool = False,
+                   lora: Mapping[_adapters.LoraAdapter, float] | None = None,
                    **sampling_kw: Any) -> Completion:
         """Start a generation; iterate the returned :class:`Completion` for text chunks.
 
         ``prompt`` as text is tokenized with special tokens parsed (chat templates contain
         them). With ``reuse_cache`` only the tokens after the longest prefix already in the KV
-        cache of ``seq_id`` are decoded.
+        cache of ``seq_id`` (decoded with the same LoRA adapters) are decoded. ``lora``
+        (``{adapter: scale}``, ``{}`` for none) is this generation's whole adapter set, in
+        place of the adapters applied to the context (see :meth:`Scheduler.submit`).
         """
         return Scheduler(self, _private=True).submit(
             prompt, max_tokens=max_tokens, stop=stop, sampling=sampling, seq_id=seq_id,
-            reuse_cache=reuse_cache, special=special, **sampling_kw)
+            reuse_cache=reuse_cache, special=special, lora=lora, **sampling_kw)
 
     def generate(self, prompt: str | Sequence[int], **kwargs: Any) -> str:
         """Generate and return the whole text (same arguments as :meth:`completion`)."""

@@ -2,16 +2,20 @@
 
 Every generation, single or parallel, goes through :class:`Scheduler`: each step packs the
 pending tokens of all active sequences into one ``llama_batch``, makes one ``llama_decode``
-call, then samples each sequence from its own logits with its own sampler chain.
+call, then samples each sequence from its own logits with its own sampler chain. Sequences
+with different LoRA adapter sets (``submit(..., lora=...)``) are decoded in one
+``llama_decode`` per set, with that set applied (see :mod:`._loraset`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ClosedError, ContextOverflowError, GrammarError, InvalidArgumentError
+from . import _loraset
 from ._candidates import _Candidates
 from ._context import DecodeAborted
 from ._ffi import lib
@@ -22,6 +26,8 @@ from .sampling import Sampler, SamplerChain, SamplingParams
 
 if TYPE_CHECKING:
     from ._context import ContextCore as Context
+    from ._loraset import LoraSet
+    from .adapters import LoraAdapter
 
 __all__ = ["Completion", "CompletionChunk", "Scheduler", "Usage"]
 
@@ -52,6 +58,12 @@ class Scheduler:
     ``submit`` prompts (each gets a free sequence id), then iterate any completion or call
     :meth:`run`. The context is held (other threads wait) from the first step until every
     submitted generation has finished.
+
+    Each generation decodes with its own LoRA adapter set (``lora=``; by default the adapters
+    applied to the context). The sequences of one set share a ``llama_decode``, different sets
+    get one each; a cached prompt prefix is reused only by a generation with the set it was
+    decoded with. While the scheduler holds the context, ``ctx.loras`` shows the set applied
+    at the moment; the context's own set is put back when it lets go.
     """
 
     def __init__(self, ctx: Context, *, _private: bool = False) -> None:
@@ -61,17 +73,23 @@ class Scheduler:
         self._holding = False
         self._cancelled = False
         self._candidates: _Candidates | None = None
+        # each sequence's adapter set (None until it starts: the context's own set, _base)
+        self._lora: dict[_Sequence, LoraSet | None] = {}
+        self._base: LoraSet | None = None  # the context's own set, while this scheduler holds it
 
     # -- submission -------------------------------------------------------------------------
     def submit(self, prompt: str | Sequence[int], *, max_tokens: int = 256,
                stop: str | Sequence[str] | None = None,
                sampling: SamplingParams | SamplerChain | None = None, seq_id: int | None = None,
                reuse_cache: bool = True, special: bool = False,
+               lora: Mapping[LoraAdapter, float] | None = None,
                **sampling_kw: Any) -> Completion:
         """Queue one generation; returns its :class:`Completion` (not started yet).
 
         ``special=True`` renders generated control tokens (``[TOOL_CALLS]``,
-        ``<|python_tag|>``...) as their text instead of dropping them.
+        ``<|python_tag|>``...) as their text instead of dropping them. ``lora`` maps LoRA
+        adapters of the context's model to scales: the whole adapter set of this generation
+        (``{}``: none), in place of the adapters applied to the context (the default).
         """
         ctx = self.ctx
         model = self._model
@@ -85,6 +103,7 @@ class Scheduler:
             raise InvalidArgumentError("prompt has no tokens")
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
             raise InvalidArgumentError(f"max_tokens must be a positive int, got {max_tokens!r}")
+        frozen = None if lora is None else _loraset.freeze(ctx, lora)
         stops = [stop] if isinstance(stop, str) else list(stop or [])
         if not all(isinstance(s, str) for s in stops):
             raise InvalidArgumentError(f"stop must be a str or a list of str, got {stop!r}")
@@ -106,6 +125,7 @@ class Scheduler:
         completion = Completion(self, seq)
         seq.completion = completion
         seq.reuse = bool(reuse_cache)
+        self._lora[seq] = frozen
         return completion
 
     def _pick_seq_id(self, seq_id: int | None) -> int:
@@ -157,6 +177,7 @@ class Scheduler:
             self._step()
         self._release_if_idle()
         self._seqs = [s for s in self._seqs if not s.done]
+        self._lora = {s: v for s, v in self._lora.items() if not s.done}
         return [s.completion for s in before if s.done and s.completion is not None]
 
     def run(self) -> list[Completion]:
@@ -177,17 +198,39 @@ class Scheduler:
         self._cancelled = True
         for s in self._seqs:
             self._finish(s, "cancelled", flush=False)
+        self._restore_base()
         self._holding = False
 
     def _acquire(self) -> None:
         if not self._holding:
             self.ctx._session.acquire(self)
             self._holding = True
+            self._base = _loraset.applied(self.ctx)
 
     def _release_if_idle(self) -> None:
         if self._holding and all(s.done for s in self._seqs):
+            self._restore_base()
             self._holding = False
             self.ctx._session.release(self)
+
+    def _restore_base(self) -> None:
+        """Put the context's own adapter set back (adapters closed meanwhile stay off)."""
+        base, self._base = self._base, None
+        ctx = self.ctx
+        if base is None or ctx.closed or _loraset.applied(ctx) == base:
+            return
+        with contextlib.suppress(ClosedError, InvalidArgumentError):  # the context closed meanwhile
+            _loraset.activate(ctx, base, skip_closed=True)
+
+    def _lora_of(self, seq: _Sequence) -> LoraSet:
+        """``seq``'s adapter set (the context's own unless it was given one)."""
+        lora = self._lora.get(seq)
+        if lora is None:
+            lora = self._lora[seq] = self._base or ()
+        return lora
+
+    def _reusable(self, seq_id: int, lora: LoraSet) -> int:
+        return _loraset.reusable(self.ctx, seq_id, lora, self._base or ())
 
     def _start(self, seq: _Sequence) -> None:
         """Reuse the longest cached prefix of the prompt, drop the rest of the sequence's KV.
@@ -199,14 +242,16 @@ class Scheduler:
         memory = self.ctx.memory
         cached = memory._records().get(seq.seq_id, [])
         prompt = seq.prompt
-        limit = len(prompt) - 1  # the last prompt token is always decoded
-        n_common = _common_prefix(cached, prompt, limit) if seq.reuse else 0
+        lora = self._lora_of(seq)
+        limit = min(len(prompt) - 1, self._reusable(seq.seq_id, lora))  # the last prompt token
+        n_common = _common_prefix(cached, prompt, limit) if seq.reuse else 0  # is always decoded
         donor, n_donor = self._donor(seq, n_common)
         if donor is not None:
             memory._share(donor, seq.seq_id, n_donor)
             n_common = n_donor
         else:
             n_common = memory._keep(seq.seq_id, n_common)
+        _loraset.tag(self.ctx, seq.seq_id, lora)
         seq.n_cached = n_common
         seq.pending = prompt[n_common:]
         seq.fed = 0
@@ -221,9 +266,11 @@ class Scheduler:
         if not self._may_share(seq):
             return None, 0
         best, best_n = None, own + _MIN_SHARED_PREFIX - 1
+        lora = self._lora_of(seq)
         for sid, tokens in self.ctx.memory._records().items():
             if sid != seq.seq_id:
-                n = _common_prefix(tokens, seq.prompt, len(seq.prompt) - 1)
+                n = _common_prefix(tokens, seq.prompt,
+                                   min(len(seq.prompt) - 1, self._reusable(sid, lora)))
                 if n > best_n:
                     best, best_n = sid, n
         return (best, best_n) if best is not None else (None, 0)
@@ -233,10 +280,12 @@ class Scheduler:
         prompt that shares a long prefix with it, which it can then copy instead of decode."""
         if not self._may_share(seq):
             return False
+        lora = self._lora_of(seq)
         have = _common_prefix(self.ctx.memory._records().get(seq.seq_id, []), seq.prompt,
-                              len(seq.prompt) - 1)
+                              min(len(seq.prompt) - 1, self._reusable(seq.seq_id, lora)))
         for other in self._seqs:
-            if other is seq or other.done or other.pos < 0 or other.generated:
+            if other is seq or other.done or other.pos < 0 or other.generated \
+                    or self._lora.get(other) != lora:
                 continue
             if _common_prefix(other.prompt, seq.prompt, len(seq.prompt) - 1) >= have + _MIN_SHARED_PREFIX:
                 return True
@@ -276,8 +325,29 @@ class Scheduler:
             if s.pos < 0 and not self._should_wait(s):
                 self._start(s)
         active = [s for s in active if s.pos >= 0]
-        if not active:
-            return
+        groups: dict[LoraSet, list[_Sequence]] = {}
+        for s in active:
+            groups.setdefault(self._lora_of(s), []).append(s)
+        now = _loraset.applied(ctx)
+        for lora in sorted(groups, key=lambda key: key != now):  # the set applied now first
+            if lora == _loraset.applied(ctx) or self._switch(lora, groups[lora]):
+                self._decode_group(groups[lora])
+
+    def _switch(self, lora: LoraSet, members: list[_Sequence]) -> bool:
+        """Apply ``lora`` for ``members``; when it cannot be (an adapter was closed since the
+        submit), they end with that error instead."""
+        try:
+            _loraset.activate(self.ctx, lora)
+        except (ClosedError, InvalidArgumentError) as exc:
+            for s in members:
+                s.error = exc
+                self._finish(s, "error")
+            return False
+        return True
+
+    def _decode_group(self, active: list[_Sequence]) -> None:
+        """One ``llama_decode`` of ``active`` (sequences of one adapter set), then sampling."""
+        ctx = self.ctx
         batch = ctx._batch
         b = batch._ptr
         budget = batch.capacity
@@ -319,6 +389,7 @@ class Scheduler:
             raise
         for s, take in fed:
             ctx.memory._record(s.seq_id, s.pending[s.fed:s.fed + take])
+            _loraset.tag(ctx, s.seq_id, self._lora_of(s))
             s.fed += take
             s.pos += take
         n_ctx = ctx.n_ctx_seq
