@@ -12,12 +12,12 @@ import atexit
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import CancelledError, Future
 from typing import Any, Generic, Protocol, TypeVar
 
 from llamaprov.chat.turns import Turn
-from llamaprov.engine import Completion, Model, SamplingParams
+from llamaprov.engine import Completion, LoraAdapter, Model, SamplingParams
 from llamaprov.errors import ClosedError
 
 
@@ -34,6 +34,8 @@ class Generation(Protocol):
     def sampling(self) -> SamplingParams: ...
     @property
     def special(self) -> bool: ...
+    @property
+    def lora(self) -> Mapping[LoraAdapter, float] | None: ...
 
 
 G = TypeVar("G", bound=Generation)
@@ -85,7 +87,8 @@ class _Batcher(Generic[G]):
     room for it, so decoding never runs out of cells; a request alone may use the whole
     context. Cells of finished requests stay until every running one is done: freeing them
     early would let later tokens land out of order in the cache, and greedy answers would then
-    differ from those of a request decoded alone.
+    differ from those of a request decoded alone. Requests with different LoRA adapter sets
+    run together too: the scheduler decodes each set in a ``llama_decode`` of its own.
 
     The worker is a daemon thread, and an exit hook closes every batcher when the interpreter
     exits: queued requests fail with ClosedError at once, running ones stop at the end of the
@@ -203,7 +206,7 @@ class _Batcher(Generic[G]):
                     try:
                         completion = scheduler.submit(
                             job.tokens, max_tokens=plan.max_tokens, stop=plan.stop,
-                            sampling=plan.sampling, special=plan.special,
+                            sampling=plan.sampling, special=plan.special, lora=plan.lora,
                         )
                     except Exception as exc:
                         job.future.set_exception(exc)

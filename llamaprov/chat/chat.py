@@ -5,7 +5,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import aclosing, closing, contextmanager
 from typing import Any
 
@@ -102,6 +110,10 @@ class Chat:
     assistant turn with ``finish_reason="cancelled"`` (``turn.incomplete``); tool calls that
     had not run get an error result. ``chat`` returns the partial text after ``ctx.abort()``;
     the other routes raise (or end the stream) as usual.
+
+    ``lora={adapter: scale}`` (LoRA adapters loaded for the provider's model) sets the adapters
+    of every request (``params={"lora": ...}`` does the same); each call can override it with
+    its own ``lora=`` (``{}``: no adapters for that call).
     """
 
     def __init__(
@@ -115,11 +127,14 @@ class Chat:
         max_tool_rounds: int = 8,
         turns: Sequence[Turn] = (),
         max_calls_per_round: int = DEFAULT_MAX_CALLS_PER_ROUND,
+        lora: Mapping[Any, float] | None = None,
     ) -> None:
         if not isinstance(provider, Provider):
             raise InvalidArgumentError(f"Chat needs a Provider, got {describe(provider)}")
         self.provider = provider
         self._params = ChatParams.coerce(params)
+        if lora is not None:
+            self._params = self._params.merged({"lora": lora})
         self._tools: list[ToolDef] = as_tools(tools)
         self.tool_choice = check_tool_choice(tool_choice, self._tools)
         self.max_tool_rounds = max_tool_rounds
@@ -316,11 +331,16 @@ class Chat:
         if run is not None and not run.settled:
             self._settle(run, run.interrupted())
 
+    def _call_params(self, lora: Mapping[Any, float] | None) -> ChatParams:
+        """The settings of one call: the chat's, with the call's own adapters if it has them."""
+        return self._params if lora is None else self._params.merged({"lora": lora})
+
     def _run(
         self,
         inputs: Sequence[Any],
         tool_choice: str | None,
         loop: asyncio.AbstractEventLoop | None = None,
+        lora: Mapping[Any, float] | None = None,
     ) -> Generator[StreamEvent, None, None]:
         """The conversation step behind every entry point: generate, run tools, repeat.
 
@@ -334,10 +354,11 @@ class Chat:
             choice = check_tool_choice(
                 self.tool_choice if tool_choice is None else tool_choice, self._tools
             )
+            settings = self._call_params(lora)
             run = _Run(self._user_turn(inputs))
             self._active = run
             try:
-                yield from self._rounds(run, choice, loop)
+                yield from self._rounds(run, choice, loop, settings)
             except BaseException as exc:
                 if not isinstance(exc, Exception) and not run.settled:
                     self._settle(run, run.interrupted())
@@ -347,7 +368,7 @@ class Chat:
                     self._active = None
 
     def _rounds(
-        self, run: _Run, choice: str, loop: asyncio.AbstractEventLoop | None
+        self, run: _Run, choice: str, loop: asyncio.AbstractEventLoop | None, settings: ChatParams
     ) -> Generator[StreamEvent, None, None]:
         rounds = 0
         while True:
@@ -355,7 +376,7 @@ class Chat:
             turn: Turn | None = None
             run.contents = []
             events = self.provider.stream_perform(
-                self._full_turns(run.turns), tools=self._tools, params=self._params,
+                self._full_turns(run.turns), tools=self._tools, params=settings,
                 tool_choice=this_choice,
             )
             with _closing(events):
@@ -405,10 +426,12 @@ class Chat:
             on_result(result)
         return result
 
-    def chat(self, *inputs: Any, tool_choice: str | None = None) -> str:
-        """Send ``inputs`` (strings or contents); return the final reply text."""
+    def chat(self, *inputs: Any, tool_choice: str | None = None,
+             lora: Mapping[Any, float] | None = None) -> str:
+        """Send ``inputs`` (strings or contents); return the final reply text. ``lora``: the
+        LoRA adapters of this call (see the class docstring)."""
         final: Turn | None = None
-        with closing(self._run(inputs, tool_choice)) as events:
+        with closing(self._run(inputs, tool_choice, lora=lora)) as events:
             for event in events:
                 if isinstance(event, TurnDone):
                     final = event.turn
@@ -416,22 +439,24 @@ class Chat:
         return final.text
 
     def stream(
-        self, *inputs: Any, content: bool = False, tool_choice: str | None = None
+        self, *inputs: Any, content: bool = False, tool_choice: str | None = None,
+        lora: Mapping[Any, float] | None = None,
     ) -> Iterator[Any]:
         """Send ``inputs``; yield reply text as it is generated, or typed events with
         ``content=True`` (text/thinking deltas, tool-request start/arguments/done, tool results,
         turn done with usage)."""
-        with closing(self._run(inputs, tool_choice)) as events:
+        with closing(self._run(inputs, tool_choice, lora=lora)) as events:
             for event in events:
                 if content:
                     yield event
                 elif isinstance(event, TextDelta):
                     yield event.text
 
-    async def chat_async(self, *inputs: Any, tool_choice: str | None = None) -> str:
+    async def chat_async(self, *inputs: Any, tool_choice: str | None = None,
+                         lora: Mapping[Any, float] | None = None) -> str:
         """Like :meth:`chat`, without blocking the event loop (coroutine tools are awaited)."""
         final: Turn | None = None
-        async with aclosing(self._events_async(inputs, tool_choice)) as events:
+        async with aclosing(self._events_async(inputs, tool_choice, lora)) as events:
             async for event in events:
                 if isinstance(event, TurnDone):
                     final = event.turn
@@ -439,10 +464,11 @@ class Chat:
         return final.text
 
     async def stream_async(
-        self, *inputs: Any, content: bool = False, tool_choice: str | None = None
+        self, *inputs: Any, content: bool = False, tool_choice: str | None = None,
+        lora: Mapping[Any, float] | None = None,
     ) -> AsyncIterator[Any]:
         """Like :meth:`stream`, as an async iterator that never blocks the event loop."""
-        async with aclosing(self._events_async(inputs, tool_choice)) as events:
+        async with aclosing(self._events_async(inputs, tool_choice, lora)) as events:
             async for event in events:
                 if content:
                     yield event
@@ -450,12 +476,12 @@ class Chat:
                     yield event.text
 
     async def _events_async(
-        self, inputs: Sequence[Any], tool_choice: str | None
+        self, inputs: Sequence[Any], tool_choice: str | None, lora: Mapping[Any, float] | None
     ) -> AsyncGenerator[StreamEvent, None]:
         loop = asyncio.get_running_loop()
         # leaving early (or the task being cancelled) closes _run in its thread after the
         # current decode step, which keeps the partial reply
-        events = iterate_in_thread(lambda _stop: self._run(inputs, tool_choice, loop=loop),
+        events = iterate_in_thread(lambda _stop: self._run(inputs, tool_choice, loop=loop, lora=lora),
                                    name="llamaprov-chat")
         async with aclosing(events):
             async for event in events:
@@ -489,19 +515,21 @@ class Chat:
         if self._closed:
             raise ClosedError("this chat is closed")
 
-    def chat_structured(self, *inputs: Any, type: Any) -> Any:
+    def chat_structured(self, *inputs: Any, type: Any, lora: Mapping[Any, float] | None = None) -> Any:
         """Extract data of ``type`` (pydantic model, JSON-schema dict or type spec) from the
         model; returns a pydantic instance or a dict. Raises StructuredOutputError."""
         self._check_open()
         with self._lock:
             self._settle_abandoned()
+            settings = self._call_params(lora)
             user = self._user_turn(inputs)
             value, turn = self.provider.structured_output(
-                self._full_turns([user]), type=type, params=self._params
+                self._full_turns([user]), type=type, params=settings
             )
             self._turns.extend([user, turn])
             return value
 
-    async def chat_structured_async(self, *inputs: Any, type: Any) -> Any:
+    async def chat_structured_async(self, *inputs: Any, type: Any,
+                                    lora: Mapping[Any, float] | None = None) -> Any:
         """:meth:`chat_structured` without blocking the event loop."""
-        return await asyncio.to_thread(self.chat_structured, *inputs, type=type)
+        return await asyncio.to_thread(self.chat_structured, *inputs, type=type, lora=lora)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from llamaprov.engine import SamplingParams
-from llamaprov.errors import InvalidArgumentError, describe
+from llamaprov.engine import LoraAdapter, SamplingParams
+from llamaprov.errors import ClosedError, InvalidArgumentError, describe
 
 # the settings that are not sampling knobs of the engine
-_GENERATION_NAMES = ("stop", "max_tokens")
+_GENERATION_NAMES = ("stop", "max_tokens", "lora")
+# the largest LoRA scale magnitude the engine accepts
+_MAX_LORA_SCALE = 1e6
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,10 @@ class ChatParams:
     Every sampling knob of :class:`llamaprov.engine.SamplingParams` is here under the same name
     and is checked by building a ``SamplingParams`` from the knobs that are set, so it accepts
     exactly what the engine accepts. ``stop`` (a str or strings ending the reply, not shown)
-    and ``max_tokens`` (the most tokens generated) are the chat's own.
+    and ``max_tokens`` (the most tokens generated) are the chat's own, and so is ``lora``:
+    ``{adapter: scale}`` with LoRA adapters loaded for the provider's model
+    (``model.load_lora(path)``), the whole adapter set of a request (``{}``: none; None: the
+    provider's default, none for a :class:`~llamaprov.chat.LlamaProvider`).
     """
 
     temperature: float | None = None
@@ -48,6 +54,7 @@ class ChatParams:
     dynatemp_range: float | None = None
     dynatemp_exponent: float | None = None
     logit_bias: Mapping[int, float] | None = None
+    lora: Mapping[LoraAdapter, float] | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -72,6 +79,8 @@ class ChatParams:
                     f"params: stop must be non-empty strings, got {describe(self.stop)}"
                 )
             object.__setattr__(self, "stop", stop)
+        if self.lora is not None:
+            object.__setattr__(self, "lora", check_lora(self.lora))
 
     @classmethod
     def coerce(cls, value: ChatParams | Mapping[str, Any] | None) -> ChatParams:
@@ -108,9 +117,32 @@ class ChatParams:
 _PARAM_NAMES = tuple(f.name for f in fields(ChatParams))
 
 
+def check_lora(lora: Any) -> dict[LoraAdapter, float]:
+    """``lora`` as a dict of open LoRA adapters to finite scales (which model they belong to is
+    checked by the provider); raises InvalidArgumentError or ClosedError naming the adapter."""
+    if not isinstance(lora, Mapping):
+        raise InvalidArgumentError(
+            f"params: lora must be a dict of LoraAdapter to scale, got {describe(lora)}")
+    out: dict[LoraAdapter, float] = {}
+    for adapter, scale in lora.items():
+        if not isinstance(adapter, LoraAdapter):
+            raise InvalidArgumentError(
+                "params: lora keys must be LoraAdapter objects (model.load_lora(path)), "
+                f"got {describe(adapter)}")
+        if adapter.closed:
+            raise ClosedError(f"params: the LoRA adapter {adapter.path.name!r} is closed")
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) \
+                or abs(scale) > _MAX_LORA_SCALE:
+            raise InvalidArgumentError(
+                f"params: the scale of LoRA adapter {adapter.path.name!r} must be a finite number "
+                f"in [-{_MAX_LORA_SCALE:g}, {_MAX_LORA_SCALE:g}], got {describe(scale)}")
+        out[adapter] = float(scale)
+    return out
+
+
 def params(**kwargs: Any) -> ChatParams:
     """Generation settings (see :class:`ChatParams`): every sampling knob of
     :class:`~llamaprov.engine.SamplingParams` (temperature, top_k, top_p, min_p, typical_p,
     repeat/frequency/presence_penalty, penalty_last_n, mirostat*, dry_*, xtc_*, top_n_sigma,
-    dynatemp_*, logit_bias, seed), plus stop and max_tokens."""
+    dynatemp_*, logit_bias, seed), plus stop, max_tokens and lora."""
     return ChatParams.coerce(kwargs)

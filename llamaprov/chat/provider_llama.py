@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +29,7 @@ from llamaprov.chat.provider import Provider
 from llamaprov.chat.tools import ToolDef, check_tool_choice
 from llamaprov.chat.turns import TokenUsage, Turn
 from llamaprov.chat.types import to_json_schema
-from llamaprov.engine import Model, SamplingParams
+from llamaprov.engine import LoraAdapter, Model, SamplingParams
 from llamaprov.errors import (
     ClosedError,
     ContextOverflowError,
@@ -56,6 +56,7 @@ class _Plan:
     special: bool
     fmt: ToolCallFormat | None
     structured: bool
+    lora: dict[LoraAdapter, float] | None  # None: the adapters applied to the context
 
 
 def _exchanges(turns: Sequence[Turn]) -> tuple[list[Turn], list[list[Turn]]]:
@@ -85,6 +86,11 @@ class LlamaProvider(Provider):
     ``context_policy="error"`` (the default); with ``"truncate_oldest"`` the prompt keeps the
     system prompt and drops the oldest exchanges (a user message and all that answers it, tool
     calls with their results) until it fits; the conversation itself is not changed.
+
+    ``params={"lora": {adapter: scale}}`` decodes a request with LoRA adapters loaded for this
+    provider's model (``model.load_lora(path)``): per request, also for requests queued with
+    :meth:`submit`, which are decoded together whatever their adapters. The cached prompt of
+    the conversation is reused only by a request with the same adapters and scales.
     """
 
     def __init__(
@@ -125,6 +131,8 @@ class LlamaProvider(Provider):
         self._lock = threading.Lock()
         self._usage = TokenUsage()
         self._closed = False
+        # the adapters the KV cache of the context was last decoded with (None: the context's)
+        self._kv_lora: dict[LoraAdapter, float] | None = None
 
     def __repr__(self) -> str:
         return f"LlamaProvider(model={self.model.path.name!r}, tool_format={self.tool_format.name!r})"
@@ -205,6 +213,7 @@ class LlamaProvider(Provider):
             raise InvalidArgumentError("a request needs at least one turn")
         grammar, shown = self._grammar_for(tools, type, tool_choice)
         max_tokens = settings.max_tokens or DEFAULT_MAX_TOKENS
+        lora = self._check_lora(settings.lora)
         prompt, tokens = self._fit(turns, shown, max_tokens)
         fmt = self.tool_format if shown else None
         return _Plan(
@@ -218,7 +227,21 @@ class LlamaProvider(Provider):
             special=fmt is not None and self._control_triggers(fmt),
             fmt=fmt,
             structured=type is not None,
+            lora=lora,
         )
+
+    def _check_lora(self, lora: Mapping[LoraAdapter, float] | None) -> dict[LoraAdapter, float] | None:
+        """The adapters of a request, each checked to be open and loaded for this model."""
+        if lora is None:
+            return None
+        for adapter in lora:
+            if adapter.closed:
+                raise ClosedError(f"the LoRA adapter {adapter.path.name!r} is closed")
+            if adapter.model is not self.model:
+                raise InvalidArgumentError(
+                    f"the LoRA adapter {adapter.path.name!r} was loaded for model "
+                    f"{adapter.model.path.name!r}, not for this provider's {self.model.path.name!r}")
+        return dict(lora)
 
     def _render(self, turns: Sequence[Turn], tools: Sequence[ToolDef]) -> tuple[str, list[int]]:
         prompt = self.format_turns(turns, tools)
@@ -305,8 +328,9 @@ class LlamaProvider(Provider):
             self._stale = False
         completion = ctx.completion(
             plan.tokens, max_tokens=plan.max_tokens, stop=plan.stop, sampling=plan.sampling,
-            special=plan.special,
+            special=plan.special, lora=plan.lora,
         )
+        self._kv_lora = plan.lora
         turn: Turn | None = None
         paused = False  # at one of our yields: between decode steps
         try:
