@@ -148,7 +148,8 @@ def _decode(kind: int, raw: bytes) -> Any:
 
 
 def _read_header(path: pathlib.Path) -> tuple[dict[str, Any], list[tuple[str, int]]]:
-    """The metadata (see :func:`_decode`) and (name, bytes) of each tensor."""
+    """The metadata (see :func:`_decode`) and (name, bytes) of each tensor, whose data must lie
+    within the file."""
     files.check_gguf_file(path)
     try:
         fh = path.open("rb")
@@ -168,15 +169,37 @@ def _read_header(path: pathlib.Path) -> tuple[dict[str, Any], list[tuple[str, in
             key = r.string().decode("utf-8", errors="replace")
             kind = r.u32()
             meta[key] = _decode(kind, r.value(kind))
-        tensors = []
+        tensors, end = [], 0
         for _ in range(n_tensors):
             name = r.string().decode("utf-8", errors="replace")
             n_dims = r.u32()
             if not 1 <= n_dims <= files._MAX_DIMS:
                 raise r.corrupt(f"tensor {name!r} has {n_dims} dimensions (1 to {files._MAX_DIMS})")
             dims = struct.unpack(f"<{n_dims}Q", r.raw(8 * n_dims))
-            ggml_type, _offset = struct.unpack("<IQ", r.raw(12))
+            ggml_type, offset = struct.unpack("<IQ", r.raw(12))
             tensors.append((name, math.prod(dims[1:]) * _row_bytes(ggml_type, dims[0], f"tensor {name!r}")))
+            end = max(end, offset + tensors[-1][1])
+        align = meta.get("general.alignment", 32)
+        if not isinstance(align, int) or align <= 0 or align & (align - 1):
+            raise r.corrupt(f"general.alignment {align!r} is not a power of two")
+        start = -(-r.pos // align) * align
+        if start + end > r.size:
+            raise r.corrupt(f"its tensor data needs {end} bytes from offset {start}, {r.size - start} left")
+    return meta, tensors
+
+
+def _read_all(path: pathlib.Path) -> tuple[dict[str, Any], list[tuple[str, int]]]:
+    """:func:`_read_header` of a model, the tensors of every part of a split model included."""
+    from .quantize import split_path, split_prefix
+
+    meta, tensors = _read_header(path)
+    count = meta.get("split.count", 1)
+    if isinstance(count, int) and count > 1:
+        prefix = split_prefix(path, 0, count)
+        if prefix is None:
+            raise ModelLoadError(f"{str(path)!r} is part of a split model but not its first part")
+        for no in range(1, count):
+            tensors += _read_header(pathlib.Path(split_path(prefix, no, count)))[1]
     return meta, tensors
 
 
@@ -185,7 +208,7 @@ def read_shape(path: str | os.PathLike[str]) -> ModelShape:
     length is checked against the file). A missing, non-GGUF or truncated file raises
     :class:`~llamaprov.errors.ModelLoadError`; a recurrent model :class:`NotSupportedError`."""
     source = pathlib.Path(path)
-    meta, tensors = _read_header(source)
+    meta, tensors = _read_all(source)
     arch = meta.get("general.architecture")
     if not isinstance(arch, str):
         raise ModelLoadError(f"GGUF file has no general.architecture: {str(source)!r}")
@@ -228,22 +251,16 @@ def read_shape(path: str | os.PathLike[str]) -> ModelShape:
         else:
             input_bytes += size
             embd_bytes += size if name == "token_embd.weight" else 0
-    token_lengths = meta.get("tokenizer.ggml.tokens", ())
-    n_vocab = len(token_lengths) if isinstance(token_lengths, tuple) else 0
-    n_vocab = n_vocab or per_layer("vocab_size", 0)[0]
-    merges = meta.get("tokenizer.ggml.merges", ())
-    merges = merges if isinstance(merges, tuple) else ()
-    long_text = sum(n + 1 + _MALLOC_HEADER for n in token_lengths if n > _SSO) if n_vocab else 0
+    tokens, merges = (meta.get(f"tokenizer.ggml.{k}") for k in ("tokens", "merges"))
+    tokens, merges = (x if isinstance(x, tuple) else () for x in (tokens, merges))
+    n_vocab = len(tokens) or per_layer("vocab_size", 0)[0]
+    long_text = sum(n + 1 + _MALLOC_HEADER for n in tokens if isinstance(n, int) and n > _SSO)
     vocab_bytes = n_vocab * _TOKEN_BYTES + 3 * long_text + len(merges) * _MERGE_BYTES
 
     n_swa = per_layer("attention.sliding_window", 0)[0]
     pattern = meta.get(f"{arch}.attention.sliding_window_pattern", _SWA_PATTERNS.get(arch, 0))
-    if isinstance(pattern, tuple) and len(pattern) == n_layer:
-        swa = [bool(x) for x in pattern]
-    elif isinstance(pattern, int) and pattern > 0:
-        swa = [il % pattern < pattern - 1 for il in range(n_layer)]
-    else:
-        swa = [False] * n_layer
+    swa = ([bool(x) for x in pattern] if isinstance(pattern, tuple) and len(pattern) == n_layer else
+           [isinstance(pattern, int) and pattern > 0 and il % pattern < pattern - 1 for il in range(n_layer)])
     return ModelShape(
         arch=arch, n_layer=n_layer, n_ctx_train=per_layer("context_length", 0)[0],
         n_embd=n_embd, n_vocab=n_vocab, layer_bytes=tuple(layer_bytes), input_bytes=input_bytes,
@@ -306,9 +323,8 @@ def estimate(shape: ModelShape, n_gpu_layers: int, n_ctx: int, devices: Sequence
     n_t = min(n_ubatch, n_ctx)
     cells, swa_cells = kv_cells(shape, n_ctx, n_seq_max=n_seq_max, n_ubatch=n_ubatch, swa_full=swa_full)
     k_type, v_type = _KV_TYPES[type_k], _KV_TYPES[type_v]
-    weights, kv = [0] * (len(gpus) + 1), [0] * (len(gpus) + 1)
-    has_layers = [False] * (len(gpus) + 1)
-    weights[0] += shape.input_bytes
+    n_dev = len(gpus) + 1
+    weights, kv, has_layers = [shape.input_bytes] + [0] * len(gpus), [0] * n_dev, [False] * n_dev
     for il in range(shape.n_layer):
         s = where[il] + 1
         weights[s] += shape.layer_bytes[il]
@@ -385,14 +401,8 @@ def _budgets(devices: Sequence[Any] | None, memory_budget: int | Mapping[str, in
 
 def _largest_ctx(fits: Any, cap: int) -> int:
     """The largest n_ctx (a multiple of 256, or ``cap``) for which ``fits(n_ctx)``, or 0."""
-    lo, hi = 0, -(-cap // _PAD)  # fits(step lo) holds (0: nothing checked yet)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if fits(min(mid * _PAD, cap)):
-            lo = mid
-        else:
-            hi = mid - 1
-    return min(lo * _PAD, cap)
+    steps = range(1, -(-cap // _PAD) + 1)  # fits() holds for a first run of them
+    return min(bisect.bisect_left(steps, True, key=lambda k: not fits(min(k * _PAD, cap))) * _PAD, cap)
 
 
 def _result(rows: list[DeviceFit], n_gpu_layers: int, n_ctx: int) -> FitResult:
