@@ -11,7 +11,14 @@ import sys
 
 import pytest
 
-from llamaprov import FitResult, InvalidArgumentError, ModelLoadError, ModelNotFoundError, fit_params, load_model
+from llamaprov import (
+    FitResult,
+    InvalidArgumentError,
+    ModelLoadError,
+    ModelNotFoundError,
+    fit_params,
+    load_model,
+)
 from llamaprov.engine import memory_breakdown
 from llamaprov.engine.fit import GGML_TYPE_SIZES, Budget, estimate, kv_cells, layer_devices, read_shape
 
@@ -19,8 +26,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from bench_fit import measure  # noqa: E402
 from _tiny_gguf import write_tiny_llama  # noqa: E402
+from bench_fit import measure  # noqa: E402
 
 MiB = 2**20
 BIG = 1 << 50  # a budget nothing reaches
@@ -144,7 +151,7 @@ def test_a_small_gpu_takes_the_layers_that_fit(default_model_path) -> None:
 
 def test_two_gpus_share_the_layers(default_model_path) -> None:
     fit = fit_params(default_model_path, n_ctx=512, margin=0, memory_budget={"CPU": BIG},
-                     devices=[{"name": "GPU0", "free": 1_000_000_000}, {"name": "GPU1", "free": 3_000_000_000},
+                     devices=[{"name": "GPU0", "free": 10**9}, {"name": "GPU1", "free": 3 * 10**9},
                               {"name": "CPU", "type": "cpu", "free": 5}])  # CPU entries are skipped
     assert fit.n_gpu_layers == 31 and [d.name for d in fit.devices] == ["CPU", "GPU0", "GPU1"]
     assert fit.tensor_split == (0.25, 0.75)
@@ -195,7 +202,7 @@ def test_bad_files_raise_clear_errors(tmp_path, default_model_path) -> None:
     data = default_model_path.read_bytes()
     for cut in (4, 8, 23, 1000, 100_000, 1_500_000, len(data) - 1):
         (tmp_path / "cut.gguf").write_bytes(data[:cut])
-        with pytest.raises(ModelLoadError, match="truncated or corrupt|not a GGUF"):
+        with pytest.raises(ModelLoadError, match=r"truncated or corrupt|not a GGUF"):
             fit_params(tmp_path / "cut.gguf")
 
 
