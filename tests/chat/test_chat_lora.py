@@ -70,7 +70,12 @@ def test_the_adapters_are_switched_only_when_the_set_changes(tiny, monkeypatch) 
     model, a, _ = tiny
     calls: list[tuple] = []
     real = _loraset.activate
-    monkeypatch.setattr(_loraset, "activate", lambda ctx, lora, **kw: (calls.append(lora), real(ctx, lora, **kw)))
+
+    def counted(ctx, lora, **kw):
+        calls.append(lora)
+        return real(ctx, lora, **kw)
+
+    monkeypatch.setattr(_loraset, "activate", counted)
     prompt = model.tokenize("hello world")
     with model.new_context(n_ctx=256, n_seq_max=2) as ctx:
         ctx.completion(prompt, max_tokens=8, temperature=0).result()
@@ -110,10 +115,10 @@ def test_a_cached_prefix_is_reused_only_under_its_own_adapters(tiny) -> None:
 
 
 def test_bad_adapter_sets_are_refused_before_anything_runs(tiny, files) -> None:
-    model, a, _ = tiny
+    model, _, _ = tiny
     with load_model(files["model"]) as other, other.new_context(n_ctx=256, n_seq_max=2) as ctx:
         foreign = other.load_lora(files["lora_a"])
-        bad = [({model.load_lora(files["lora_a"]): 1.0}, InvalidArgumentError, "lora-a.gguf"),
+        bad = [({model.load_lora(files["lora_a"]): 1.0}, InvalidArgumentError, r"lora-a\.gguf"),
                ({foreign: math.nan}, InvalidArgumentError, "scale"),
                ({foreign: 1e9}, InvalidArgumentError, "scale"),
                (["x"], InvalidArgumentError, "mapping"),
@@ -123,7 +128,7 @@ def test_bad_adapter_sets_are_refused_before_anything_runs(tiny, files) -> None:
                 ctx.completion("hi", max_tokens=2, lora=lora)
         gone = other.load_lora(files["lora_a"])
         gone.close()
-        with pytest.raises(ClosedError, match="lora-a.gguf"):
+        with pytest.raises(ClosedError, match=r"lora-a\.gguf"):
             ctx.completion("hi", max_tokens=2, lora={gone: 1.0})
         # closed between submit and its first step: that generation fails, the other goes on
         doomed = other.load_lora(files["lora_a"])
