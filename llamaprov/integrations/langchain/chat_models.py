@@ -64,7 +64,7 @@ _IN_BATCH: contextvars.ContextVar[bool] = contextvars.ContextVar("llamaprov_in_b
 _FINISH_REASONS = {"eog": "stop"}
 _PARAM_FIELDS = ("temperature", "top_p", "top_k", "min_p", "seed", "max_tokens",
                  "repeat_penalty", "frequency_penalty", "presence_penalty")
-_CALL_KWARGS = frozenset({"tools", "tool_choice", "format", "model", *_PARAM_FIELDS})
+_CALL_KWARGS = frozenset({"tools", "tool_choice", "format", "model", "lora", *_PARAM_FIELDS})
 
 
 # --------------------------------------------------------------------------------- chat model
@@ -76,7 +76,9 @@ class ChatLlamaProv(BaseChatModel):
     grammar-constrained JSON (``method="json_schema"``, the default), a forced tool call
     (``"function_calling"``) or any JSON object (``"json_mode"``). Responses carry
     ``usage_metadata`` (cache reads are prompt tokens reused from the KV cache) and
-    ``response_metadata`` with ``model_name`` and ``finish_reason``.
+    ``response_metadata`` with ``model_name`` and ``finish_reason``. ``lora={adapter: scale}``
+    decodes with LoRA adapters loaded for the model (pass the loaded ``Model`` as ``model=``);
+    a call's own ``lora=`` (``invoke(..., lora=...)``, ``bind(lora=...)``) replaces it.
 
     Example:
         ```python
@@ -107,6 +109,9 @@ class ChatLlamaProv(BaseChatModel):
     repeat_penalty: float | None = None
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
+    lora: dict[Any, float] | None = None
+    """LoRA adapters and their scales (``{model.load_lora(path): 1.0}``; ``{}``: none), for
+    every call and batch; adapters of another model raise ``InvalidArgumentError``."""
     stop: list[str] | None = Field(default=None, alias="stop_sequences")
     """Stop strings (never included in the output)."""
     tool_format: str | None = None
@@ -149,7 +154,15 @@ class ChatLlamaProv(BaseChatModel):
                 raise InvalidArgumentError(f"{name} must be >= 1, got {value!r}")
         if self.timeout is not None and self.timeout <= 0:
             raise InvalidArgumentError(f"timeout must be > 0 seconds, got {self.timeout!r}")
-        self._params()  # validates the sampling settings
+        self._params()  # validates the sampling settings and the adapters
+        from llamaprov.engine import Model
+
+        if isinstance(self.model, Model):
+            for adapter in self.lora or ():
+                if adapter.model is not self.model:
+                    raise InvalidArgumentError(
+                        f"the LoRA adapter {adapter.path.name!r} was loaded for model "
+                        f"{adapter.model.path.name!r}, not for {self.model.path.name!r}")
         return self
 
     # ------------------------------------------------------------------------- identity
@@ -164,8 +177,10 @@ class ChatLlamaProv(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"model_name": self.model_name, "n_ctx": self.n_ctx,
-                **self._params().as_dict()}
+        params = self._params().as_dict()
+        if "lora" in params:  # adapters by file name
+            params["lora"] = {a.path.name: scale for a, scale in params["lora"].items()}
+        return {"model_name": self.model_name, "n_ctx": self.n_ctx, **params}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = LangSmithParams(
@@ -191,6 +206,8 @@ class ChatLlamaProv(BaseChatModel):
         stops = [*(self.stop or ()), *(stop or ())]
         if stops:
             values["stop"] = tuple(dict.fromkeys(stops))
+        lora = overrides.get("lora")
+        values["lora"] = self.lora if lora is None else lora
         return ChatParams(**{k: v for k, v in values.items() if v is not None})
 
     def _load(self, model: Any = None) -> Model:
