@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UnsupportedSchemaError, describe
+from . import _automaton, _regex
 from ._builder import alt, literal
 from ._keywords import as_count, pointer, trivial
 from ._normalize import all_of
@@ -198,14 +199,10 @@ class ObjectBuilder:
             distinct = {json.dumps(v, sort_keys=True) for v in pattern_props.values()}
             if len(pattern_props) > 1 and len(distinct) > 1:
                 comp.unsupported("patternProperties", ptr, "several patterns with different schemas")
-            listed = self.s.keywords.get("properties", {})
             for pat, psub in pattern_props.items():
-                for m in listed:
-                    if m in keys and _py_search(pat, m, comp, ptr) and not trivial(listed[m]):
-                        comp.unsupported("patternProperties", ptr, f"property {m!r} also matches {pat!r}")
                 if names_flat is not None:
                     comp.unsupported("propertyNames", ptr, "together with patternProperties")
-                body = comp.strings.pattern(pat, 0, None, pointer(ptr, "patternProperties", pat))
+                body = self.pattern_key(pat, [m for m in keys if _py_search(pat, m, comp, ptr)])
                 val = comp.value(psub, pointer(ptr, "patternProperties", pat), self.base, frozenset())
                 if body is None or val is None:
                     continue
@@ -226,6 +223,19 @@ class ObjectBuilder:
         if not options:
             return None
         return comp.rules.add("extra", alt(options)) if len(options) > 1 else options[0]
+
+    def pattern_key(self, pat: str, exclude: list[str]) -> str | None:
+        """Key content matching ``pat`` and none of ``exclude`` (listed keys it also matches:
+        they are members of their own, their schema merged with the pattern's)."""
+        comp, pptr = self.c, pointer(self.ptr, "patternProperties", pat)
+        if not exclude:
+            return comp.strings.pattern(pat, 0, None, pptr)
+        try:
+            aut = _automaton.intersect(_automaton.from_pattern(pat), _automaton.excluding(exclude))
+        except (_automaton.TooLarge, _regex.RegexUnsupported):
+            comp.unsupported("patternProperties", self.ptr, f"properties {exclude!r} also match {pat!r}")
+            return comp.strings.pattern(pat, 0, None, pptr)
+        return comp.strings.automaton(aut)
 
     def extra_key(self, keys: list[str], names: Any, names_flat: Flat | None) -> str | None:
         """Rule for the key of an extra member: not among ``keys``, valid under ``propertyNames``."""

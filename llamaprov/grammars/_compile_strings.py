@@ -12,9 +12,9 @@ import json
 from typing import Any
 
 from ..errors import UnsupportedSchemaError, describe
-from . import _regex
+from . import _automaton, _regex
 from ._builder import ANY_RANGES, RuleSet, alt, char_class, contains, group, intersect, literal, subtract
-from ._formats import FORMAT_LENGTHS, format_rule
+from ._formats import FORMAT_LENGTHS, FORMAT_PATTERNS, format_rule
 from ._keywords import Unsupported, as_count
 from ._schema import Flat
 
@@ -40,14 +40,19 @@ _QUOTE = 0x22
 _BACKSLASH = 0x5C
 _SHORT_ESCAPES = {8: "b", 9: "t", 10: "n", 12: "f", 13: "r"}
 _HEX = "[0-9a-fA-F]"
+_FAILED = object()  # StringCompiler.intersection could not build the automaton
 
 
 class StringCompiler:
     """String rules of one grammar (shared :class:`RuleSet`), cached per character set and pattern."""
 
-    def __init__(self, rules: RuleSet, unsupported: Unsupported) -> None:
+    def __init__(
+        self, rules: RuleSet, unsupported: Unsupported, approximate: Unsupported | None = None
+    ) -> None:
         self.rules = rules
         self.unsupported = unsupported
+        # a constraint the grammar can only drop (a superset, checked after generation)
+        self.approximate = approximate or unsupported
         self._cache: dict[str, str] = {}
 
     def json_char(self) -> str:
@@ -104,21 +109,30 @@ class StringCompiler:
         if isinstance(fmt, str) and fmt in ASSERTED_FORMATS and format_rule(fmt, self.rules) is None:
             self.unsupported("format", ptr, f"format {fmt!r} cannot be enforced")
         if isinstance(fmt, str) and (rule := format_rule(fmt, self.rules)) is not None:
-            if patterns:
-                self.unsupported("format", ptr, "format together with pattern")
-            elif min_len or max_len is not None:
-                shortest, longest = FORMAT_LENGTHS[fmt]
-                if max_len is not None and max_len < shortest:
-                    return None
-                if longest is not None and min_len > longest:
-                    return None
-                if min_len > shortest or (max_len is not None and (longest is None or longest > max_len)):
-                    self.unsupported("format", ptr, "format together with minLength/maxLength")
+            shortest, longest = FORMAT_LENGTHS[fmt]
+            if max_len is not None and max_len < shortest:
+                return None
+            if longest is not None and min_len > longest:
+                return None
+            lengths = min_len > shortest or (max_len is not None and (longest is None or longest > max_len))
+            if patterns or lengths:
+                fmt_pattern = FORMAT_PATTERNS.get(fmt)
+                body = self.intersection(
+                    [*patterns, fmt_pattern] if fmt_pattern else [], min_len, max_len, ptr
+                )
+                if body is not _FAILED:
+                    return None if body is None else self.rules.add("string", f"{quote} {body} {quote}")
+                if patterns:
+                    self.approximate("format", ptr, "format together with pattern")
+                else:
+                    self.approximate("format", ptr, "format together with minLength/maxLength")
             return f"{quote} {rule} {quote}"
-        if len(patterns) > 1:
-            if len(set(patterns)) > 1:
-                self.unsupported("pattern", ptr, "several different patterns (allOf)")
-            patterns = patterns[:1]
+        if len(set(patterns)) > 1:
+            body = self.intersection(list(dict.fromkeys(patterns)), min_len, max_len, ptr)
+            if body is not _FAILED:
+                return None if body is None else self.rules.add("string", f"{quote} {body} {quote}")
+            self.approximate("pattern", ptr, "several different patterns (allOf)")
+        patterns = patterns[:1]
         if patterns:
             body = self.pattern(patterns[0], min_len, max_len, ptr)
             if body is None:
@@ -151,7 +165,11 @@ class StringCompiler:
                 items.append(anything)
             variants = _fit_length(items, min_len, max_len)
             if variants == "refuse":
-                self.unsupported("pattern", ptr, "pattern combined with minLength/maxLength")
+                exact = self.intersection([pattern], min_len, max_len, ptr)
+                if exact is not _FAILED:
+                    self._cache[cache_key] = exact or ""
+                    return exact
+                self.approximate("pattern", ptr, "pattern combined with minLength/maxLength")
                 variants = [items]
             for variant in variants:
                 expr = self.regex_expr(("seq", variant))
@@ -160,6 +178,27 @@ class StringCompiler:
         result = alt(options) if options else None
         self._cache[cache_key] = result or ""
         return result
+
+    def intersection(self, patterns: list[str], min_len: int, max_len: int | None, ptr: str) -> Any:
+        """String content matching every pattern with a length in bounds, as one automaton (None:
+        no string does); :data:`_FAILED` when a pattern cannot be compiled or the automaton
+        would be too large."""
+        try:
+            aut: _automaton.Automaton | None = None
+            if min_len or max_len is not None:
+                aut = _automaton.length(min_len, max_len)
+            for p in patterns:
+                pa = _automaton.from_pattern(p)
+                aut = pa if aut is None else _automaton.intersect(aut, pa)
+        except (_automaton.TooLarge, _regex.RegexUnsupported):
+            return _FAILED
+        if aut is None:
+            return self.rules.repeat(self.json_char(), 0, None, "char")
+        return self.automaton(aut)
+
+    def automaton(self, aut: _automaton.Automaton) -> str | None:
+        """String content (no quotes) of an automaton's strings; None if it has none."""
+        return _automaton.emit(aut, self.chars, self.rules.fresh, self.rules.define)
 
     def regex_expr(self, node: _regex.Node) -> str | None:
         """GBNF for the strings a parsed regex node matches (None: none; "": only the empty one)."""

@@ -1,0 +1,274 @@
+"""Finite automata over code points, for string constraints that must hold together.
+
+A ``pattern`` next to ``minLength``/``maxLength``, a ``format`` next to a ``pattern``, several
+patterns, or a pattern for keys that must differ from the listed property names: each is a
+regular language, and so is their intersection. :func:`from_regex` builds an automaton from a
+parsed pattern (:mod:`._regex`), :func:`length` and :func:`excluding` the length bounds and the
+key exclusion, :func:`intersect` the product, and :func:`emit` writes the result as right-linear
+GBNF rules (one per state), so the grammar is exact.
+
+Work is bounded: an automaton or product with more than :data:`MAX_STATES` states raises
+:class:`TooLarge` (the caller then falls back to what it did before).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import _regex
+from ._builder import ANY_RANGES, Ranges, alt, normalize, subtract
+from ._builder import intersect as intersect_ranges
+
+MAX_STATES = 1500
+
+
+class TooLarge(Exception):
+    """The automaton would have more than :data:`MAX_STATES` states."""
+
+
+@dataclass
+class Automaton:
+    """States 0..n-1, ``start``, ``accept``ing states and per state ``(ranges, target)`` moves."""
+
+    start: int
+    accept: set[int]
+    moves: list[list[tuple[Ranges, int]]]
+
+
+class _Thompson:
+    """Regex AST to an automaton with empty moves, then closed over them."""
+
+    def __init__(self) -> None:
+        self.eps: list[list[int]] = []
+        self.moves: list[list[tuple[Ranges, int]]] = []
+
+    def state(self) -> int:
+        if len(self.eps) > 4 * MAX_STATES:
+            raise TooLarge
+        self.eps.append([])
+        self.moves.append([])
+        return len(self.eps) - 1
+
+    def build(self, node: _regex.Node) -> tuple[int, int]:
+        kind = node[0]
+        a = self.state()
+        if kind == "set":
+            b = self.state()
+            if node[1]:
+                self.moves[a].append((node[1], b))
+            return a, b
+        if kind in ("bol", "eol"):
+            raise _regex.RegexUnsupported("anchor inside the pattern")
+        if kind == "seq":
+            cur = a
+            for n in node[1]:
+                s, e = self.build(n)
+                self.eps[cur].append(s)
+                cur = e
+            return a, cur
+        if kind == "alt":
+            b = self.state()
+            for n in node[1]:
+                s, e = self.build(n)
+                self.eps[a].append(s)
+                self.eps[e].append(b)
+            return a, b
+        if kind == "rep":
+            inner, lo, hi = node[1], node[2], node[3]
+            cur = a
+            for _ in range(lo):
+                s, e = self.build(inner)
+                self.eps[cur].append(s)
+                cur = e
+            if hi is None:
+                s, e = self.build(inner)
+                self.eps[cur].append(s)
+                self.eps[e].append(cur)
+                return a, cur
+            end = self.state()
+            for _ in range(hi - lo):
+                self.eps[cur].append(end)
+                s, e = self.build(inner)
+                self.eps[cur].append(s)
+                cur = e
+            self.eps[cur].append(end)
+            return a, end
+        raise _regex.RegexUnsupported(f"unexpected {kind}")
+
+    def close(self, start: int, final: int) -> Automaton:
+        """The equivalent automaton without empty moves, reachable states only."""
+        closures: dict[int, list[int]] = {}
+
+        def closure(q: int) -> list[int]:
+            hit = closures.get(q)
+            if hit is not None:
+                return hit
+            seen = {q}
+            todo = [q]
+            while todo:
+                for r in self.eps[todo.pop()]:
+                    if r not in seen:
+                        seen.add(r)
+                        todo.append(r)
+            closures[q] = out = sorted(seen)
+            return out
+
+        index = {start: 0}
+        order = [start]
+        moves: list[list[tuple[Ranges, int]]] = []
+        accept: set[int] = set()
+        i = 0
+        while i < len(order):
+            q = order[i]
+            cl = closure(q)
+            if final in cl:
+                accept.add(i)
+            out: list[tuple[Ranges, int]] = []
+            for r in cl:
+                for ranges, t in self.moves[r]:
+                    if t not in index:
+                        if len(order) >= MAX_STATES:
+                            raise TooLarge
+                        index[t] = len(order)
+                        order.append(t)
+                    out.append((ranges, index[t]))
+            moves.append(out)
+            i += 1
+        return Automaton(0, accept, moves)
+
+
+def from_regex(node: _regex.Node) -> Automaton:
+    """The automaton of a parsed, anchor-free regex node."""
+    t = _Thompson()
+    s, e = t.build(node)
+    return t.close(s, e)
+
+
+def from_pattern(pattern: str) -> Automaton:
+    """The strings a JSON Schema ``pattern`` matches somewhere (ECMA-262 search semantics)."""
+    anything: _regex.Node = ("rep", ("set", ANY_RANGES), 0, None)
+    branches: list[_regex.Node] = []
+    for start, end, body in _regex.split_anchored(_regex.parse(pattern)):
+        items = [body]
+        if not start:
+            items.insert(0, anything)
+        if not end:
+            items.append(anything)
+        branches.append(("seq", items))
+    return from_regex(branches[0] if len(branches) == 1 else ("alt", branches))
+
+
+def length(min_len: int, max_len: int | None) -> Automaton:
+    """Strings of ``min_len`` to ``max_len`` (None: any number of) characters."""
+    cap = max_len if max_len is not None else min_len
+    if cap + 1 > MAX_STATES:
+        raise TooLarge
+    moves: list[list[tuple[Ranges, int]]] = [[(ANY_RANGES, i + 1)] for i in range(cap)]
+    moves.append([(ANY_RANGES, cap)] if max_len is None else [])
+    return Automaton(0, set(range(min_len, cap + 1)), moves)
+
+
+def excluding(keys: list[str]) -> Automaton:
+    """Strings that are none of ``keys`` (a trie, and a state for "differs from every key")."""
+    children: list[dict[int, int]] = [{}]
+    ends: set[int] = set()
+    for k in keys:
+        node = 0
+        for ch in k:
+            nxt = children[node].get(ord(ch))
+            if nxt is None:
+                nxt = len(children)
+                children.append({})
+                children[node][ord(ch)] = nxt
+            node = nxt
+        ends.add(node)
+    other = len(children)
+    moves: list[list[tuple[Ranges, int]]] = []
+    for kids in children:
+        out: list[tuple[Ranges, int]] = [(((cp, cp),), t) for cp, t in kids.items()]
+        rest = subtract(ANY_RANGES, normalize([(cp, cp) for cp in kids]))
+        if rest:
+            out.append((rest, other))
+        moves.append(out)
+    moves.append([(ANY_RANGES, other)])
+    accept = (set(range(len(children))) - ends) | {other}
+    return Automaton(0, accept, moves)
+
+
+def intersect(a: Automaton, b: Automaton) -> Automaton:
+    """The strings both accept (the product, reachable states only)."""
+    index = {(a.start, b.start): 0}
+    order = [(a.start, b.start)]
+    moves: list[list[tuple[Ranges, int]]] = []
+    accept: set[int] = set()
+    i = 0
+    while i < len(order):
+        p, q = order[i]
+        if p in a.accept and q in b.accept:
+            accept.add(i)
+        out: list[tuple[Ranges, int]] = []
+        for ra, ta in a.moves[p]:
+            for rb, tb in b.moves[q]:
+                r = intersect_ranges(ra, rb)
+                if not r:
+                    continue
+                key = (ta, tb)
+                j = index.get(key)
+                if j is None:
+                    if len(order) >= MAX_STATES:
+                        raise TooLarge
+                    j = index[key] = len(order)
+                    order.append(key)
+                out.append((r, j))
+        moves.append(out)
+        i += 1
+    return Automaton(0, accept, moves)
+
+
+def emit(aut: Automaton, chars: Callable[[Ranges], str | None], fresh: Callable[[str], str],
+         define: Callable[[str, str], None]) -> str | None:
+    """GBNF for the automaton's strings (state rules made with ``fresh``/``define``, characters
+    written by ``chars``); None when it accepts nothing, "" when only the empty string."""
+    n = len(aut.moves)
+    live = set(aut.accept)
+    changed = True
+    while changed:
+        changed = False
+        for q in range(n):
+            if q not in live and any(t in live for _, t in aut.moves[q]):
+                live.add(q)
+                changed = True
+    if aut.start not in live:
+        return None
+    names: dict[int, str] = {}
+    bodies: dict[int, list[str]] = {}
+    todo = [aut.start]
+    while todo:
+        q = todo.pop()
+        if q in bodies:
+            continue
+        by_target: dict[int, list[tuple[int, int]]] = {}
+        for r, t in aut.moves[q]:
+            if t in live:
+                by_target.setdefault(t, []).extend(r)
+        opts = [""] if q in aut.accept else []
+        for t, rs in by_target.items():
+            c = chars(normalize(rs))
+            if c is None:
+                continue
+            if not any(u in live for _, u in aut.moves[t]):
+                opts.append(c)  # t only ends the string: no rule (an empty body breaks parsing)
+                continue
+            if t not in names:
+                names[t] = fresh("sfa")
+                todo.append(t)
+            opts.append(f"{c} {names[t]}")
+        bodies[q] = opts
+    for q, name in names.items():
+        body = alt(bodies[q])
+        define(name, body[1:-1] if body.startswith("(") and body.endswith(")") else body)
+    start = bodies[aut.start]
+    if start == [""]:
+        return ""
+    return alt(start)
