@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import pathlib
 import threading
 from collections.abc import (
     AsyncGenerator,
@@ -17,6 +19,7 @@ from collections.abc import (
 from contextlib import aclosing, closing, contextmanager
 from typing import Any
 
+from llamaprov.chat import _persist
 from llamaprov.chat._async import iterate_in_thread
 from llamaprov.chat.content import (
     Content,
@@ -297,6 +300,45 @@ class Chat:
     def model_info(self) -> dict[str, Any]:
         """Facts about the model behind this chat."""
         return self.provider.model_info()
+
+    # ---------------------------------------------------------------------------- save / load
+    def save(self, path: str | os.PathLike[str], *, kv: bool = True) -> pathlib.Path:
+        """Write the conversation to the file ``path`` (atomically); returns its path.
+
+        The file holds the turns (every content type), the system prompt, the settings, the
+        names of the tools and of the LoRA adapters (functions and adapters are not saved) and,
+        with ``kv`` on a :class:`~llamaprov.chat.LlamaProvider`, the KV cache of the prompt, so
+        that :meth:`load` resumes without decoding it again. A cache decoded with LoRA adapters
+        is not saved. The format is described in ``llamaprov/chat/_persist.py``.
+        """
+        return _persist.save(self, path, kv=kv)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        provider: Provider,
+        *,
+        tools: Sequence[Any] = (),
+        lora: Mapping[Any, float] | None = None,
+        allow_other_model: bool = False,
+        kv: bool = True,
+    ) -> Chat:
+        """A chat on ``provider`` from a file of :meth:`save`; its provider is not closed by the
+        chat's ``close()``.
+
+        ``tools`` must hold every tool the chat was saved with (more may be given); ``lora``
+        gives the adapters the chat was saved with again (``{}``: go on without them). On a
+        LlamaProvider of the same model the saved KV cache becomes the provider's (with ``kv``),
+        and the next reply decodes only the new tokens; a file saved with another model raises
+        :class:`~llamaprov.errors.StateError` unless ``allow_other_model`` (then the prompt is
+        decoded again, as on any other provider). A damaged, truncated or foreign file raises
+        StateError naming it, and leaves the provider as it was. When llama.cpp refuses a
+        checked cache (a context of other settings), a RuntimeWarning says so and the chat
+        goes on without it.
+        """
+        return _persist.load(cls, path, provider, tools=tools, lora=lora,
+                             allow_other_model=allow_other_model, kv=kv)
 
     # ----------------------------------------------------------------------------- generation
     def _full_turns(self, extra: Sequence[Turn]) -> list[Turn]:

@@ -35,6 +35,7 @@ from llamaprov.errors import (
     ContextOverflowError,
     InvalidArgumentError,
     LlamaProvError,
+    StateError,
     TemplateError,
     describe,
 )
@@ -281,6 +282,54 @@ class LlamaProvider(Provider):
                 n_tokens=last + room, n_ctx=n_ctx,
             )
         return best
+
+    # -- the KV cache of the conversation (Chat.save / Chat.load, see chat/_persist.py)
+    def _kv_export(self, turns: Sequence[Turn], tools: Sequence[ToolDef], max_tokens: int | None,
+                   path: os.PathLike[str], last_prompt: int) -> int:
+        """Write the KV cache of the context's prefix of the prompt for ``turns`` (the cached
+        tokens it shares with that prompt) to ``path`` as a sequence-state file; returns how
+        many tokens it holds. 0 (nothing written): nothing cached, or a cache that was decoded
+        with LoRA adapters, interrupted, or changed by another request meanwhile.
+
+        Cached tokens past the shared prefix are dropped from the context first when they are
+        the conversation's own (the prefix covers ``last_prompt``, the prompt of its last reply:
+        they are that reply's tokens, which its next request drops too); otherwise the cache is
+        another conversation's, and is left alone (nothing is written)."""
+        with self._lock:
+            ctx = None if self._closed or self._stale else self._ctx
+        if ctx is None or not turns:
+            return 0
+        if self._kv_lora if self._kv_lora is not None else ctx.loras:
+            return 0
+        cached = ctx.memory.tokens(0)
+        try:
+            _, tokens = self._fit(turns, tools, max_tokens or DEFAULT_MAX_TOKENS)
+        except LlamaProvError:
+            return 0
+        n = 0
+        for a, b in zip(cached, tokens, strict=False):
+            if a != b:
+                break
+            n += 1
+        if n == 0 or (n < len(cached) and (n < last_prompt or not ctx.memory.seq_rm(0, n, -1))):
+            return 0
+        ctx.save_seq_state(path, 0, cached[:n])
+        return n if ctx.memory.tokens(0) == cached[:n] else 0
+
+    def _kv_import(self, path: os.PathLike[str], n_tokens: int) -> int:
+        """Restore a :meth:`_kv_export` file of ``n_tokens`` tokens as the context's cache;
+        returns how many tokens the next request may reuse (0: not restored, the context's own
+        LoRA adapters or its size stand in the way). Raises StateError when llama.cpp refuses
+        the data (the context's cache is then empty)."""
+        ctx = self.context
+        if ctx.loras or n_tokens >= ctx.n_ctx:
+            return 0
+        tokens = ctx.load_seq_state(path, 0)
+        self._stale, self._kv_lora = False, None
+        if len(tokens) != n_tokens or ctx.memory.tokens(0) != tokens:
+            ctx.memory.seq_rm(0, -1, -1)
+            raise StateError(f"the saved cache holds {len(tokens)} tokens, not the {n_tokens} announced")
+        return n_tokens
 
     def _parser(self, plan: _Plan) -> Any:
         return make_parser(plan.fmt, [] if plan.structured else self._tags, plan.prompt)
