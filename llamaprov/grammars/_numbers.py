@@ -21,7 +21,7 @@ def _dclass(a: int, b: int) -> str:
     return f'"{a}"' if a == b else f"[{a}-{b}]"
 
 
-def _same_len(lo: str, hi: str) -> str:
+def same_len(lo: str, hi: str) -> str:
     """Digit strings of len(lo) == len(hi) between lo and hi inclusive (lo <= hi)."""
     if not lo:
         return ""
@@ -30,15 +30,15 @@ def _same_len(lo: str, hi: str) -> str:
     n = len(lo) - 1
     a, b = int(lo[0]), int(hi[0])
     if a == b:
-        return f'"{a}" ' + group(_same_len(lo[1:], hi[1:]))
+        return f'"{a}" ' + group(same_len(lo[1:], hi[1:]))
     parts = []
     start, end = a, b
     if lo[1:] != "0" * n:
-        parts.append(f'"{a}" ' + group(_same_len(lo[1:], "9" * n)))
+        parts.append(f'"{a}" ' + group(same_len(lo[1:], "9" * n)))
         start = a + 1
     tail = None
     if hi[1:] != "9" * n:
-        tail = f'"{b}" ' + group(_same_len("0" * n, hi[1:]))
+        tail = f'"{b}" ' + group(same_len("0" * n, hi[1:]))
         end = b - 1
     if start <= end:
         parts.append(f"{_dclass(start, end)} {_digits(n)}".strip())
@@ -54,14 +54,14 @@ def nonneg_int_range(lo: int, hi: int | None) -> str | None:
     los = str(lo)
     parts = []
     if hi is None:
-        parts.append(_same_len(los, "9" * len(los)))
+        parts.append(same_len(los, "9" * len(los)))
         parts.append(f"[1-9] {_digits(len(los))} {_D}*")
     else:
         his = str(hi)
         for length in range(len(los), len(his) + 1):
             a = los if length == len(los) else "1" + "0" * (length - 1)
             b = his if length == len(his) else "9" * length
-            parts.append(_same_len(a, b))
+            parts.append(same_len(a, b))
     return alt([group(p) if " " in p and not p.startswith("(") else p for p in parts])
 
 
