@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._keywords import as_count, pointer
+from ._normalize import all_of
 from ._schema import Flat
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ def compile_array(comp: Compiler, s: Flat, ptr: str, base: str) -> str | None:
     if max_items is not None:
         max_items = as_count(max_items, "maxItems", ptr)
     if kw.get("uniqueItems") is True and (max_items is None or max_items > 1):
-        comp.unsupported("uniqueItems", ptr, "uniqueItems on arrays that may hold several items")
+        comp.approx("uniqueItems", ptr, "uniqueItems on arrays that may hold several items")
     prefix_exprs: list[str] = []
     for i, p in enumerate(prefix):
         e = comp.value(p, pointer(ptr, "prefixItems", i), base, frozenset())
@@ -87,12 +88,10 @@ def _array_contains(
         return compile_array(comp, s.replace(keywords=kept), ptr, base)
     if rest is None:
         return None
-    both = comp.norm.merge(
-        comp.norm.flatten(kw.get("items", True), pointer(ptr, "items"), base),
-        comp.norm.flatten(kw["contains"], pointer(ptr, "contains"), base),
-        ptr,
-    )
-    c_expr = comp.flat(both, pointer(ptr, "contains"), base, frozenset())
+    # one schema object for the pair (all_of returns the same one each time), so a contains that
+    # recurses through $ref becomes a named rule instead of being inlined without end
+    both = all_of(kw.get("items", True), kw["contains"])
+    c_expr = comp.value(both, pointer(ptr, "contains"), base, frozenset())
     if c_expr is None:
         return None
     sep = f'"," {ws}'

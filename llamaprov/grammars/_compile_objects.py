@@ -61,7 +61,7 @@ class ObjectBuilder:
             if max_p < min_p:
                 return None
         if kw.get("dependentSchemas"):
-            comp.unsupported("dependentSchemas", ptr, "dependent schemas are not supported")
+            comp.approx("dependentSchemas", ptr, "dependent schemas are not supported")
 
         names_flat = None
         if names is not None and names is not True and names != {}:
@@ -198,7 +198,7 @@ class ObjectBuilder:
         if pattern_props:
             distinct = {json.dumps(v, sort_keys=True) for v in pattern_props.values()}
             if len(pattern_props) > 1 and len(distinct) > 1:
-                comp.unsupported("patternProperties", ptr, "several patterns with different schemas")
+                comp.approx("patternProperties", ptr, "several patterns with different schemas")
             for pat, psub in pattern_props.items():
                 if names_flat is not None:
                     comp.unsupported("propertyNames", ptr, "together with patternProperties")

@@ -153,7 +153,7 @@ class StringCompiler:
         try:
             branches = _regex.split_anchored(_regex.parse(pattern))
         except _regex.RegexUnsupported as exc:
-            self.unsupported("pattern", ptr, f"{exc} in {pattern!r}")
+            self.approximate("pattern", ptr, f"{exc} in {pattern!r}")
             return self.rules.repeat(self.json_char(), min_len, max_len, "char")
         anything: _regex.Node = ("rep", ("set", ANY_RANGES), 0, None)
         options: list[str] = []

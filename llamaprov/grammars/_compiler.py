@@ -34,6 +34,10 @@ from ._schema import Flat
 
 # anyOf/oneOf branches compiled in all (nested groups multiply): more is refused
 MAX_BRANCHES = 512
+# flattened subschemas compiled in all, and grammar rules made: beyond these a schema is refused
+# (a clear error, never a compilation that runs for minutes)
+MAX_WORK = 20_000
+MAX_RULES = 40_000
 
 
 class Compiler:
@@ -48,9 +52,13 @@ class Compiler:
         strict: bool,
         any_order: bool = False,
         rule_prefix: str = "",
+        approximate: bool = False,
     ) -> None:
         self.root = schema
         self.strict = strict
+        self.approximating = approximate
+        # (keyword, pointer, why) of each constraint the grammar only approximates (a superset)
+        self.approximated: list[tuple[str, str, str]] = []
         self.any_order = any_order
         self.additional_default = True if additional is None else additional
         self.rules = RuleSet(rule_prefix)
@@ -58,13 +66,14 @@ class Compiler:
         self.ref_rules: dict[int, str] = {}
         self.unsat_refs: set[int] = set()
         self.branches = 0
+        self.work = 0  # flattened subschemas compiled so far (see MAX_WORK)
         self._any_value: str | None = None
         self._validators: dict[int, tuple[Flat, Any]] = {}
         self.refs = SchemaIndex(schema)
         if isinstance(additional, dict):
             self.refs.index(additional, DEFAULT_BASE, "additional_properties")
-        self.norm = Normalizer(self.refs, self.unsupported)
-        self.strings = StringCompiler(self.rules, self.unsupported)
+        self.norm = Normalizer(self.refs, self.unsupported, self.approx)
+        self.strings = StringCompiler(self.rules, self.unsupported, self.approx)
         if whitespace == "compact":
             self.ws = ""
         elif whitespace == "flexible":
@@ -87,6 +96,16 @@ class Compiler:
         if self.strict:
             raise UnsupportedSchemaError(keyword, ptr, detail)
         self.notes.append(f"ignoring JSON Schema keyword {keyword!r} at {ptr}: {detail}")
+
+    def approx(self, keyword: str, ptr: str, detail: str) -> None:
+        """A keyword the grammar can only drop or widen (it then accepts a superset): recorded when
+        approximating (the caller validates the output with ``jsonschema``), else
+        :meth:`unsupported`. Only call sites whose fallback accepts a superset come here, and
+        never for ``format`` alone (``jsonschema`` does not assert formats by default)."""
+        if self.approximating:
+            self.approximated.append((keyword, ptr, detail))
+        else:
+            self.unsupported(keyword, ptr, detail)
 
     # --- references: named rules, so recursion works ---
 
@@ -181,6 +200,12 @@ class Compiler:
     def flat_folded(self, s: Flat, ptr: str, base: str, guard: frozenset[int]) -> tuple[str | None, Flat]:
         """:meth:`flat`, and ``s`` with its negations folded in when it compiled them (what a
         oneOf's disjointness check reads)."""
+        self.work += 1
+        if self.work > MAX_WORK or len(self.rules.rules) > MAX_RULES:
+            raise UnsupportedSchemaError(
+                "schema", ptr, f"compiling it takes too much work (over {MAX_WORK} subschemas "
+                f"or {MAX_RULES} grammar rules)"
+            )
         if s.false:
             return None, s
         if s.alternatives:
@@ -220,7 +245,7 @@ class Compiler:
         if t == "string":
             return self.strings.string(s, ptr)
         if t in ("number", "integer"):
-            return compile_number(s, ptr, t == "integer", self.rules, self.unsupported)
+            return compile_number(s, ptr, t == "integer", self.rules, self.approx)
         if t == "array":
             return compile_array(self, s, ptr, base)
         return ObjectBuilder(self, s, ptr, base).build()
@@ -231,10 +256,10 @@ class Compiler:
             s = self.norm.fold_negations(s)
         kw = s.keywords
         if ("then" in kw or "else" in kw) and "if" in kw:
-            self.unsupported("if", ptr, "if/then/else cannot be expressed in a grammar")
+            self.approx("if", ptr, "if/then/else cannot be expressed in a grammar")
         for name in ("unevaluatedProperties", "unevaluatedItems"):
             if name in kw and kw[name] is not True and kw[name] != {}:
-                self.unsupported(name, ptr, "not supported")
+                self.approx(name, ptr, "not supported")
         for name in ("$dynamicRef", "$recursiveRef"):
             if name in kw:
                 self.unsupported(name, ptr, "dynamic references are not supported")
@@ -271,9 +296,9 @@ class Compiler:
         if kind == "oneOf":
             live = [f for f in flats if f is not None]
             if len(live) < len(exprs):
-                self.unsupported("oneOf", gptr, "branches may overlap")
+                self.approx("oneOf", gptr, "branches may overlap (compiled as anyOf)")
             elif not pairwise_disjoint(live):
-                self.unsupported("oneOf", gptr, "branches may overlap (cannot prove exactly one matches)")
+                self.approx("oneOf", gptr, "branches may overlap (cannot prove exactly one matches)")
         if not exprs:
             return None
         return self.rules.add("alt", alt(exprs)) if len(exprs) > 1 else exprs[0]

@@ -25,9 +25,13 @@ MAX_DEPTH = 40
 class Normalizer:
     """Flattens and merges schemas of one document; refuses what it cannot merge via ``unsupported``."""
 
-    def __init__(self, refs: SchemaIndex, unsupported: Unsupported) -> None:
+    def __init__(
+        self, refs: SchemaIndex, unsupported: Unsupported, approximate: Unsupported | None = None
+    ) -> None:
         self.refs = refs
         self.unsupported = unsupported
+        # a constraint that can only be dropped (a superset, checked after generation)
+        self.approximate = approximate or unsupported
 
     def flatten(self, schema: Any, ptr: str, base: str, depth: int = 0) -> Flat:
         """The schema with ``$ref`` siblings and ``allOf`` merged in, normalized across drafts."""
@@ -157,13 +161,15 @@ class Normalizer:
             elif key == "multipleOf":
                 merged_step = _merge_multiple(va, vb)
                 if merged_step is None:
-                    self.unsupported("multipleOf", ptr, f"cannot combine multipleOf {va} and {vb}")
+                    self.approximate("multipleOf", ptr, f"cannot combine multipleOf {va} and {vb}")
                     merged_step = va
                 out[key] = merged_step
             elif key in ("format", "prefixItems", "patternProperties", "dependentSchemas") and (
                 json.dumps(va, sort_keys=True) != json.dumps(vb, sort_keys=True)
             ):
-                self.unsupported(key, ptr, "two different values in allOf")
+                (self.unsupported if key == "format" else self.approximate)(
+                    key, ptr, "two different values in allOf"
+                )
         if ("properties" in a.keywords and "properties" in b.keywords) or (
             ("properties" in a.keywords or "properties" in b.keywords)
             and ("additionalProperties" in a.keywords or "additionalProperties" in b.keywords)
@@ -211,7 +217,7 @@ class Normalizer:
                 if "number" in banned:
                     kept = [t for t in kept if t != "integer"]
                 if "integer" in banned and "number" in kept:
-                    self.unsupported("not", nptr, "'not integer' for numbers")
+                    self.approximate("not", nptr, "'not integer' for numbers")
                     continue
                 keywords["type"] = kept
                 continue
@@ -237,7 +243,7 @@ class Normalizer:
                 if k in keywords.get("required", []):
                     false = True
                 continue
-            self.unsupported("not", nptr, f"cannot express {json.dumps(sub)[:80]}")
+            self.approximate("not", nptr, f"cannot express {json.dumps(sub)[:80]}")
         return s.replace(keywords=keywords, false=false, negations=(), absent_all=tuple(absent_all))
 
 
@@ -252,6 +258,8 @@ def all_of(a: Any, b: Any) -> Any:
         return a
     if a is False or b is False:
         return False
+    if a is b:  # (nesting allOf [x, x] again and again would never reach a named rule)
+        return a
     key = (id(a), id(b))
     hit = _ALL_OF_CACHE.get(key)
     if hit is not None and hit[0] is a and hit[1] is b:

@@ -24,17 +24,50 @@ import functools
 import json
 import re
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidArgumentError, UnsupportedSchemaError, describe
 from ._compiler import Compiler
 
-__all__ = ["PROPERTY_ORDERS", "WHITESPACE_MODES", "json_schema_to_gbnf"]
+__all__ = ["PROPERTY_ORDERS", "WHITESPACE_MODES", "CompiledSchema", "compile_schema", "json_schema_to_gbnf"]
 
 # The values json_schema_to_gbnf accepts for whitespace= and property_order=.
 WHITESPACE_MODES = ("compact", "bounded", "flexible")
 PROPERTY_ORDERS = ("definition", "any")
 _RULE_PREFIX = re.compile(r"[a-zA-Z0-9-]*")
+
+
+@dataclass(frozen=True)
+class CompiledSchema:
+    """A compiled JSON Schema: the grammar and what it only approximates.
+
+    ``approximated`` lists ``(keyword, JSON pointer, why)`` for each constraint the grammar does
+    not enforce exactly but widens (accepts a superset; empty unless compiled with
+    ``approximate=True``): ``oneOf`` whose branches may overlap (compiled as ``anyOf``), ``not``
+    forms a grammar cannot express, ``if``/``then``/``else``, ``uniqueItems``,
+    ``unevaluatedProperties``/``unevaluatedItems``, ``dependentSchemas``, ``multipleOf`` the
+    number grammars cannot count, patterns using lookaround/backreferences, a pattern or length
+    bounds next to a pattern or format when their intersection is too large, several
+    ``patternProperties`` with different schemas. Output generated under such a grammar must be
+    validated with ``jsonschema`` against the schema (``parse_structured`` and tool argument
+    validation do): that check rejects the rest. ``format`` is never approximated, since
+    ``jsonschema`` does not assert formats by default.
+    """
+
+    grammar: str
+    approximated: tuple[tuple[str, str, str], ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def exact(self) -> bool:
+        """Whether the grammar accepts no value the schema forbids."""
+        return not self.approximated
+
+    @property
+    def approximated_keywords(self) -> tuple[str, ...]:
+        """The keywords in :attr:`approximated`, each once."""
+        return tuple(dict.fromkeys(k for k, _, _ in self.approximated))
 
 
 def json_schema_to_gbnf(
@@ -69,7 +102,52 @@ def json_schema_to_gbnf(
     A malformed schema (a keyword value of the wrong JSON type, such as ``{"type": 7}`` or
     ``{"required": "a"}``, a count beyond 2**32, nesting too deep) raises
     :class:`UnsupportedSchemaError` in either mode, naming the keyword, where it is and the value.
+
+    Compiled grammars are cached per process by the schema's JSON text and the options, so a
+    tool schema compiles once. Never approximates: see :func:`compile_schema` for that.
     """
+    compiled = _compile(schema, whitespace, additional_properties, strict, property_order, rule_prefix, False)
+    for note in compiled.notes:
+        warnings.warn(note, stacklevel=2)
+    return compiled.grammar
+
+
+def compile_schema(
+    schema: Any,
+    *,
+    whitespace: str = "bounded",
+    additional_properties: bool | dict[str, Any] | None = None,
+    strict: bool = True,
+    property_order: str = "definition",
+    rule_prefix: str = "",
+    approximate: bool = False,
+) -> CompiledSchema:
+    """Compile a JSON Schema to a :class:`CompiledSchema` (the options are those of
+    :func:`json_schema_to_gbnf`).
+
+    With ``approximate=True`` a keyword a grammar can only widen (see
+    :attr:`CompiledSchema.approximated`) no longer raises :class:`UnsupportedSchemaError`: the
+    grammar accepts a superset and says so; validate the output against the schema. Everything
+    else stays strict (or lenient with ``strict=False``).
+    """
+    compiled = _compile(
+        schema, whitespace, additional_properties, strict, property_order, rule_prefix, approximate
+    )
+    for note in compiled.notes:
+        warnings.warn(note, stacklevel=2)
+    return compiled
+
+
+def _compile(
+    schema: Any,
+    whitespace: str,
+    additional_properties: bool | dict[str, Any] | None,
+    strict: bool,
+    property_order: str,
+    rule_prefix: str,
+    approximate: bool,
+) -> CompiledSchema:
+    """Check the options, then compile (cached by the schema's JSON text and the options)."""
     if whitespace not in WHITESPACE_MODES:
         raise InvalidArgumentError(
             f"whitespace must be one of {WHITESPACE_MODES}, got {describe(whitespace)}"
@@ -95,19 +173,19 @@ def json_schema_to_gbnf(
         raise InvalidArgumentError(f"schema is not JSON-serializable: {exc}") from None
     except RecursionError:
         raise UnsupportedSchemaError("schema", "#", "the schema nests too deeply") from None
-    grammar, notes = _compile_cached(key, whitespace, strict, property_order, rule_prefix)
-    for note in notes:
-        warnings.warn(note, stacklevel=2)
-    return grammar
+    return _compile_cached(key, whitespace, strict, property_order, rule_prefix, bool(approximate))
 
 
 @functools.lru_cache(maxsize=512)
 def _compile_cached(
-    key: str, whitespace: str, strict: bool, property_order: str, rule_prefix: str
-) -> tuple[str, tuple[str, ...]]:
+    key: str, whitespace: str, strict: bool, property_order: str, rule_prefix: str, approximate: bool
+) -> CompiledSchema:
     schema, additional = json.loads(key)
     try:
-        comp = Compiler(schema, whitespace, additional, strict, property_order == "any", rule_prefix)
-        return comp.compile(), tuple(comp.notes)
+        comp = Compiler(
+            schema, whitespace, additional, strict, property_order == "any", rule_prefix, approximate
+        )
+        grammar = comp.compile()
+        return CompiledSchema(grammar, tuple(comp.approximated), tuple(comp.notes))
     except RecursionError:
         raise UnsupportedSchemaError("$ref", "#", "the schema nests too deeply") from None
