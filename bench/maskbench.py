@@ -12,6 +12,16 @@ it compiles, every valid instance is accepted and every invalid one rejected.
 
 Schemas run in worker processes: a grammar that crashes llama.cpp counts as a crash and the run
 goes on; a schema that takes longer than the timeout (10 s) counts as a timeout.
+
+Approximations: schemas compile with ``compile_schema(..., approximate=True)`` (``--exact``:
+without), as the chat layer's post-generation check allows: where a keyword can only be widened
+(``oneOf`` that may overlap, ``not``, ``if``/``then``/``else``...) the grammar accepts a superset
+and an instance counts as accepted only when the grammar accepts it AND ``jsonschema`` validates
+it. Such schemas are counted apart ("approximated"), with the keywords taken that route.
+
+``--engine llguidance`` runs the reference engine instead (LLGuidance, a dev dependency:
+``bench/_llg.py``); ``--compare`` runs both and lists the schemas LLGuidance passes and
+llamaprov does not, grouped by cause.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import json
 import multiprocessing as mp
 import pathlib
 import random
+import re
 import sys
 import time
 from multiprocessing.connection import Connection, wait
@@ -38,18 +49,28 @@ STATUSES = (
 )
 
 
-def check_schema(case: dict[str, Any], *, property_order: str = "any") -> dict[str, Any]:
+def check_schema(
+    case: dict[str, Any],
+    *,
+    property_order: str = "any",
+    engine: str = "llamaprov",
+    approximate: bool = True,
+) -> dict[str, Any]:
     """Compile one MaskBench case and check all its instances (runs in the current process)."""
+    if engine == "llguidance":
+        import _llg
+
+        return _llg.check_schema(case)
     from llamaprov.errors import LlamaProvError
-    from llamaprov.grammars import GrammarMatcher, json_schema_to_gbnf
+    from llamaprov.grammars import GrammarMatcher, compile_schema
 
     tests = case.get("tests", [])
     n_valid = sum(1 for t in tests if t.get("valid"))
     out: dict[str, Any] = {"n_valid": n_valid, "valid_rejected": 0, "invalid_accepted": 0}
     start = time.perf_counter()
     try:
-        grammar = json_schema_to_gbnf(
-            case["schema"], whitespace="flexible", property_order=property_order
+        compiled = compile_schema(
+            case["schema"], whitespace="flexible", property_order=property_order, approximate=approximate
         )
     except LlamaProvError as exc:
         out.update(status="compile_error", error=str(exc)[:300])
@@ -58,8 +79,15 @@ def check_schema(case: dict[str, Any], *, property_order: str = "any") -> dict[s
         out.update(status="compile_error", error="RecursionError")
         return out
     out["compile_ms"] = (time.perf_counter() - start) * 1000
+    post = None
+    if compiled.approximated:
+        import jsonschema
+
+        out["approximated"] = list(compiled.approximated_keywords)
+        out["post_check_rejected"] = 0
+        post = jsonschema.validators.validator_for(case["schema"])(case["schema"])
     try:
-        matcher = GrammarMatcher(grammar)
+        matcher = GrammarMatcher(compiled.grammar)
     except LlamaProvError as exc:
         out.update(status="compile_error", error=f"llama.cpp: {exc}"[:300])
         return out
@@ -67,6 +95,9 @@ def check_schema(case: dict[str, Any], *, property_order: str = "any") -> dict[s
         for i, t in enumerate(tests):
             text = json.dumps(t["data"], ensure_ascii=False)
             ok = matcher.accepts(text)
+            if ok and post is not None and not post.is_valid(t["data"]):
+                ok = False
+                out["post_check_rejected"] += 1
             if t.get("valid") and not ok:
                 out["valid_rejected"] += 1
                 out.setdefault("rejected", []).append(i)
@@ -82,19 +113,26 @@ def check_schema(case: dict[str, Any], *, property_order: str = "any") -> dict[s
     return out
 
 
-def _worker(conn: Connection) -> None:
+def _worker(conn: Connection, engine: str) -> None:
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # bench/_llg.py
     from llamaprov.grammars.gbnf import _vocab_model
 
     _vocab_model()  # load the vocabulary before the first timed schema
+    if engine == "llguidance":
+        import _llg
+
+        _llg.tokenizer()
     conn.send("ready")
     while True:
         task = conn.recv()
         if task is None:
             return
-        path, property_order = task
+        path, property_order, approximate = task
         try:
             case = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
-            result = check_schema(case, property_order=property_order)
+            result = check_schema(
+                case, property_order=property_order, engine=engine, approximate=approximate
+            )
         except Exception as exc:  # a harness bug must not stop the run
             result = {
                 "status": "compile_error",
@@ -107,13 +145,14 @@ def _worker(conn: Connection) -> None:
 
 
 class _Slot:
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, engine: str) -> None:
         self.ctx = ctx
+        self.engine = engine
         self.start()
 
     def start(self) -> None:
         self.conn, child = self.ctx.Pipe()
-        self.proc = self.ctx.Process(target=_worker, args=(child,), daemon=True)
+        self.proc = self.ctx.Process(target=_worker, args=(child, self.engine), daemon=True)
         self.proc.start()
         child.close()
         self.conn.recv()  # "ready"
@@ -137,6 +176,8 @@ def run(
     timeout: float = 10.0,
     property_order: str = "any",
     progress: bool = False,
+    engine: str = "llamaprov",
+    approximate: bool = True,
 ) -> dict[str, Any]:
     """Run the harness over a MaskBench directory; returns the summary and per-schema results."""
     files = sorted(str(p) for p in pathlib.Path(directory).iterdir() if p.is_file())
@@ -147,7 +188,7 @@ def run(
     if limit is not None and limit < len(files):
         files = sorted(random.Random(seed).sample(files, limit))
     ctx = mp.get_context("spawn")
-    slots = [_Slot(ctx) for _ in range(max(1, min(workers, len(files))))]
+    slots = [_Slot(ctx, engine) for _ in range(max(1, min(workers, len(files))))]
     pending = list(reversed(files))
     results: dict[str, dict[str, Any]] = {}
     started = time.perf_counter()
@@ -156,7 +197,7 @@ def run(
             if s.task is None and pending:
                 s.task = pending.pop()
                 s.deadline = time.monotonic() + timeout
-                s.conn.send((s.task, property_order))
+                s.conn.send((s.task, property_order, approximate))
         busy = [s for s in slots if s.task]
         waitables: list[Any] = [s.conn for s in busy] + [s.proc.sentinel for s in busy]
         wait_for = max(0.0, min(s.deadline for s in busy) - time.monotonic())
@@ -217,12 +258,21 @@ def _summary(results: dict[str, dict[str, Any]], seconds: float) -> dict[str, An
     times = [r["compile_ms"] for r in results.values() if "compile_ms" in r]
     n_valid = sum(r["n_valid"] for r in results.values() if r["status"] != "compile_error")
     rejected = sum(r["valid_rejected"] for r in results.values())
+    approx = [r for r in results.values() if r.get("approximated")]
+    by_keyword: dict[str, int] = {}
+    for r in approx:
+        for k in r["approximated"]:
+            by_keyword[k] = by_keyword.get(k, 0) + 1
     return {
         "schemas": len(results),
         **counts,
         "valid_instances": n_valid,
         "valid_rejected": rejected,
         "invalid_accepted": sum(r["invalid_accepted"] for r in results.values()),
+        "approximated": len(approx),
+        "approximated_passing": sum(1 for r in approx if r["status"] == "passing"),
+        "approximated_keywords": dict(sorted(by_keyword.items(), key=lambda kv: -kv[1])),
+        "post_check_rejected": sum(r.get("post_check_rejected", 0) for r in approx),
         "compile_ms_p50": round(_percentile(times, 50), 3),
         "compile_ms_p90": round(_percentile(times, 90), 3),
         "compile_ms_p99": round(_percentile(times, 99), 3),
@@ -248,10 +298,52 @@ def format_table(summary: dict[str, Any]) -> str:
         row("timeout", summary["timeout"]),
         f"{'valid instances rejected':<38}{summary['valid_rejected']:>7} of "
         f"{summary['valid_instances']} ({100 * summary['valid_rejected'] / valid:.2f}%)",
+        row("approximated (grammar + jsonschema)", summary.get("approximated", 0)),
+        f"{'  of them passing':<38}{summary.get('approximated_passing', 0):>7}",
+        f"{'  keywords approximated':<38}"
+        + ", ".join(f"{k} {v}" for k, v in summary.get("approximated_keywords", {}).items()),
+        f"{'  instances the post-check rejected':<38}{summary.get('post_check_rejected', 0):>7}",
         f"{'compile ms p50 / p90 / p99':<38}{summary['compile_ms_p50']:>7} / "
         f"{summary['compile_ms_p90']} / {summary['compile_ms_p99']}",
         f"{'wall time (s)':<38}{summary['seconds']:>7}",
     ]
+    return "\n".join(lines)
+
+
+_UNSUPPORTED = re.compile(r"unsupported JSON Schema keyword '([^']+)' at [^:]*(?:: ?(.*))?", re.S)
+
+
+def cause(result: dict[str, Any]) -> str:
+    """Why a schema did not pass, in a few words (the keyword and kind of refusal)."""
+    status = result["status"]
+    if status == "validation_error":
+        return "valid instance rejected"
+    if status == "invalidation_error":
+        return "invalid instance accepted"
+    if status != "compile_error":
+        return status
+    error = result.get("error", "")
+    m = _UNSUPPORTED.match(error)
+    if not m:
+        return "error: " + re.sub(r"'[^']*'|\d+", "_", error)[:60]
+    detail = re.sub(r"\s+in\s+'.*", "", m.group(2) or "", flags=re.S)
+    detail = re.sub(r"'[^']*'|\{.*|\d+(\.\d+)?", "_", detail)[:60]
+    return f"{m.group(1)}: {detail}".rstrip(": ")
+
+
+def gap_report(ours: dict[str, Any], ref: dict[str, Any], ref_name: str = "LLGuidance") -> str:
+    """The schemas ``ref`` passes and ``ours`` does not, grouped by cause (most first)."""
+    gap = [k for k, r in ref["results"].items() if r["status"] == "passing"
+           and ours["results"].get(k, {}).get("status") != "passing"]
+    groups: dict[str, list[str]] = {}
+    for k in gap:
+        groups.setdefault(cause(ours["results"][k]), []).append(k)
+    other = sum(1 for k, r in ours["results"].items() if r["status"] == "passing"
+                and ref["results"].get(k, {}).get("status") != "passing")
+    lines = [f"schemas {ref_name} passes and llamaprov does not: {len(gap)} "
+             f"(the other way round: {other})"]
+    for c, names in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        lines.append(f"{len(names):>6}  {c}   e.g. {', '.join(names[:3])}")
     return "\n".join(lines)
 
 
@@ -272,20 +364,46 @@ def main(argv: list[str] | None = None) -> int:
         default="any",
         help="object keys in any order (the schema's language; default) or in definition order",
     )
-    args = parser.parse_args(argv)
-    summary = run(
-        args.directory,
-        limit=args.limit,
-        seed=args.seed,
-        workers=args.workers,
-        timeout=args.timeout,
-        property_order=args.property_order,
-        progress=not args.json and sys.stderr.isatty(),
+    parser.add_argument(
+        "--engine", choices=("llamaprov", "llguidance"), default="llamaprov",
+        help="the engine to check (llguidance: the reference, a dev dependency)",
     )
+    parser.add_argument(
+        "--exact", action="store_true", help="no approximations (every grammar exact or refused)"
+    )
+    parser.add_argument(
+        "--compare", action="store_true",
+        help="run llamaprov and LLGuidance; list what LLGuidance passes and llamaprov does not",
+    )
+    args = parser.parse_args(argv)
+
+    def one(engine: str) -> dict[str, Any]:
+        return run(
+            args.directory,
+            limit=args.limit,
+            seed=args.seed,
+            workers=args.workers,
+            timeout=args.timeout,
+            property_order=args.property_order,
+            progress=not args.json and sys.stderr.isatty(),
+            engine=engine,
+            approximate=not args.exact,
+        )
+
+    summary = one("llamaprov" if args.compare else args.engine)
     if args.details:
         pathlib.Path(args.details).write_text(json.dumps(summary["results"], indent=1))
     brief = {k: v for k, v in summary.items() if k != "results"}
-    print(json.dumps(brief) if args.json else format_table(summary))
+    if not args.compare:
+        print(json.dumps(brief) if args.json else format_table(summary))
+        return 0
+    ref = one("llguidance")
+    if args.json:
+        brief_ref = {k: v for k, v in ref.items() if k != "results"}
+        print(json.dumps({"llamaprov": brief, "llguidance": brief_ref}))
+    else:
+        print("llamaprov\n" + format_table(summary) + "\n\nLLGuidance\n" + format_table(ref))
+        print("\n" + gap_report(summary, ref))
     return 0
 
 
