@@ -1,10 +1,12 @@
 """Chat-layer robustness: a runaway model's tool calls are capped per round, an interrupted
-tool round leaves a well-formed conversation, and parsing any model output never raises."""
+tool round leaves a well-formed conversation, parsing any model output never raises, closing a
+LoRA adapter that queued requests decode with and loading a forged chat file never crash."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -173,3 +175,98 @@ def test_bad_escape_in_a_tool_name_streams_and_parses():
     contents, error = parse_output('<tool_call>{"name": "a", "arguments": {"x": "\\ud800"}}</tool_call>',
                                    HermesFormat())
     assert error is None and contents[0].arguments == {"x": "\ufffd" * 3}
+
+
+# ---------------------------------------------------------------- LoRA adapters and chat files
+_TESTS_DIR = str(Path(__file__).resolve().parent.parent)  # tests/, for _tiny_gguf
+
+CLOSE_ADAPTER_WHILE_DECODING = """
+import sys, tempfile, threading, pathlib
+sys.path.insert(0, {tests!r})
+from _tiny_gguf import write_tiny_llama, write_tiny_lora
+from llamaprov.chat import LlamaProvider, Turn
+from llamaprov.errors import ClosedError
+d = pathlib.Path(tempfile.mkdtemp())
+model = load_model(write_tiny_llama(d / "tiny.gguf")[0])
+CHATML = ("{{% for m in messages %}}<|im_start|>{{{{ m['role'] }}}}\\n{{{{ m['content'] }}}}<|im_end|>\\n"
+          "{{% endfor %}}<|im_start|>assistant\\n")
+provider = LlamaProvider(model, template=CHATML, n_ctx=2048, max_parallel=4)
+ok = failed = 0
+for round in range(6):
+    adapter = model.load_lora(write_tiny_lora(d / f"lora{{round}}.gguf", seed=round))
+    futures = [provider.submit([Turn("user", [f"hello {{i}}"])],
+                               params={{"temperature": 0, "max_tokens": 40,
+                                       "lora": {{adapter: 1.0}} if i % 2 else {{}}}})
+               for i in range(6)]
+    closer = threading.Thread(target=adapter.close)
+    closer.start()  # while the worker decodes with it
+    for i, f in enumerate(futures):
+        try:
+            f.result(timeout=60)
+            ok += 1
+        except ClosedError:
+            failed += 1
+            assert i % 2, "a request without the adapter failed"
+    closer.join()
+print("DONE", ok, failed)
+provider.close()
+model.close()
+"""
+
+
+def test_closing_an_adapter_while_requests_decode_with_it_never_crashes(isolated):
+    result = isolated(CLOSE_ADAPTER_WHILE_DECODING.format(tests=_TESTS_DIR), timeout=300)
+    done = [ln for ln in result.lines if ln.startswith("DONE")]
+    assert done, result.stderr[-3000:]
+    _, ok, failed = done[0].split()
+    assert int(ok) + int(failed) == 36 and int(ok) >= 18  # those without the adapter all finish
+
+
+DAMAGED_CACHE = """
+import hashlib, json, struct, sys, tempfile, warnings, pathlib
+from llamaprov.chat import Chat, LlamaProvider
+from llamaprov.chat._persist import MAGIC
+model = load_model(default_model_path())
+d = pathlib.Path(tempfile.mkdtemp())
+chat = Chat(LlamaProvider(model, n_ctx=512), params={{"temperature": 0, "max_tokens": 8}})
+chat.chat("Name a fruit.")
+raw = chat.save(d / "chat.lpchat").read_bytes()
+(n,) = struct.unpack("<Q", raw[16:24])
+header, kv = json.loads(raw[56:56 + n]), raw[56 + n:]
+
+def forged(blob, n_tokens=None):
+    # a file whose checksums are right for damaged cache bytes: what a forger would write
+    h = dict(header, kv=dict(header["kv"], n_bytes=len(blob), sha256=hashlib.sha256(blob).hexdigest()))
+    if n_tokens is not None:
+        h["kv"]["n_tokens"] = n_tokens
+    data = json.dumps(h).encode()
+    return MAGIC + struct.pack("<Q", len(data)) + hashlib.sha256(data).digest() + data + blob
+
+cases = {{f"flip-{{k}}": kv[:k] + bytes([kv[k] ^ 0xFF]) + kv[k + 1:]
+         for k in (0, 4, 8, 12, 20, 40, 200, 4000)}}
+cases.update({{"cut-half": kv[:len(kv) // 2], "cut-header": kv[:16], "zeros": bytes(len(kv)),
+               "ones": b"\\xff" * len(kv), "tokens-lie": kv, "tiny": kv[:64]}})
+provider = LlamaProvider(model, n_ctx=512)
+for name, blob in cases.items():
+    (d / name).write_bytes(forged(blob, 3 if name == "tokens-lie" else None))
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            loaded = Chat.load(d / name, provider)
+        print("LOADED" if not seen else "WARNED", name)
+    except errors.LlamaProvError as exc:
+        print("REFUSED", name, type(exc).__name__)
+    # whatever happened, the provider answers
+    assert Chat(provider, params={{"temperature": 0, "max_tokens": 4}}).chat("Say hi."), name
+print("DONE")
+"""
+
+
+def test_a_forged_chat_file_with_a_damaged_cache_never_crashes(isolated):
+    result = isolated(DAMAGED_CACHE.format(), timeout=300)
+    assert "DONE" in result.lines, result.stderr[-3000:]
+    outcomes = {ln.split()[1]: ln.split()[0] for ln in result.lines if ln != "DONE"}
+    assert len(outcomes) == 14, result.stdout
+    # cut or mislabelled cache data is never taken (a flipped byte inside the tensors may be)
+    for name in ("cut-half", "cut-header", "tokens-lie", "tiny", "zeros", "ones", "flip-0", "flip-8"):
+        assert outcomes[name] in ("WARNED", "REFUSED"), (name, result.stdout)
