@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import threading
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -100,12 +101,16 @@ class _Tag:
 
 
 _tags: weakref.WeakKeyDictionary[Any, dict[int, _Tag]] = weakref.WeakKeyDictionary()
+_tags_lock = threading.Lock()  # contexts of other threads add their entries concurrently
 
 
 def tag(ctx: Context, seq: int, lora: LoraSet) -> None:
     """Every token ``ctx`` records for ``seq`` now was decoded with ``lora``."""
     held = ctx.memory._records().get(seq)
-    tags = _tags.setdefault(ctx, {})
+    tags = _tags.get(ctx)
+    if tags is None:
+        with _tags_lock:
+            tags = _tags.setdefault(ctx, {})
     t = tags.get(seq)
     if held is None:
         tags.pop(seq, None)
