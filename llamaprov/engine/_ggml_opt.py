@@ -23,14 +23,12 @@ import numpy as np
 
 from ..errors import ContextError, ModelLoadError
 from ._ffi import lib
+from ._ggml_types import GGML_TYPE_COUNT, GGML_TYPE_I32
 from .files import _MAX_DIMS, _MIN_KV_BYTES, _MIN_TENSOR_INFO_BYTES, _Reader
 
-__all__ = ["EPOCH_CALLBACK", "GGML_TYPE_F32", "GGML_TYPE_I32", "OPTIMIZERS", "PARAM_FILTER", "Dataset",
-           "LlamaOptParams", "OptimizerParams", "gguf_tensor_types", "native"]
+__all__ = ["EPOCH_CALLBACK", "OPTIMIZERS", "PARAM_FILTER", "Dataset", "LlamaOptParams", "OptimizerParams",
+           "gguf_tensor_types", "native"]
 
-GGML_TYPE_F32 = 0
-GGML_TYPE_I32 = 26
-_GGML_TYPE_COUNT = 43  # ggml_type_name reads past its table for larger ids
 OPTIMIZERS = {"adamw": 0, "sgd": 1}  # enum ggml_opt_optimizer_type
 
 
@@ -154,7 +152,7 @@ class _Native:
 
     def type_name(self, ggml_type: int) -> str:
         """ggml's name of a tensor type ("f32", "q8_0", ...)."""
-        if not 0 <= ggml_type < _GGML_TYPE_COUNT:
+        if not 0 <= ggml_type < GGML_TYPE_COUNT:
             return f"unknown ggml type {ggml_type}"
         raw = self.ggml_type_name(int(ggml_type))
         return raw.decode("utf-8", errors="replace") if raw else f"ggml type {ggml_type}"

@@ -20,21 +20,11 @@ from typing import Any
 from ..errors import InvalidArgumentError, ModelLoadError, NotSupportedError, describe
 from . import files
 from ._checks import INT32_MAX, available_memory, check_int
+from ._ggml_types import KV_CACHE_TYPES, row_bytes
 from .backend import BackendDevice, backend_devices
 
 __all__ = ["DeviceFit", "FitResult", "fit_params"]
 
-# ggml type id -> (elements per block, bytes per block), from ggml.h / ggml.c's type traits
-GGML_TYPE_SIZES: dict[int, tuple[int, int]] = {
-    0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34), 9: (32, 36),
-    10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210), 15: (256, 292),
-    16: (256, 66), 17: (256, 74), 18: (256, 98), 19: (256, 50), 20: (32, 18), 21: (256, 110),
-    22: (256, 82), 23: (256, 136), 24: (1, 1), 25: (1, 2), 26: (1, 4), 27: (1, 8), 28: (1, 8),
-    29: (256, 56), 30: (1, 2), 34: (256, 54), 35: (256, 66), 39: (32, 17), 40: (64, 36), 41: (128, 18),
-    42: (64, 18),
-}
-# KV cache types new_context takes (its type_k / type_v)
-_KV_TYPES = {"f32": 0, "f16": 1, "bf16": 30, "q8_0": 8, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7}
 # llama.cpp's sliding-window layer pattern per architecture (set_swa_pattern): layer il slides
 # when il % n < n - 1; an architecture not listed here gets full attention in every layer
 _SWA_PATTERNS = {"gemma2": 2, "gemma3": 6, "cohere2": 4, "gpt-oss": 2}
@@ -120,10 +110,10 @@ class ModelShape:
 
 
 def _row_bytes(ggml_type: int, n: int, what: str) -> int:
-    if ggml_type not in GGML_TYPE_SIZES:
+    size = row_bytes(ggml_type, n)
+    if size is None:
         raise ModelLoadError(f"{what} has ggml type {ggml_type}, whose size fit_params does not know")
-    block, size = GGML_TYPE_SIZES[ggml_type]
-    return -(-n // block) * size
+    return size
 
 
 _SCALAR_FORMATS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
@@ -322,7 +312,7 @@ def estimate(shape: ModelShape, n_gpu_layers: int, n_ctx: int, devices: Sequence
     where = layer_devices(shape.n_layer, n_gpu_layers, [g.budget for g in gpus])
     n_t = min(n_ubatch, n_ctx)
     cells, swa_cells = kv_cells(shape, n_ctx, n_seq_max=n_seq_max, n_ubatch=n_ubatch, swa_full=swa_full)
-    k_type, v_type = _KV_TYPES[type_k], _KV_TYPES[type_v]
+    k_type, v_type = KV_CACHE_TYPES[type_k], KV_CACHE_TYPES[type_v]
     n_dev = len(gpus) + 1
     weights, kv, has_layers = [shape.input_bytes] + [0] * len(gpus), [0] * n_dev, [False] * n_dev
     for il in range(shape.n_layer):
@@ -448,8 +438,8 @@ def fit_params(path: str | os.PathLike[str], *, n_ctx: int | None = None,
     n_seq_max = check_int("n_seq_max", n_seq_max, 1, max_parallel_sequences())
     n_ubatch = check_int("n_ubatch", n_ubatch, 1, INT32_MAX)
     for name, value in (("type_k", type_k), ("type_v", type_v)):
-        if value is not None and value not in _KV_TYPES:
-            raise InvalidArgumentError(f"{name} must be one of {list(_KV_TYPES)}, got {value!r}")
+        if value is not None and value not in KV_CACHE_TYPES:
+            raise InvalidArgumentError(f"{name} must be one of {list(KV_CACHE_TYPES)}, got {value!r}")
     budgets = _budgets(devices, memory_budget, margin)
     shape = read_shape(path)
     swa_full = bool(lib.llama_context_default_params().swa_full)  # Context keeps llama.cpp's default

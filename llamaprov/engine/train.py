@@ -37,7 +37,6 @@ from ._context import _CPU, _MAX_THREADS, ContextCore, _default_threads
 from ._ffi import lib
 from ._ggml_opt import (
     EPOCH_CALLBACK,
-    GGML_TYPE_F32,
     OPTIMIZERS,
     PARAM_FILTER,
     Dataset,
@@ -46,6 +45,7 @@ from ._ggml_opt import (
     gguf_tensor_types,
     native,
 )
+from ._ggml_types import GGML_TYPE_F32
 
 if TYPE_CHECKING:
     from .model import Model

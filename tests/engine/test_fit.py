@@ -20,7 +20,8 @@ from llamaprov import (
     load_model,
 )
 from llamaprov.engine import memory_breakdown
-from llamaprov.engine.fit import GGML_TYPE_SIZES, Budget, estimate, kv_cells, layer_devices, read_shape
+from llamaprov.engine._ggml_types import GGML_TYPE_SIZES
+from llamaprov.engine.fit import Budget, estimate, kv_cells, layer_devices, read_shape
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
