@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import ctypes
 import pathlib
-import struct
 import threading
 from typing import Any
 
 import numpy as np
 
-from ..errors import ContextError, ModelLoadError
+from ..errors import ContextError
 from ._ffi import lib
 from ._ggml_types import GGML_TYPE_COUNT, GGML_TYPE_I32
-from .files import _MAX_DIMS, _MIN_KV_BYTES, _MIN_TENSOR_INFO_BYTES, _Reader
 
 __all__ = ["EPOCH_CALLBACK", "OPTIMIZERS", "PARAM_FILTER", "Dataset", "LlamaOptParams", "OptimizerParams",
-           "gguf_tensor_types", "native"]
+           "native"]
 
 OPTIMIZERS = {"adamw": 0, "sgd": 1}  # enum ggml_opt_optimizer_type
 
@@ -195,29 +193,3 @@ class Dataset:
             native.ggml_opt_dataset_free(self.ptr)
             self.ptr = None
 
-
-def gguf_tensor_types(path: pathlib.Path) -> list[tuple[str, int]]:
-    """(name, ggml type) of every tensor a GGUF file's header describes."""
-    try:
-        fh = path.open("rb")
-    except OSError as exc:
-        raise ModelLoadError(f"cannot read model file {str(path)!r}: {exc}") from exc
-    with fh:
-        r = _Reader(fh, path)
-        if r.raw(4) != b"GGUF":
-            raise r.corrupt("bad magic")
-        r.u32()  # version, checked by llama.cpp when the model loaded
-        n_tensors = r.count("tensor count", _MIN_TENSOR_INFO_BYTES)
-        for _ in range(r.count("metadata count", _MIN_KV_BYTES)):
-            r.string()
-            r.value(r.u32())
-        out = []
-        for _ in range(n_tensors):
-            name = r.string().decode("utf-8", errors="replace")
-            n_dims = r.u32()
-            if n_dims > _MAX_DIMS:
-                raise r.corrupt(f"a tensor with {n_dims} dimensions (at most {_MAX_DIMS})")
-            r.raw(8 * n_dims)
-            kind, _offset = struct.unpack("<IQ", r.raw(12))
-            out.append((name, int(kind)))
-    return out

@@ -9,10 +9,8 @@ the devices. It replaces llama.cpp's ``llama_params_fit``, which its C API no lo
 from __future__ import annotations
 
 import bisect
-import math
 import os
 import pathlib
-import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -112,70 +110,28 @@ class ModelShape:
 def _row_bytes(ggml_type: int, n: int, what: str) -> int:
     size = row_bytes(ggml_type, n)
     if size is None:
-        raise ModelLoadError(f"{what} has ggml type {ggml_type}, whose size fit_params does not know")
+        raise _unknown_size(ggml_type, what)
     return size
 
 
-_SCALAR_FORMATS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
-
-
-def _decode(kind: int, raw: bytes) -> Any:
-    """A metadata value: a number, a str, a tuple of numbers, or (for an array of strings) the
-    tuple of the strings' byte lengths."""
-    if kind in _SCALAR_FORMATS:
-        return struct.unpack("<" + _SCALAR_FORMATS[kind], raw)[0]
-    if kind == 8:
-        return raw[8:].decode("utf-8", errors="replace")
-    item, count = struct.unpack("<IQ", raw[:12])
-    if item in _SCALAR_FORMATS:
-        return struct.unpack(f"<{count}{_SCALAR_FORMATS[item]}", raw[12:])
-    lengths, pos = [], 12
-    for _ in range(count):
-        n = int(struct.unpack_from("<Q", raw, pos)[0])
-        lengths.append(n)
-        pos += 8 + n
-    return tuple(lengths)
+def _unknown_size(ggml_type: int, what: str) -> ModelLoadError:
+    return ModelLoadError(f"{what} has ggml type {ggml_type}, whose size fit_params does not know")
 
 
 def _read_header(path: pathlib.Path) -> tuple[dict[str, Any], list[tuple[str, int]]]:
-    """The metadata (see :func:`_decode`) and (name, bytes) of each tensor, whose data must lie
-    within the file."""
+    """The metadata (see :class:`~.files.GgufHeader`) and (name, bytes) of each tensor, whose
+    data must lie within the file (:func:`~.files.read_gguf_header` checks that)."""
     files.check_gguf_file(path)
-    try:
-        fh = path.open("rb")
-    except OSError as exc:
-        raise ModelLoadError(f"cannot read model file {str(path)!r}: {exc}") from exc
-    with fh:
-        r = files._Reader(fh, path)
-        if r.size < 8 or r.raw(4) != files._MAGIC:
-            raise ModelLoadError(f"not a GGUF file: {str(path)!r}")
-        version = r.u32()
-        if version not in files._VERSIONS:
-            raise ModelLoadError(f"unsupported GGUF version {version} in {str(path)!r}")
-        n_tensors = r.count("tensor count", files._MIN_TENSOR_INFO_BYTES)
-        n_kv = r.count("metadata count", files._MIN_KV_BYTES)
-        meta: dict[str, Any] = {}
-        for _ in range(n_kv):
-            key = r.string().decode("utf-8", errors="replace")
-            kind = r.u32()
-            meta[key] = _decode(kind, r.value(kind))
-        tensors, end = [], 0
-        for _ in range(n_tensors):
-            name = r.string().decode("utf-8", errors="replace")
-            n_dims = r.u32()
-            if not 1 <= n_dims <= files._MAX_DIMS:
-                raise r.corrupt(f"tensor {name!r} has {n_dims} dimensions (1 to {files._MAX_DIMS})")
-            dims = struct.unpack(f"<{n_dims}Q", r.raw(8 * n_dims))
-            ggml_type, offset = struct.unpack("<IQ", r.raw(12))
-            tensors.append((name, math.prod(dims[1:]) * _row_bytes(ggml_type, dims[0], f"tensor {name!r}")))
-            end = max(end, offset + tensors[-1][1])
-        align = meta.get("general.alignment", 32)
-        if not isinstance(align, int) or align <= 0 or align & (align - 1):
-            raise r.corrupt(f"general.alignment {align!r} is not a power of two")
-        start = -(-r.pos // align) * align
-        if start + end > r.size:
-            raise r.corrupt(f"its tensor data needs {end} bytes from offset {start}, {r.size - start} left")
-    return meta, tensors
+    header = files.read_gguf_header(path)
+    tensors = []
+    for t in header.tensors:
+        if not t.dims:
+            raise ModelLoadError(f"GGUF file {str(path)!r} is truncated or corrupt: tensor {t.name!r} "
+                                 "has 0 dimensions (1 to 4)")
+        if t.nbytes is None:
+            raise _unknown_size(t.ggml_type, f"tensor {t.name!r}")
+        tensors.append((t.name, t.nbytes))
+    return header.metadata, tensors
 
 
 def _read_all(path: pathlib.Path) -> tuple[dict[str, Any], list[tuple[str, int]]]:
@@ -244,7 +200,7 @@ def read_shape(path: str | os.PathLike[str]) -> ModelShape:
     tokens, merges = (meta.get(f"tokenizer.ggml.{k}") for k in ("tokens", "merges"))
     tokens, merges = (x if isinstance(x, tuple) else () for x in (tokens, merges))
     n_vocab = len(tokens) or per_layer("vocab_size", 0)[0]
-    long_text = sum(n + 1 + _MALLOC_HEADER for n in tokens if isinstance(n, int) and n > _SSO)
+    long_text = sum(len(t) + 1 + _MALLOC_HEADER for t in tokens if isinstance(t, bytes) and len(t) > _SSO)
     vocab_bytes = n_vocab * _TOKEN_BYTES + 3 * long_text + len(merges) * _MERGE_BYTES
 
     n_swa = per_layer("attention.sliding_window", 0)[0]

@@ -42,10 +42,10 @@ from ._ggml_opt import (
     Dataset,
     LlamaOptParams,
     OptimizerParams,
-    gguf_tensor_types,
     native,
 )
 from ._ggml_types import GGML_TYPE_F32
+from .files import read_gguf_header
 
 if TYPE_CHECKING:
     from .model import Model
@@ -131,7 +131,8 @@ def _check_model(model: Model) -> None:
         raise NotSupportedError(
             f"fine-tuning supports the {sorted(TRAINABLE_ARCHITECTURES)} architectures; model "
             f"{name} is {arch!r}")
-    bad = [(t, k) for t, k in gguf_tensor_types(model.path) if k != GGML_TYPE_F32]
+    bad = [(t.name, t.ggml_type) for t in read_gguf_header(model.path).tensors
+           if t.ggml_type != GGML_TYPE_F32]
     if bad:
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
         raise NotSupportedError(
