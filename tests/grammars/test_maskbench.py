@@ -36,7 +36,43 @@ def test_check_schema_reports_each_outcome() -> None:
     strict = {"schema": {"type": "integer"}, "tests": [{"valid": True, "data": "4"}]}
     assert check_schema(strict)["status"] == "validation_error"
     refused = {"schema": {"not": {"pattern": "x"}}, "tests": []}
-    assert check_schema(refused)["status"] == "compile_error"
+    assert check_schema(refused, approximate=False)["status"] == "compile_error"
+    # approximated: the grammar accepts a superset, jsonschema rejects the rest
+    approx = {
+        "schema": {"type": "string", "not": {"pattern": "x"}},
+        "tests": [{"valid": True, "data": "ab"}, {"valid": False, "data": "axb"}],
+    }
+    result = check_schema(approx)
+    assert result["status"] == "passing"
+    assert result["approximated"] == ["not"]
+    assert result["post_check_rejected"] == 1
+    never = {"schema": {"type": "string", "format": "iri"}, "tests": []}
+    assert check_schema(never)["status"] == "compile_error"  # format is never approximated
+
+
+def test_llguidance_reference_engine() -> None:
+    pytest.importorskip("llguidance")
+    case = {
+        "schema": {"type": "integer", "maximum": 3},
+        "tests": [{"valid": True, "data": 3}, {"valid": False, "data": 4}, {"valid": True, "data": 1}],
+    }
+    result = check_schema(case, engine="llguidance")
+    assert result["status"] == "passing"
+    assert result["compile_ms"] >= 0
+
+
+def test_gap_report_groups_by_cause() -> None:
+    ours = {"results": {
+        "a.json": {"status": "compile_error",
+                   "error": "unsupported JSON Schema keyword 'oneOf' at #/x: branches may overlap"},
+        "b.json": {"status": "validation_error"},
+        "c.json": {"status": "passing"},
+    }}
+    ref = {"results": {k: {"status": "passing"} for k in ("a.json", "b.json", "c.json")}}
+    report = maskbench.gap_report(ours, ref)
+    assert "does not: 2" in report
+    assert "oneOf: branches may overlap" in report
+    assert "valid instance rejected" in report
 
 
 def test_full_run_meets_targets() -> None:
