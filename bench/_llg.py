@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from typing import Any
 
 __all__ = ["available", "check_schema", "compile_schema", "version"]
@@ -51,7 +52,8 @@ def tokenizer() -> Any:
         import llguidance.llamacpp
 
         model = _model()
-        with model._using():
+        with model._using(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # llama_token_get_attr, per token
             _tokenizer = llguidance.llamacpp.lltokenizer_from_vocab(model._vocab_raw)
     return _tokenizer
 
