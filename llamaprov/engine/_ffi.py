@@ -15,7 +15,7 @@ import pathlib
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import llama_cpp.llama_cpp as lib
@@ -156,20 +156,39 @@ def c_str(text: str, what: str = "text") -> bytes:
 
 
 class _Ggml:
-    """Functions of the bundled libggml that llama-cpp-python does not bind."""
+    """Functions of the bundled libggml that llama-cpp-python does not bind, and the one way
+    to declare the ctypes signatures of bundled functions: :meth:`library` opens a bundled
+    library, :meth:`bind` declares signatures on it (as ``_ggml_opt`` does for libggml-base)."""
 
     def __init__(self) -> None:
         self._lib: ctypes.CDLL | None = None
         self._lock = threading.Lock()
 
+    @staticmethod
+    def library(stem: str) -> ctypes.CDLL:
+        """The bundled shared library ``stem`` ("ggml", "ggml-base"), next to libllama."""
+        base = pathlib.Path(lib.__file__).parent / "lib"
+        candidates = sorted(base.glob(f"lib{stem}.*")) + sorted(base.glob(f"{stem}.*"))
+        if not candidates:
+            raise OSError(f"lib{stem} not found next to libllama in {base}")
+        return ctypes.CDLL(str(candidates[0]))
+
+    @staticmethod
+    def bind(so: ctypes.CDLL, signatures: Mapping[str, tuple[Any, Sequence[Any]]]) -> dict[str, Any]:
+        """The functions ``signatures`` names (name -> (restype, argtypes)) in ``so``, each a
+        fresh function pointer with that signature: the library's own attributes (which other
+        bindings of it may use) keep theirs."""
+        fns: dict[str, Any] = {}
+        for name, (restype, argtypes) in signatures.items():
+            fn = so[name]
+            fn.restype, fn.argtypes = restype, list(argtypes)
+            fns[name] = fn
+        return fns
+
     def _load(self) -> ctypes.CDLL:
         with self._lock:
             if self._lib is None:
-                base = pathlib.Path(lib.__file__).parent / "lib"
-                candidates = sorted(base.glob("libggml.*")) + sorted(base.glob("ggml.*"))
-                if not candidates:
-                    raise OSError(f"libggml not found next to libllama in {base}")
-                so = ctypes.CDLL(str(candidates[0]))
+                so = self.library("ggml")
                 vp, sz, i = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int
                 signatures: dict[str, tuple[Any, list[Any]]] = {
                     "ggml_backend_dev_count": (sz, []),
@@ -180,10 +199,8 @@ class _Ggml:
                     "ggml_backend_dev_memory": (None, [vp, ctypes.POINTER(sz), ctypes.POINTER(sz)]),
                     "ggml_backend_load_all": (None, []),
                 }
-                for name, (restype, argtypes) in signatures.items():
-                    fn = getattr(so, name)
-                    fn.restype = restype
-                    fn.argtypes = argtypes
+                for name, fn in self.bind(so, signatures).items():
+                    setattr(so, name, fn)  # what ggml.<name> returns
                 self._lib = so
             return self._lib
 

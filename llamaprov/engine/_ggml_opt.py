@@ -14,14 +14,13 @@ Nothing here checks values: :mod:`llamaprov.engine.train` does that before calli
 from __future__ import annotations
 
 import ctypes
-import pathlib
 import threading
 from typing import Any
 
 import numpy as np
 
 from ..errors import ContextError
-from ._ffi import lib
+from ._ffi import ggml, lib
 from ._ggml_types import GGML_TYPE_COUNT, GGML_TYPE_I32
 
 __all__ = ["EPOCH_CALLBACK", "OPTIMIZERS", "PARAM_FILTER", "Dataset", "LlamaOptParams", "OptimizerParams",
@@ -90,6 +89,11 @@ _GGML: dict[str, tuple[Any, list[Any]]] = {
     "ggml_type_name": (ctypes.c_char_p, [ctypes.c_int]),
     "ggml_backend_tensor_set": (None, [_vp, _vp, _sz, _sz]),
 }
+# in libllama, with the struct as the bundled llama.h declares it
+_LLAMA_OPT: dict[str, tuple[Any, list[Any]]] = {
+    "llama_opt_init": (None, [_vp, _vp, LlamaOptParams]),
+    "llama_opt_epoch": (None, [_vp, _vp, _vp, _vp, _i64, _vp, _vp]),
+}
 
 
 class _Native:
@@ -103,21 +107,10 @@ class _Native:
     def _load(self) -> dict[str, Any]:
         with self._lock:
             if self._fns is None:
-                base = pathlib.Path(lib.__file__).parent / "lib"
-                found = sorted(base.glob("libggml-base.*")) + sorted(base.glob("ggml-base.*"))
-                if not found:
-                    raise OSError(f"libggml-base not found next to libllama in {base}")
-                so = ctypes.CDLL(str(found[0]))
-                fns: dict[str, Any] = {}
-                for name, (restype, argtypes) in _GGML.items():
-                    fn = so[name]  # a fresh function pointer: nobody else's signature changes
-                    fn.restype, fn.argtypes = restype, argtypes
-                    fns[name] = fn
-                init = lib._lib["llama_opt_init"]
-                init.restype, init.argtypes = None, [_vp, _vp, LlamaOptParams]
-                epoch = lib._lib["llama_opt_epoch"]
-                epoch.restype, epoch.argtypes = None, [_vp, _vp, _vp, _vp, _i64, _vp, _vp]
-                fns["llama_opt_init"], fns["llama_opt_epoch"] = init, epoch
+                so = ggml.library("ggml-base")
+                fns = ggml.bind(so, _GGML)
+                # fresh pointers into llama-cpp-python's libllama: its own bindings stay untouched
+                fns.update(ggml.bind(lib._lib, _LLAMA_OPT))
                 self.constant_params_fn = int(ctypes.cast(
                     so["ggml_opt_get_constant_optimizer_params"], ctypes.c_void_p).value or 0)
                 self._fns = fns
