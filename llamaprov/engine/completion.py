@@ -96,6 +96,7 @@ class _Sequence:
         "prompt",
         "reuse",
         "seq_id",
+        "span",
         "stop",
         "stop_string",
         "texts",
@@ -109,6 +110,7 @@ class _Sequence:
         self.prompt = prompt
         self.chain = chain
         self.grammar = grammar
+        self.span: Sampler | None = None  # applied only inside the grammar's span (dry_scope)
         self.greedy = False
         self.owns_chain = owns_chain
         self.max_tokens = max_tokens

@@ -114,11 +114,12 @@ class Scheduler:
                 f"(room is also needed for at least one generated token)",
                 n_tokens=len(tokens), n_ctx=n_ctx)
         seq_id = self._pick_seq_id(seq_id)
-        grammar, chain, owns, greedy = self._samplers(sampling, sampling_kw)
+        grammar, chain, owns, greedy, span = self._samplers(sampling, sampling_kw)
         seq = _Sequence(seq_id, tokens, chain, owns, max_tokens, stops, model.vocab.eog_tokens(),
                         functools.partial(model.token_bytes, special=True) if special
                         else model.token_bytes, grammar)
         seq.greedy = greedy
+        seq.span = span
         seq.pending = tokens  # trimmed to the uncached suffix when the sequence starts
         seq.pos = -1  # not started
         self._seqs.append(seq)
@@ -142,15 +143,16 @@ class Scheduler:
             raise InvalidArgumentError(f"sequence {seq_id} is already generating")
         return seq_id
 
-    def _samplers(self, sampling: SamplingParams | SamplerChain | None,
-                  kw: dict[str, Any]) -> tuple[Sampler | None, SamplerChain, bool, bool]:
-        """(grammar sampler or None, the rest of the chain, whether we own them, greedy)."""
+    def _samplers(self, sampling: SamplingParams | SamplerChain | None, kw: dict[str, Any]
+                  ) -> tuple[Sampler | None, SamplerChain, bool, bool, Sampler | None]:
+        """(grammar sampler or None, the rest of the chain, whether we own them, greedy, the
+        sampler applied only inside the grammar's span or None)."""
         if isinstance(sampling, SamplerChain):
             if kw:
                 raise InvalidArgumentError("pass sampling keywords or a SamplerChain, not both")
             if not len(sampling):
                 raise InvalidArgumentError("the sampler chain is empty")
-            return None, sampling, False, False
+            return None, sampling, False, False, None
         if sampling is None:
             params = SamplingParams(**kw) if kw else SamplingParams()
         elif isinstance(sampling, SamplingParams):
@@ -160,11 +162,15 @@ class Scheduler:
         if params.seed is None and self.ctx.seed is not None:
             params = params.replace(seed=self.ctx.seed)
         grammar = params.grammar_sampler(self._model)
+        span = None
         try:
-            return grammar, params._build(self._model, with_grammar=False), True, params.is_greedy
+            span = params.span_sampler(self._model)
+            return (grammar, params._build(self._model, with_grammar=False), True, params.is_greedy,
+                    span)
         except BaseException:
-            if grammar is not None:
-                grammar.close()
+            for sampler in (grammar, span):
+                if sampler is not None:
+                    sampler.close()
             raise
 
     # -- running ----------------------------------------------------------------------------
@@ -441,7 +447,11 @@ class Scheduler:
             return self._sample_before_trigger(s, grammar)
         cand = self._cands()
         chain, g = s.chain._ptr, grammar._ptr
-        lib.llama_sampler_apply(chain, cand.fill(self.ctx, s.logit_index))
+        span = s.span._ptr if s.span is not None else None
+        cur = cand.fill(self.ctx, s.logit_index)
+        if span is not None:
+            lib.llama_sampler_apply(span, cur)
+        lib.llama_sampler_apply(chain, cur)
         token = cand.selected()
         if token is None or not allows(g, token):
             # Greedy: the answer is the best-scoring allowed token, so try the runners-up
@@ -450,6 +460,8 @@ class Scheduler:
             if found is None:
                 cur = cand.fill(self.ctx, s.logit_index)
                 lib.llama_sampler_apply(g, cur)
+                if span is not None:
+                    lib.llama_sampler_apply(span, cur)
                 lib.llama_sampler_apply(chain, cur)
                 found = cand.selected()
                 if found is None or not allows(g, found):
@@ -457,6 +469,8 @@ class Scheduler:
                                        "samplers ruled out every one")
             token = found
         lib.llama_sampler_accept(g, token)
+        if span is not None:
+            lib.llama_sampler_accept(span, token)
         lib.llama_sampler_accept(chain, token)
         return token
 
@@ -518,5 +532,6 @@ class Scheduler:
         s.finish_reason = reason
         if s.owns_chain:
             s.chain.close()
-            if s.grammar is not None:
-                s.grammar.close()
+            for sampler in (s.grammar, s.span):
+                if sampler is not None:
+                    sampler.close()

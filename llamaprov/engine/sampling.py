@@ -32,6 +32,8 @@ _DEFAULT_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: a random seed
 
 # -- factories ----------------------------------------------------------------------------
 _FLT = 3.4e38  # float32's largest finite value: the samplers compute in float
+# where the DRY penalty acts: the whole output, or only inside a grammar's span
+DRY_SCOPES = ("all", "grammar")
 _MAX_WINDOW = 1 << 20  # most tokens a penalty window may remember (llama.cpp allocates it at once)
 
 
@@ -218,6 +220,9 @@ class SamplingParams:
 
     ``temperature=0`` is greedy and deterministic. ``grammar`` is GBNF text; with
     ``grammar_lazy=True`` it applies only after a trigger pattern/token (see :func:`grammar_lazy`).
+    ``dry_scope="grammar"`` applies the DRY penalty only to what the grammar constrains (from a
+    lazy grammar's trigger on): constrained output of small models loops inside strings, while
+    prose keeps its natural repetitions.
     """
 
     temperature: float = 0.8
@@ -236,6 +241,7 @@ class SamplingParams:
     dry_base: float = 1.75
     dry_allowed_length: int = 2
     dry_penalty_last_n: int = -1
+    dry_scope: str = "all"
     xtc_probability: float = 0.0
     xtc_threshold: float = 0.1
     top_n_sigma: float = -1.0
@@ -265,6 +271,9 @@ class SamplingParams:
         _window("dry_penalty_last_n", self.dry_penalty_last_n)
         if self.mirostat not in (0, 1, 2) or isinstance(self.mirostat, bool):
             raise InvalidArgumentError(f"mirostat must be 0, 1 or 2, got {self.mirostat!r}")
+        if self.dry_scope not in DRY_SCOPES:
+            raise InvalidArgumentError(
+                f"dry_scope must be one of {DRY_SCOPES}, got {describe(self.dry_scope)}")
         _seed(self.seed)
         if self.logit_bias is not None:
             if not isinstance(self.logit_bias, Mapping):
@@ -318,6 +327,14 @@ class SamplingParams:
                                 root=self.grammar_root)
         return grammar(model, self.grammar, self.grammar_root)
 
+    def span_sampler(self, model: Model) -> Sampler | None:
+        """The DRY sampler of ``dry_scope="grammar"``, which a generation loop applies only
+        inside the grammar's span (None when there is no such span or no penalty)."""
+        if self.dry_multiplier <= 0 or self.dry_scope != "grammar" or self.grammar is None:
+            return None
+        return dry(model, self.dry_multiplier, self.dry_base, self.dry_allowed_length,
+                   self.dry_penalty_last_n)
+
     def _build(self, model: Model, *, with_grammar: bool) -> SamplerChain:
         chain = SamplerChain()
         try:
@@ -330,7 +347,9 @@ class SamplingParams:
             if (self.repeat_penalty != 1.0 or self.frequency_penalty or self.presence_penalty):
                 chain.add(penalties(model, self.penalty_last_n, self.repeat_penalty,
                                     self.frequency_penalty, self.presence_penalty))
-            if self.dry_multiplier > 0:
+            # scope "grammar": a native chain holds a strict grammar's whole output; a generation
+            # loop applies it itself (span_sampler), from the trigger of a lazy grammar on
+            if self.dry_multiplier > 0 and (self.dry_scope == "all" or g is not None):
                 chain.add(dry(model, self.dry_multiplier, self.dry_base, self.dry_allowed_length,
                               self.dry_penalty_last_n))
             if self.is_greedy:
