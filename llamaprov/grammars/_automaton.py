@@ -5,7 +5,10 @@ patterns, or a pattern for keys that must differ from the listed property names:
 regular language, and so is their intersection. :func:`from_regex` builds an automaton from a
 parsed pattern (:mod:`._regex`), :func:`length` and :func:`excluding` the length bounds and the
 key exclusion, :func:`intersect` the product, and :func:`emit` writes the result as right-linear
-GBNF rules (one per state), so the grammar is exact.
+GBNF rules (one per state), so the grammar is exact. :func:`determinize` (the subset
+construction over code point ranges) gives complete deterministic automata, so a language can be
+complemented (:func:`complement`: keys matching no ``patternProperties`` pattern) and several
+tracked at once (:func:`product`: which patterns a key matches).
 
 Work is bounded: an automaton or product with more than :data:`MAX_STATES` states raises
 :class:`TooLarge` (the caller then falls back to what it did before).
@@ -224,6 +227,160 @@ def intersect(a: Automaton, b: Automaton) -> Automaton:
         moves.append(out)
         i += 1
     return Automaton(0, accept, moves)
+
+
+def _partition(moves: list[tuple[Ranges, int]]) -> list[tuple[Ranges, frozenset[int]]]:
+    """The code point ranges of ``moves`` split by the set of targets they lead to (only
+    non-empty sets; each set once, its ranges normalized)."""
+    events: dict[int, list[tuple[int, int]]] = {}
+    for ranges, t in moves:
+        for lo, hi in ranges:
+            events.setdefault(lo, []).append((t, 1))
+            events.setdefault(hi + 1, []).append((t, -1))
+    active: dict[int, int] = {}
+    by_set: dict[frozenset[int], list[tuple[int, int]]] = {}
+    points = sorted(events)
+    for i, p in enumerate(points):
+        for t, d in events[p]:
+            n = active.get(t, 0) + d
+            if n:
+                active[t] = n
+            else:
+                active.pop(t, None)
+        if active and i + 1 < len(points):
+            by_set.setdefault(frozenset(active), []).append((p, points[i + 1] - 1))
+    return [(normalize(rs), targets) for targets, rs in by_set.items()]
+
+
+def determinize(aut: Automaton) -> Automaton:
+    """The equivalent minimal complete deterministic automaton (subset construction, then
+    :func:`minimize`): from every state each code point has exactly one move (a dead state takes
+    the rest)."""
+    index = {frozenset([aut.start]): 0}
+    order = [frozenset([aut.start])]
+    moves: list[list[tuple[Ranges, int]]] = []
+    accept: set[int] = set()
+    dead: int | None = None
+
+    def state(key: frozenset[int]) -> int:
+        j = index.get(key)
+        if j is None:
+            if len(order) >= MAX_STATES:
+                raise TooLarge
+            j = index[key] = len(order)
+            order.append(key)
+        return j
+
+    i = 0
+    while i < len(order):
+        members = order[i]
+        if members & aut.accept:
+            accept.add(i)
+        out: list[tuple[Ranges, int]] = []
+        covered: list[tuple[int, int]] = []
+        for ranges, targets in _partition([m for q in members for m in aut.moves[q]]):
+            out.append((ranges, state(targets)))
+            covered.extend(ranges)
+        rest = subtract(ANY_RANGES, normalize(covered))
+        if rest:
+            if dead is None:
+                dead = state(frozenset())
+            out.append((rest, dead))
+        moves.append(out)
+        i += 1
+    return minimize(Automaton(0, accept, moves))
+
+
+def minimize(d: Automaton) -> Automaton:
+    """A complete deterministic automaton with equivalent states merged (Moore's partition
+    refinement: states stay together while they agree on acceptance and, for every code point,
+    on the class of the state they move to)."""
+    n = len(d.moves)
+    cls = [1 if q in d.accept else 0 for q in range(n)]
+    count = len(set(cls))
+    while True:
+        sigs: dict[tuple[object, ...], int] = {}
+        new = []
+        for q in range(n):
+            by_cls: dict[int, list[tuple[int, int]]] = {}
+            for r, t in d.moves[q]:
+                by_cls.setdefault(cls[t], []).extend(r)
+            sig = (cls[q], *sorted((normalize(rs), c) for c, rs in by_cls.items()))
+            new.append(sigs.setdefault(sig, len(sigs)))
+        cls = new
+        if len(sigs) == count:
+            break
+        count = len(sigs)
+    # renumber with the start first, in order of first appearance
+    order: dict[int, int] = {cls[d.start]: 0}
+    for q in range(n):
+        order.setdefault(cls[q], len(order))
+    moves: list[list[tuple[Ranges, int]]] = [[] for _ in order]
+    done: set[int] = set()
+    for q in range(n):
+        c = order[cls[q]]
+        if c in done:
+            continue
+        done.add(c)
+        by_target: dict[int, list[tuple[int, int]]] = {}
+        for r, t in d.moves[q]:
+            by_target.setdefault(order[cls[t]], []).extend(r)
+        moves[c] = [(normalize(rs), t) for t, rs in by_target.items()]
+    return Automaton(0, {order[cls[q]] for q in d.accept}, moves)
+
+
+def complement(aut: Automaton) -> Automaton:
+    """The strings ``aut`` does not accept."""
+    d = determinize(aut)
+    return Automaton(d.start, set(range(len(d.moves))) - d.accept, d.moves)
+
+
+def union(auts: list[Automaton]) -> Automaton:
+    """The strings any of ``auts`` accepts (a new start state with the starts' moves)."""
+    moves: list[list[tuple[Ranges, int]]] = [[]]
+    accept: set[int] = set()
+    for a in auts:
+        off = len(moves)
+        if a.start in a.accept:
+            accept.add(0)
+        moves[0].extend((r, t + off) for r, t in a.moves[a.start])
+        moves.extend([(r, t + off) for r, t in m] for m in a.moves)
+        accept.update(q + off for q in a.accept)
+        if len(moves) > 4 * MAX_STATES:
+            raise TooLarge
+    return Automaton(0, accept, moves)
+
+
+def product(auts: list[Automaton]) -> tuple[Automaton, list[tuple[int, ...]]]:
+    """The product of complete deterministic automata (reachable states only): an automaton
+    without accepting states, and per state the tuple of the components' states (the caller
+    picks the accepting ones, e.g. "the key matches patterns 0 and 2, not 1")."""
+    start = tuple(a.start for a in auts)
+    index = {start: 0}
+    order = [start]
+    moves: list[list[tuple[Ranges, int]]] = []
+    i = 0
+    while i < len(order):
+        pieces: list[tuple[Ranges, tuple[int, ...]]] = [(ANY_RANGES, ())]
+        for a, q in zip(auts, order[i]):
+            pieces = [
+                (r, targets + (t,))
+                for ranges, targets in pieces
+                for ra, t in a.moves[q]
+                if (r := intersect_ranges(ranges, ra))
+            ]
+        out: list[tuple[Ranges, int]] = []
+        for r, key in pieces:
+            j = index.get(key)
+            if j is None:
+                if len(order) >= MAX_STATES:
+                    raise TooLarge
+                j = index[key] = len(order)
+                order.append(key)
+            out.append((r, j))
+        moves.append(out)
+        i += 1
+    return Automaton(0, set(), moves), order
 
 
 def emit(aut: Automaton, chars: Callable[[Ranges], str | None], fresh: Callable[[str], str],
