@@ -75,6 +75,20 @@ def _exchanges(turns: Sequence[Turn]) -> tuple[list[Turn], list[list[Turn]]]:
     return head, groups
 
 
+# The DRY penalty inside grammar-constrained output, unless the request sets DRY itself: small
+# models, greedy, loop inside JSON strings ("sampu, sampu, ...") until max_tokens cuts the
+# output; its sequence breakers (newline, colon, quote, asterisk) keep JSON's own repeated
+# structure (keys, objects of an array) out of its reach. Measured by bench/bench_forced_calls.py.
+CONSTRAINED_DRY = {"dry_multiplier": 0.8, "dry_scope": "grammar"}
+
+
+def _constrained_defaults(settings: ChatParams, grammar: Mapping[str, Any]) -> dict[str, Any]:
+    """Defaults for constrained output (see CONSTRAINED_DRY) the request did not set."""
+    if "grammar" not in grammar or settings.dry_multiplier is not None:
+        return {}
+    return {k: v for k, v in CONSTRAINED_DRY.items() if getattr(settings, k) is None}
+
+
 class LlamaProvider(Provider):
     """A provider running a local GGUF model through llamaprov's engine.
 
@@ -222,7 +236,8 @@ class LlamaProvider(Provider):
         return _Plan(
             prompt=prompt,
             tokens=tokens,
-            sampling=SamplingParams(**settings.sampling_kwargs(), **grammar),
+            sampling=SamplingParams(**_constrained_defaults(settings, grammar),
+                                    **settings.sampling_kwargs(), **grammar),
             max_tokens=max_tokens,
             stop=list(settings.stop or ()),
             # formats whose trigger is a control token ([TOOL_CALLS], <|python_tag|>) need it

@@ -41,10 +41,19 @@ def forced_call(provider: LlamaProvider, **params) -> str:
 def test_dry_over_the_whole_context_is_on(provider, model) -> None:
     # llama.cpp reads a DRY window of -1 as no window (the penalty silently off); -1 means the
     # model's training context here, the same as that window given explicitly
-    looping = forced_call(provider, temperature=0)
+    looping = forced_call(provider, temperature=0, dry_multiplier=0)
     whole = forced_call(provider, temperature=0, dry_multiplier=0.8, dry_penalty_last_n=-1)
     explicit = forced_call(provider, temperature=0, dry_multiplier=0.8,
                            dry_penalty_last_n=model.n_ctx_train)
     assert whole == explicit != looping
     assert max_4gram_count(model.tokenize(looping, add_special=False)) >= 5
     assert max_4gram_count(model.tokenize(whole, add_special=False)) < 5
+
+
+def test_constrained_output_gets_dry_by_default_and_a_request_can_turn_it_off(provider, model) -> None:
+    default = forced_call(provider, temperature=0)
+    off = forced_call(provider, temperature=0, dry_multiplier=0)
+    assert max_4gram_count(model.tokenize(off, add_special=False)) >= 5
+    assert max_4gram_count(model.tokenize(default, add_special=False)) < 5
+    plan = provider._plan([Turn("user", [ContentText("hi")])], [], None, {"temperature": 0}, "auto")
+    assert plan.sampling.dry_multiplier == 0  # no grammar: prose is left alone
