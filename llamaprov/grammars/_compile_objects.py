@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import UnsupportedSchemaError, describe
 from . import _automaton, _regex
 from ._builder import alt, literal
-from ._keywords import as_count, pointer, trivial
+from ._keywords import VALIDATION, as_count, pointer, trivial
 from ._normalize import all_of
 from ._schema import Flat
 
@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 # property_order="any" needs one grammar state per subset of the listed keys: 2**7 = 128 states
 # of up to 7 alternatives keeps the grammar small and llama.cpp's matcher fast
 ANY_ORDER_MAX = 7
+# patternProperties schemas (distinct ones) split into key classes exactly; more take the old route
+MAX_PATTERN_GROUPS = 6
+# the string keywords a propertyNames schema may use for its keys to become an automaton
+_NAME_KEYWORDS = frozenset(["type", "enum", "const", "minLength", "maxLength", "pattern", "not", "anyOf", "allOf", "$ref"])
+_FALLBACK = object()  # ObjectBuilder.extras_by_class: take the per-pattern route
 
 
 class ObjectBuilder:
@@ -193,6 +198,148 @@ class ObjectBuilder:
         names_flat: Flat | None,
     ) -> str | None:
         """Rule for one extra member (key not among ``keys``), or None when none is allowed."""
+        if names is False:
+            return None
+        exact = self.extras_by_class(keys, additional, pattern_props, names_flat)
+        if exact is not _FALLBACK:
+            return exact
+        return self.extras_per_pattern(keys, additional, pattern_props, names, names_flat)
+
+    def extras_by_class(
+        self, keys: list[str], additional: Any, pattern_props: dict[str, Any], names_flat: Flat | None
+    ) -> Any:
+        """Extra members, exactly: keys are split by which ``patternProperties`` patterns they
+        match (a key matching several must satisfy each of their schemas, a key matching none the
+        ``additionalProperties`` schema), as one product of deterministic automata (the
+        patterns', the listed keys' exclusion and ``propertyNames``'); one member rule per class
+        of keys. :data:`_FALLBACK` when that is not needed (:meth:`extras_per_pattern` is exact
+        then) or not possible (a pattern the automata cannot read, too many states)."""
+        comp, ws, ptr = self.c, self.ws, self.ptr
+        groups: dict[str, tuple[Any, list[str]]] = {}  # patterns by schema (JSON text)
+        for pat, psub in pattern_props.items():
+            groups.setdefault(json.dumps(psub, sort_keys=True), (psub, []))[1].append(pat)
+        schemas = [g[0] for g in groups.values()]
+        if names_flat is None:
+            if not groups:
+                return _FALLBACK
+            if len(groups) == 1 and additional is False:
+                return _FALLBACK  # one schema for every pattern key: pattern_key is exact
+            if additional is not False and all(
+                json.dumps(x, sort_keys=True) == json.dumps(additional, sort_keys=True)
+                or (trivial(x) and trivial(additional))
+                for x in schemas
+            ):
+                groups = {}  # every extra key has the same schema: patterns do not matter
+        if len(groups) > MAX_PATTERN_GROUPS:
+            return _FALLBACK
+        try:
+            names_aut = None
+            if names_flat is not None:
+                names_aut = self.key_automaton(names_flat, pointer(ptr, "propertyNames"))
+                if names_aut is None:
+                    return _FALLBACK
+            parts = [
+                _automaton.determinize(_automaton.union([_automaton.from_pattern(p) for p in pats]))
+                for _, pats in groups.values()
+            ]
+            parts.append(_automaton.excluding(keys))
+            if names_aut is not None:
+                parts.append(_automaton.determinize(names_aut))
+            prod, tuples = _automaton.product(parts)
+        except (_automaton.TooLarge, _regex.RegexUnsupported):
+            return _FALLBACK
+        n = len(groups)
+        classes: dict[int, set[int]] = {}  # bit set of the patterns matched -> product states
+        for q, states in enumerate(tuples):
+            if all(states[i] in parts[i].accept for i in range(n, len(parts))):
+                mask = sum(1 << i for i in range(n) if states[i] in parts[i].accept)
+                classes.setdefault(mask, set()).add(q)
+        pats = [g[1] for g in groups.values()]
+        options: list[str] = []
+        for mask in sorted(classes):
+            if mask == 0:
+                sch, sptr = additional, pointer(ptr, "additionalProperties")
+            else:
+                sch, sptr = True, pointer(ptr, "patternProperties", pats[mask.bit_length() - 1][0])
+                for i in range(n):
+                    if mask >> i & 1:
+                        sch = all_of(sch, schemas[i])
+            if sch is False:
+                continue
+            val = comp.value(sch, sptr, self.base, frozenset())
+            if val is None:
+                continue
+            body = comp.strings.automaton(_automaton.Automaton(prod.start, classes[mask], prod.moves))
+            if body is None:
+                continue
+            key = comp.rules.add("xkey", f'"\\"" {body} "\\""' if body else '"\\"\\""')
+            options.append(comp.rules.add("xkv", f'{key} {ws} ":" {ws} {val} {ws}'))
+        if not options:
+            return None
+        return comp.rules.add("extra", alt(options)) if len(options) > 1 else options[0]
+
+    def key_automaton(self, f: Flat, ptr: str) -> _automaton.Automaton | None:
+        """The strings valid under a flattened ``propertyNames`` schema, as an automaton; None
+        when a keyword there has no automaton (``format``, ``oneOf``, ``if``...)."""
+        if f.false:
+            return _automaton.Automaton(0, set(), [[]])
+        kw = f.keywords
+        if any(k in VALIDATION and k not in _NAME_KEYWORDS for k in kw):
+            return None
+        types = kw.get("type")
+        if isinstance(types, list) and "string" not in types:
+            return _automaton.Automaton(0, set(), [[]])
+        auts: list[_automaton.Automaton] = []
+        min_len = as_count(kw.get("minLength", 0), "minLength", ptr)
+        max_len = kw.get("maxLength")
+        if max_len is not None:
+            max_len = as_count(max_len, "maxLength", ptr)
+        if min_len or max_len is not None:
+            if max_len is not None and max_len < min_len:
+                return _automaton.Automaton(0, set(), [[]])
+            auts.append(_automaton.length(min_len, max_len))
+        if not all(isinstance(p, str) for p in f.patterns):
+            return None
+        auts += [_automaton.from_pattern(p) for p in f.patterns]
+        enum = kw.get("enum")
+        if isinstance(enum, list):
+            words = [v for v in enum if isinstance(v, str)]
+            auts.append(_automaton.complement(_automaton.excluding(words)))
+        for neg in f.negations:
+            sub = self.c.norm.flatten(neg.schema, neg.ptr, self.base)
+            inner = self.key_automaton(sub, neg.ptr)
+            if inner is None:
+                return None
+            auts.append(_automaton.complement(inner))
+        for group in f.alternatives:
+            if group.kind != "anyOf":
+                return None
+            branches = []
+            for i, b in enumerate(group.branches):
+                bptr = pointer(group.ptr, "anyOf", i)
+                inner = self.key_automaton(self.c.norm.flatten(b, bptr, group.base), bptr)
+                if inner is None:
+                    return None
+                branches.append(inner)
+            auts.append(_automaton.union(branches) if branches else _automaton.Automaton(0, set(), [[]]))
+        if not auts:
+            return _automaton.length(0, None)
+        out = auts[0]
+        for a in auts[1:]:
+            out = _automaton.intersect(out, a)
+        return out
+
+    def extras_per_pattern(
+        self,
+        keys: list[str],
+        additional: Any,
+        pattern_props: dict[str, Any],
+        names: Any,
+        names_flat: Flat | None,
+    ) -> str | None:
+        """Extra members, one rule per pattern: exact for one pattern schema and no other extra
+        keys; else keys matching no pattern are refused (a subset) and a key matching several
+        patterns of different schemas satisfies one of them (approximated)."""
         comp, ws, ptr = self.c, self.ws, self.ptr
         options: list[str] = []
         if pattern_props:
