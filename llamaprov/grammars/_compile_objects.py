@@ -22,9 +22,14 @@ from ._schema import Flat
 if TYPE_CHECKING:
     from ._compiler import Compiler
 
-# property_order="any" needs one grammar state per subset of the listed keys: 2**7 = 128 states
-# of up to 7 alternatives keeps the grammar small and llama.cpp's matcher fast
+# property_order="any" needs one grammar state per subset of the keys it tracks: objects listing
+# up to 7 keys track them all (2**7 = 128 states of up to 7 alternatives)...
 ANY_ORDER_MAX = 7
+# ...larger ones track only the keys that must be counted (required ones, those of dependencies
+# and key sets that must not all appear), the other optional keys in definition order among
+# themselves (strict) or free (approximate mode: a key may repeat), while that takes at most this
+# many states; else definition order for all
+ANY_ORDER_STATES = 1024
 # patternProperties schemas (distinct ones) split into key classes exactly; more take the old route
 MAX_PATTERN_GROUPS = 6
 # the string keywords a propertyNames schema may use for its keys to become an automaton
@@ -152,9 +157,8 @@ class ObjectBuilder:
         )
         self.memo: dict[tuple[int, int, frozenset[str], bool], int] = {}
         self.states: list[list[tuple[str, int | None]]] = []
-        if comp.any_order and 1 < len(member_exprs) <= ANY_ORDER_MAX:
-            start = self.state_any(0, frozenset())
-        else:
+        start = self.start_any() if comp.any_order and len(member_exprs) > 1 else None
+        if start is None:
             start = self.state(0, 0, frozenset(), True)
         body = self.emit(start)
         if body is None:
@@ -454,23 +458,54 @@ class ObjectBuilder:
             alts.append(("", None))
         return idx
 
-    def state_any(self, count: int, seen: frozenset[str]) -> int:
-        """Index of the state "``seen`` keys emitted in any order, ``count`` members in all".
+    def start_any(self) -> int | None:
+        """The first state of the any-order grammar; None when it would take too many states
+        (the caller keeps the definition order)."""
+        if len(self.members) <= ANY_ORDER_MAX:
+            self.tracked = frozenset(k for k, _, _ in self.members)
+        else:
+            self.tracked = self.required | self.relevant
+        # (key, member rule) of the optional keys not tracked, in definition order
+        self.untracked = [(k, kv) for k, kv, _ in self.members if k not in self.tracked]
+        self.free = bool(self.untracked) and self.c.approximating
+        n_states = 2 ** len(self.tracked) * (1 if self.free else len(self.untracked) + 1)
+        if n_states > ANY_ORDER_STATES:
+            return None
+        if self.free:
+            self.c.approx(
+                "properties", self.ptr,
+                f"{len(self.members)} properties in any order: an optional one may repeat "
+                "(reject duplicate keys when parsing)",
+            )
+        return self.state_any(0, frozenset(), 0)
 
-        Every listed key not yet seen may come next, so each key appears at most once and the
-        required ones before the end; the key text tells the alternatives apart (extras exclude
-        listed keys), so the grammar stays unambiguous.
+    def state_any(self, count: int, seen: frozenset[str], j: int) -> int:
+        """Index of the state "``seen`` tracked keys emitted in any order, ``count`` members in
+        all, untracked optional keys from the ``j``-th on may come next".
+
+        Every tracked key not yet seen may come next, so each appears at most once and the
+        required ones before the end; untracked keys come in definition order among themselves,
+        each at most once (free instead: any of them, again and again); the key text tells the
+        alternatives apart (extras exclude listed keys), so the grammar stays unambiguous.
         """
-        idx, alts = self._slot((-1, count, seen, True))
+        idx, alts = self._slot((-1 - j, count, seen, True))
         if alts is None:
             return idx
         sep, can_add, nxt_count = self._step(count)
         if can_add:
+            pos = 0
             for k, kv, _ in self.members:
-                if k not in seen:
-                    alts.append((f"{sep}{kv}", self.state_any(nxt_count, seen | {k})))
+                if k in self.tracked:
+                    if k not in seen:
+                        alts.append((f"{sep}{kv}", self.state_any(nxt_count, seen | {k}, j)))
+                    continue
+                if self.free:
+                    alts.append((f"{sep}{kv}", self.state_any(nxt_count, seen, 0)))
+                elif pos >= j:
+                    alts.append((f"{sep}{kv}", self.state_any(nxt_count, seen, pos + 1)))
+                pos += 1
             if self.extras_expr is not None:
-                alts.append((f"{sep}{self.extras_expr}", self.state_any(nxt_count, seen)))
+                alts.append((f"{sep}{self.extras_expr}", self.state_any(nxt_count, seen, j)))
         if self.required <= seen and self._may_end(count, seen):
             alts.append(("", None))
         return idx

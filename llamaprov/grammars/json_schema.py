@@ -13,9 +13,12 @@ branches), then compiled per JSON type (:mod:`._compiler` and the ``_compile_*``
 ``$ref`` targets become named rules (recursion works); references that would recurse without
 consuming input are refused. Objects keep the definition order of ``properties`` by default (what
 a model should generate); optional ones may be skipped and extra keys (when allowed) may appear
-after any emitted property. With ``property_order="any"`` an object with few enough listed
-properties accepts them in any order, each at most once (one grammar state per set of emitted
-keys); larger ones keep the definition order, which only ever rejects, never accepts, more.
+after any emitted property. With ``property_order="any"`` an object listing up to 7 properties
+accepts them in any order, each at most once (one grammar state per set of emitted keys); a larger
+one tracks only the keys that must be counted (required ones and those of dependencies) in any
+order, its other optional keys interleaved in definition order among themselves (strict: this
+only ever rejects, never accepts, more) or, with ``approximate=True``, in any order where one
+may repeat (approximated: :meth:`CompiledSchema.check` refuses duplicate keys).
 """
 
 from __future__ import annotations
@@ -68,6 +71,30 @@ class CompiledSchema:
     def approximated_keywords(self) -> tuple[str, ...]:
         """The keywords in :attr:`approximated`, each once."""
         return tuple(dict.fromkeys(k for k, _, _ in self.approximated))
+
+    def check(self, text: str, schema: Any) -> Any:
+        """The JSON value of ``text`` (output generated under this grammar), checked for what the
+        grammar may have let through: duplicate object keys, and when :attr:`approximated`, the
+        schema (``jsonschema``). Raises :class:`ValueError` saying what is wrong."""
+        data = json.loads(text, object_pairs_hook=_unique_keys)
+        if self.approximated:
+            import jsonschema
+
+            error = jsonschema.exceptions.best_match(
+                jsonschema.validators.validator_for(schema)(schema).iter_errors(data)
+            )
+            if error is not None:
+                raise ValueError(f"not valid under the schema: {error.message}")
+        return data
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r} in a JSON object")
+        out[k] = v
+    return out
 
 
 def json_schema_to_gbnf(
