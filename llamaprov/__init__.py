@@ -66,6 +66,7 @@ from .errors import (
     StructuredOutputError,
     TemplateError,
     ToolError,
+    TruncatedOutputError,
     UnsupportedSchemaError,
 )
 
@@ -145,7 +146,8 @@ __all__ = [
     "ContextError", "ContextOverflowError", "GrammarError", "HubError", "InvalidArgumentError",
     "LlamaProvError", "Memory", "Model", "ModelInfo", "ModelLoadError", "ModelNotFoundError",
     "NotSupportedError", "Sampler", "SamplerChain", "SamplingParams", "Scheduler", "StateError", "StoreError",
-    "StructuredOutputError", "TemplateError", "ToolError", "UnsupportedSchemaError", "Usage",
+    "StructuredOutputError", "TemplateError", "ToolError", "TruncatedOutputError",
+    "UnsupportedSchemaError", "Usage",
     "Vocab", "backend_devices", "chat_builtin_templates", "default_model_path", "embed_batch",
     "errors", "fit_params", "get_verbosity", "load_model", "max_devices", "max_parallel_sequences",
     "max_tensor_buft_overrides", "meta_key_str", "numa_init", "quantize", "sampling", "set_verbosity",

@@ -82,6 +82,18 @@ class StructuredOutputError(LlamaProvError):
         self.raw = raw
 
 
+class TruncatedOutputError(StructuredOutputError):
+    """A tool call or a structured output was cut off by ``max_tokens`` before it was complete.
+
+    ``raw`` is the output so far, ``max_tokens`` the budget it ran into (None where unknown);
+    raise the budget, or lower what the output must hold.
+    """
+
+    def __init__(self, message: str, *, raw: str, max_tokens: int | None) -> None:
+        super().__init__(message, raw=raw)
+        self.max_tokens = max_tokens
+
+
 class HubError(LlamaProvError):
     """A Hugging Face Hub operation failed."""
 

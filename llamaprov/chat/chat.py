@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import pathlib
 import threading
@@ -38,6 +39,10 @@ from llamaprov.errors import ClosedError, InvalidArgumentError, describe
 DEFAULT_MAX_CALLS_PER_ROUND = 16
 
 
+def _call_key(request: ContentToolRequest) -> tuple[str, str]:
+    return request.name, json.dumps(request.arguments, sort_keys=True, default=str)
+
+
 class _Run:
     """One chat call in progress: the turns it added so far and where it stands, so that an
     interruption can keep them (see :meth:`interrupted`)."""
@@ -66,6 +71,12 @@ class _Run:
                 self.contents[-1] = ContentThinking(last.thinking + event.text)
             else:
                 self.contents.append(ContentThinking(event.text))
+
+    def repeats(self, requests: Sequence[ContentToolRequest]) -> bool:
+        """Whether every one of ``requests`` repeats a call this chat call already made (the
+        same tool with the same arguments): small models loop on a call instead of answering."""
+        made = {_call_key(r) for t in self.turns for r in t.tool_requests}
+        return all(_call_key(r) in made for r in requests)
 
     def interrupted(self) -> list[Turn]:
         """The turns to keep when the call stops now: those so far, tool calls that did not run
@@ -104,8 +115,11 @@ class Chat:
 
     Create one with :func:`llamaprov.chat_llamaprov`. ``chat``/``stream`` (and their async
     variants) send user input, run requested tools (up to ``max_tool_rounds`` rounds, at most
-    ``max_calls_per_round`` calls each) and return the reply. Calls on one Chat are serialized;
-    use one Chat per thread for parallel work.
+    ``max_calls_per_round`` calls each) and return the reply. After a round whose calls all
+    repeat calls of the same chat call (same tool, same arguments) the model must answer (no
+    tools offered), as small models otherwise loop on a call. ``max_tokens`` bounds each
+    reply of the model, the calls of every tool round included, not the chat call as a whole.
+    Calls on one Chat are serialized; use one Chat per thread for parallel work.
 
     Interrupting a call (leaving a ``stream`` early, ``KeyboardInterrupt``, cancelling the
     asyncio task of an async call, or ``ctx.abort()`` on the provider's context) stops the
@@ -437,6 +451,7 @@ class Chat:
                 self._settle(run, [*run.turns, turn])
                 yield TurnDone(turn)
                 return
+            repeated = run.repeats(requests)
             run.turns.append(turn)
             run.requests, run.results = requests, []
             yield TurnDone(turn)
@@ -447,7 +462,9 @@ class Chat:
             run.turns.append(Turn("user", list(run.results)))
             run.requests = None
             rounds += 1
-            if choice not in ("auto", "none"):
+            if repeated:
+                choice = "none"  # it asked again for calls whose results it had: now the answer
+            elif choice not in ("auto", "none"):
                 choice = "auto"  # a forced call is made once; then the model may answer
 
     def _call_tool(self, request: ContentToolRequest, index: int,

@@ -39,6 +39,7 @@ from llamaprov.errors import (
     LlamaProvError,
     StateError,
     TemplateError,
+    TruncatedOutputError,
     describe,
 )
 
@@ -210,9 +211,7 @@ class LlamaProvider(Provider):
             return {}, []
         fmt = self.tool_format
         if tool_choice == "auto":
-            return {"grammar": fmt.grammar(tools), "grammar_lazy": True,
-                    "grammar_trigger_patterns": tuple(fmt.trigger_patterns(tools)),
-                    "grammar_trigger_words": tuple(fmt.trigger_words(tools))}, list(tools)
+            return fmt.auto_sampling(tools), list(tools)
         chosen = list(tools) if tool_choice == "required" else [
             t for t in tools if t.name == tool_choice
         ]
@@ -374,6 +373,12 @@ class LlamaProvider(Provider):
         A cancelled one (``ctx.abort()``) keeps ``finish_reason="cancelled"``."""
         tokens = self._count(completion)
         finish = completion.finish_reason
+        if finish == "length" and (plan.structured or parser.call_unfinished):
+            what = "structured output" if plan.structured else "tool call"
+            raw = completion.text
+            raise TruncatedOutputError(
+                f"the {what} was cut off by max_tokens={plan.max_tokens} before it was complete "
+                "(raise max_tokens)", raw=raw, max_tokens=plan.max_tokens)
         if finish != "cancelled" and not plan.structured and parser.error is None and any(
             isinstance(c, ContentToolRequest) for c in contents
         ):

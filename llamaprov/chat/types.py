@@ -16,7 +16,7 @@ import jsonschema
 import pydantic
 
 from llamaprov.chat.turns import Turn
-from llamaprov.errors import InvalidArgumentError, StructuredOutputError, describe
+from llamaprov.errors import InvalidArgumentError, StructuredOutputError, TruncatedOutputError, describe
 
 
 @dataclass(frozen=True)
@@ -162,15 +162,16 @@ def parse_structured(turn: Turn, type_: Any) -> tuple[Any, Any]:
     """(validated value, parsed JSON) of an assistant turn generated as structured output of
     ``type_`` (see :func:`validate_against_type` for the value).
 
-    Raises :class:`~llamaprov.errors.StructuredOutputError` (with ``raw``) when the output was
-    cut off by max_tokens, is not JSON, or does not match the type.
+    Raises :class:`~llamaprov.errors.StructuredOutputError` (with ``raw``) when the output is
+    not JSON or does not match the type, :class:`~llamaprov.errors.TruncatedOutputError` when
+    max_tokens cut it off.
     """
     raw = turn.text
     if turn.finish_reason == "length":
-        raise StructuredOutputError(
+        raise TruncatedOutputError(
             "structured output was cut off by max_tokens before the JSON was complete: "
             f"{describe(raw, 200)}",
-            raw=raw,
+            raw=raw, max_tokens=turn.tokens.output if turn.tokens is not None else None,
         )
     try:
         data = json.loads(raw)

@@ -22,10 +22,8 @@ from llamaprov.engine import default_model_path
 from llamaprov.integrations.langchain import ChatLlamaProv, LlamaProvEmbeddings
 
 _MODEL = {"model": str(default_model_path())}
-# Greedy and short: keeps the module fast on 2 cores. A mild repetition penalty stops the 135M
-# model from looping inside a JSON string until max_tokens (greedy, without it, "Tell me a joke
-# about cats." gave {"setup":"The cat was a cat, and the cat was a cat, and ... cut off).
-_CHAT_PARAMS = {**_MODEL, "temperature": 0, "max_tokens": 96, "repeat_penalty": 1.1}
+# What a user writes: the model and greedy decoding, nothing chosen to hide the model's behaviour.
+_CHAT_PARAMS = {**_MODEL, "temperature": 0}
 
 
 class _Capabilities:
@@ -103,14 +101,6 @@ class TestChatLlamaProvIntegration(_Capabilities, ChatModelIntegrationTests):
     def test_json_mode(self, model: BaseChatModel) -> None:
         super().test_json_mode(model)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason='With tool_choice "auto" the 135M model answers the weather question in prose '
-        "instead of starting the call object that the lazy grammar would then constrain: "
-        "'The weather in San Francisco, CA is mostly sunny with a high of 75% and the lowest "
-        "at 20%.' The same loop with the first call forced passes "
-        "(test_agent_loop_with_forced_first_call)."
-    )
     @pytest.mark.parametrize("model", [{}, {"output_version": "v1"}], indirect=True)
     def test_agent_loop(self, model: BaseChatModel) -> None:
         super().test_agent_loop(model)

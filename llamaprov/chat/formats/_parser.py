@@ -61,6 +61,8 @@ class StreamParser:
     # False while the string runs, True once it closed
     _answer_closed: bool | None = None
     error: str | None = None
+    # a call region started but did not parse (the output was cut off, or malformed)
+    call_unfinished: bool = False
 
     def __post_init__(self) -> None:
         self._buf = self.prefix
@@ -270,6 +272,7 @@ class StreamParser:
             parsed = self.fmt.parse_calls(self._region)
             calls = [(clean_json(name), clean_json(args)) for name, args, _model_id in parsed.calls]
         except Exception as exc:  # ValueError, ToolError, RecursionError (deep nesting)...
+            self.call_unfinished = True
             self.error = (f"malformed {self.fmt.name} tool call ({type(exc).__name__}: "
                           f"{str(exc)[:200]}); kept as text: {self._region[:200]!r}")
             events.append(self._record(TextDelta(self._region)))

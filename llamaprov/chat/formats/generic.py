@@ -24,6 +24,8 @@ from llamaprov.errors import describe
 
 # an answer under tool_choice="auto": {"response": "<the answer as a JSON string>"}
 ANSWER_PREFIX = '{"response": "'
+# after tool results: models without tool training otherwise call again instead of answering
+RESULT_NOTE = "Use these results to answer the user."
 
 
 @register_tool_format
@@ -97,6 +99,8 @@ class GenericFormat(ToolCallFormat):
                 for c in turn.contents
                 if isinstance(c, ContentJson)
             )
+            if lines:
+                lines.append(RESULT_NOTE)
             body = "\n".join(lines + ([text] if text else []))
             if lines and messages and messages[-1]["role"] == "user":
                 messages[-1] = {"role": "user", "content": f"{messages[-1]['content']}\n\n{body}"}
