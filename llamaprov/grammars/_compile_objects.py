@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UnsupportedSchemaError, describe
@@ -77,15 +78,23 @@ class ObjectBuilder:
         if names is not None and names is not True and names != {}:
             names_flat = comp.norm.flatten(names, pointer(ptr, "propertyNames"), self.base)
 
+        # each member's schema by key: this schema's properties/patternProperties/
+        # additionalProperties, and those of allOf branches that did not merge into them
+        self.maps = [_KeyMap(props, pattern_props, additional, ptr, self.base)]
+        for km in s.key_maps:
+            mk = km.keywords
+            mprops, mpatterns = mk.get("properties", {}), mk.get("patternProperties", {})
+            mdeclares = "properties" in mk or "patternProperties" in mk
+            madditional = mk.get("additionalProperties", comp.additional_default if mdeclares else True)
+            self.maps.append(_KeyMap(mprops, mpatterns, madditional, km.ptr, km.base))
+
         # members: (key, schema, pointer, required)
         members: list[tuple[str, Any, str, bool]] = []
-        for k, sub in props.items():
-            sch: Any = sub
-            for pat, psub in pattern_props.items():
-                if _py_search(pat, k, comp, ptr):
-                    sch = all_of(sch, psub)
-            members.append((k, sch, pointer(ptr, "properties", k), k in required))
-        defined = set(props)
+        for m in self.maps:
+            for k in m.props:
+                if k not in {x[0] for x in members}:
+                    members.append((k, self.key_schema(k), pointer(m.ptr, "properties", k), k in required))
+        defined = {x[0] for x in members}
         # keys named by required, dependencies or oneOf-of-required but not listed: listed here
         # (at the end) so the object grammar can track them
         named_keys = list(required)
@@ -98,17 +107,11 @@ class ObjectBuilder:
         for k in dict.fromkeys(named_keys):
             if k in defined:
                 continue
-            matching = [psub for pat, psub in pattern_props.items() if _py_search(pat, k, comp, ptr)]
-            if matching:
-                sch = True
-                for m in matching:
-                    sch = all_of(sch, m)
-            elif additional is False:
+            sch = self.key_schema(k)
+            if sch is False:
                 if k in required:
                     return None
                 continue
-            else:
-                sch = additional
             members.append((k, sch, pointer(ptr, "required"), k in required))
             defined.add(k)
 
@@ -165,6 +168,18 @@ class ObjectBuilder:
             return None
         return comp.rules.add("object", f'"{{" {ws} {body} "}}"')
 
+    def key_schema(self, key: str) -> Any:
+        """The schema a member's value must satisfy by its key: in every key map, its listed
+        schema and those of the patterns it matches, or the map's ``additionalProperties`` when
+        neither."""
+        sch: Any = True
+        for m in self.maps:
+            parts = [m.props[key]] if key in m.props else []
+            parts += [psub for pat, psub in m.patterns.items() if _py_search(pat, key, self.c, m.ptr)]
+            for part in parts or [m.additional]:
+                sch = all_of(sch, part)
+        return sch
+
     def _name_ok(self, key: str, names: Any) -> bool:
         import jsonschema
 
@@ -219,22 +234,28 @@ class ObjectBuilder:
         of keys. :data:`_FALLBACK` when that is not needed (:meth:`extras_per_pattern` is exact
         then) or not possible (a pattern the automata cannot read, too many states)."""
         comp, ws, ptr = self.c, self.ws, self.ptr
-        groups: dict[str, tuple[Any, list[str]]] = {}  # patterns by schema (JSON text)
-        for pat, psub in pattern_props.items():
-            groups.setdefault(json.dumps(psub, sort_keys=True), (psub, []))[1].append(pat)
-        schemas = [g[0] for g in groups.values()]
-        if names_flat is None:
-            if not groups:
+        # per key map: its patterns grouped by schema (JSON text), and its additionalProperties
+        maps: list[tuple[list[tuple[Any, list[str]]], Any, _KeyMap]] = []
+        for m in self.maps:
+            groups: dict[str, tuple[Any, list[str]]] = {}
+            for pat, psub in m.patterns.items():
+                groups.setdefault(json.dumps(psub, sort_keys=True), (psub, []))[1].append(pat)
+            maps.append((list(groups.values()), m.additional, m))
+        if len(maps) == 1 and names_flat is None:
+            groups_list = maps[0][0]
+            if not groups_list:
                 return _FALLBACK
-            if len(groups) == 1 and additional is False:
+            if len(groups_list) == 1 and additional is False:
                 return _FALLBACK  # one schema for every pattern key: pattern_key is exact
             if additional is not False and all(
-                json.dumps(x, sort_keys=True) == json.dumps(additional, sort_keys=True)
-                or (trivial(x) and trivial(additional))
-                for x in schemas
+                json.dumps(g[0], sort_keys=True) == json.dumps(additional, sort_keys=True)
+                or (trivial(g[0]) and trivial(additional))
+                for g in groups_list
             ):
-                groups = {}  # every extra key has the same schema: patterns do not matter
-        if len(groups) > MAX_PATTERN_GROUPS:
+                maps = [([], additional, maps[0][2])]  # every extra key has the same schema
+        # (map index, schema, patterns) of each pattern group, in the product's order
+        flat_groups = [(i, g[0], g[1]) for i, (gs, _, _) in enumerate(maps) for g in gs]
+        if len(flat_groups) > MAX_PATTERN_GROUPS:
             return _FALLBACK
         try:
             names_aut = None
@@ -244,7 +265,7 @@ class ObjectBuilder:
                     return _FALLBACK
             parts = [
                 _automaton.determinize(_automaton.union([_automaton.from_pattern(p) for p in pats]))
-                for _, pats in groups.values()
+                for _, _, pats in flat_groups
             ]
             parts.append(_automaton.excluding(keys))
             if names_aut is not None:
@@ -252,22 +273,23 @@ class ObjectBuilder:
             prod, tuples = _automaton.product(parts)
         except (_automaton.TooLarge, _regex.RegexUnsupported):
             return _FALLBACK
-        n = len(groups)
-        classes: dict[int, set[int]] = {}  # bit set of the patterns matched -> product states
+        n = len(flat_groups)
+        classes: dict[int, set[int]] = {}  # bit set of the pattern groups matched -> product states
         for q, states in enumerate(tuples):
             if all(states[i] in parts[i].accept for i in range(n, len(parts))):
                 mask = sum(1 << i for i in range(n) if states[i] in parts[i].accept)
                 classes.setdefault(mask, set()).add(q)
-        pats = [g[1] for g in groups.values()]
         options: list[str] = []
         for mask in sorted(classes):
-            if mask == 0:
-                sch, sptr = additional, pointer(ptr, "additionalProperties")
-            else:
-                sch, sptr = True, pointer(ptr, "patternProperties", pats[mask.bit_length() - 1][0])
-                for i in range(n):
-                    if mask >> i & 1:
-                        sch = all_of(sch, schemas[i])
+            sch: Any = True
+            sptr = pointer(ptr, "additionalProperties")
+            for i, (_, madditional, m) in enumerate(maps):
+                hit = [j for j in range(n) if mask >> j & 1 and flat_groups[j][0] == i]
+                if not hit:
+                    sch = all_of(sch, madditional)
+                for j in hit:
+                    sch = all_of(sch, flat_groups[j][1])
+                    sptr = pointer(m.ptr, "patternProperties", flat_groups[j][2][0])
             if sch is False:
                 continue
             val = comp.value(sch, sptr, self.base, frozenset())
@@ -345,6 +367,9 @@ class ObjectBuilder:
         keys; else keys matching no pattern are refused (a subset) and a key matching several
         patterns of different schemas satisfies one of them (approximated)."""
         comp, ws, ptr = self.c, self.ws, self.ptr
+        if len(self.maps) > 1:
+            comp.approx("patternProperties", ptr, "extra keys of allOf branches with different "
+                        "patternProperties/additionalProperties (checked against the first only)")
         options: list[str] = []
         if pattern_props:
             distinct = {json.dumps(v, sort_keys=True) for v in pattern_props.values()}
@@ -551,6 +576,18 @@ class ObjectBuilder:
             return name
 
         return expr(start)
+
+
+@dataclass
+class _KeyMap:
+    """properties, patternProperties and additionalProperties (the default applied) of one
+    schema an object's members must satisfy by key."""
+
+    props: dict[str, Any]
+    patterns: dict[str, Any]
+    additional: Any
+    ptr: str
+    base: str
 
 
 def _py_search(pattern: str, key: str, comp: Compiler, ptr: str) -> bool:

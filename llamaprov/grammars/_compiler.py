@@ -287,7 +287,7 @@ class Compiler:
             if standalone:
                 e = self.value(b, bptr, gbase, guard)
             else:
-                merged = self.norm.merge(rest, self.norm.flatten(b, bptr, gbase), bptr)
+                merged = self.norm.merge(rest, self.norm.flatten(b, bptr, gbase), bptr, gbase)
                 e, folded = self.flat_folded(merged, bptr, gbase, guard)
             if e is not None:
                 exprs.append(e)
@@ -326,7 +326,7 @@ class Compiler:
         """oneOf of branches that only list required keys: exactly one list must be complete."""
         exprs = []
         for i, req in enumerate(reqs):
-            branch = self.norm.merge(rest, Flat({"type": ["object"], "required": req}), ptr)
+            branch = self.norm.merge(rest, Flat({"type": ["object"], "required": req}), ptr, base)
             others = [r for j, r in enumerate(reqs) if j != i]
             if any(set(o) <= set(req) for o in others):
                 continue  # whenever branch i matches, so does another one
@@ -386,7 +386,7 @@ class Compiler:
         checks = {k: x for k, x in s.keywords.items() if k in SCALAR_KEYWORDS and k != "type"}
         if s.patterns:
             checks["allOf"] = [{"pattern": p} for p in s.patterns]
-        if isinstance(v, (list, dict)) and any(k in CONTAINER_KEYWORDS for k in s.keywords):
+        if isinstance(v, (list, dict)) and (s.key_maps or any(k in CONTAINER_KEYWORDS for k in s.keywords)):
             self.unsupported("enum", ptr, "enum of arrays/objects next to array/object keywords")
         if not checks:
             return True

@@ -2,21 +2,24 @@
 
 ``$ref`` siblings and ``allOf`` are merged into one set of keywords (bounds tightened, types and
 enums intersected, required lists joined, subschemas of the same keyword combined with
-:func:`all_of`); ``anyOf``/``oneOf``/``not``/``pattern`` are kept as typed combinators. What
-cannot be merged exactly is refused through the compiler's ``unsupported`` policy.
+:func:`all_of`); ``anyOf``/``oneOf``/``not``/``pattern`` are kept as typed combinators, and so are
+the member schemas by key of branches whose ``properties``/``patternProperties``/
+``additionalProperties`` do not merge into one set (:class:`~._schema.KeyMap`). What cannot be
+merged exactly is refused through the compiler's ``unsupported`` policy.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from fractions import Fraction
 from typing import Any
 
 from ..errors import UnsupportedSchemaError, describe
-from ._keywords import TYPES, VALIDATION, Unsupported, json_key, pointer
+from ._keywords import TYPES, VALIDATION, Unsupported, json_key, pointer, trivial
 from ._refs import SchemaIndex
-from ._schema import Alternatives, Flat, Negation
+from ._schema import Alternatives, Flat, KeyMap, Negation
 
 # $ref chains and allOf nesting deeper than this are refused
 MAX_DEPTH = 40
@@ -58,7 +61,7 @@ class Normalizer:
                 parts.append(self.flatten(sub, pointer(ptr, "allOf", i), base, depth + 1))
         flat = self._normalize(s, ptr, base)
         for p in parts:
-            flat = self.merge(flat, p, ptr)
+            flat = self.merge(flat, p, ptr, base)
         return flat
 
     def _normalize(self, s: dict[str, Any], ptr: str, base: str) -> Flat:
@@ -116,10 +119,12 @@ class Normalizer:
         patterns = (s.pop("pattern"),) if "pattern" in s else ()
         return Flat(s, alternatives=tuple(alternatives), negations=negations, patterns=patterns)
 
-    def merge(self, a: Flat, b: Flat, ptr: str) -> Flat:
+    def merge(self, a: Flat, b: Flat, ptr: str, base: str = "") -> Flat:
         """Schema accepting what both ``a`` and ``b`` accept."""
-        out = dict(a.keywords)
+        out = {k: v for k, v in a.keywords.items() if k not in _KEY_MAP}
         for key, vb in b.keywords.items():
+            if key in _KEY_MAP:
+                continue
             if key not in out:
                 out[key] = vb
                 continue
@@ -149,7 +154,7 @@ class Normalizer:
                 "maxContains",
             ):
                 out[key] = min(va, vb)
-            elif key in ("items", "propertyNames", "contains", "additionalProperties"):
+            elif key in ("items", "propertyNames", "contains"):
                 out[key] = all_of(va, vb)
             elif key == "uniqueItems":
                 out[key] = bool(va) or bool(vb)
@@ -164,17 +169,13 @@ class Normalizer:
                     self.approximate("multipleOf", ptr, f"cannot combine multipleOf {va} and {vb}")
                     merged_step = va
                 out[key] = merged_step
-            elif key in ("format", "prefixItems", "patternProperties", "dependentSchemas") and (
+            elif key in ("format", "prefixItems", "dependentSchemas") and (
                 json.dumps(va, sort_keys=True) != json.dumps(vb, sort_keys=True)
             ):
                 (self.unsupported if key == "format" else self.approximate)(
                     key, ptr, "two different values in allOf"
                 )
-        if ("properties" in a.keywords and "properties" in b.keywords) or (
-            ("properties" in a.keywords or "properties" in b.keywords)
-            and ("additionalProperties" in a.keywords or "additionalProperties" in b.keywords)
-        ):
-            out["properties"] = self._merge_properties(a, b, ptr)
+        apart = self._merge_key_maps(a.keywords, b.keywords, out, ptr, base)
         return Flat(
             out,
             false=a.false or b.false,
@@ -182,20 +183,54 @@ class Normalizer:
             negations=a.negations + b.negations,
             patterns=a.patterns + b.patterns,
             absent_all=a.absent_all + b.absent_all,
+            key_maps=a.key_maps + b.key_maps + apart,
         )
 
-    def _merge_properties(self, a: Flat, b: Flat, ptr: str) -> dict[str, Any]:
-        if "patternProperties" in a.keywords or "patternProperties" in b.keywords:
-            self.unsupported("patternProperties", ptr, "merged with other properties in allOf")
-        pa, pb = a.keywords.get("properties", {}), b.keywords.get("properties", {})
-        if not isinstance(pa, dict) or not isinstance(pb, dict):
-            raise UnsupportedSchemaError("properties", ptr, "expected an object")
-        merged: dict[str, Any] = {}
-        for k in list(dict.fromkeys([*pa, *pb])):
-            sa = pa[k] if k in pa else a.keywords.get("additionalProperties", True)
-            sb = pb[k] if k in pb else b.keywords.get("additionalProperties", True)
-            merged[k] = all_of(sa, sb)
-        return merged
+    def _merge_key_maps(
+        self, ka: dict[str, Any], kb: dict[str, Any], out: dict[str, Any], ptr: str, base: str
+    ) -> tuple[KeyMap, ...]:
+        """Put the merged ``properties``/``patternProperties``/``additionalProperties`` of ``ka``
+        and ``kb`` into ``out``; when they do not make one set (a key matching a pattern of one
+        side and none of the other's also needs the other's ``additionalProperties``), ``out``
+        keeps ``ka``'s and ``kb``'s are returned as a :class:`KeyMap` to hold as well.
+
+        In the merged set a listed key gets both sides' schema for it (a side that does not list
+        it: nothing when one of its patterns matches, since patterns apply to listed keys anyway,
+        else its ``additionalProperties``); patterns are joined; ``additionalProperties`` of both
+        hold for keys listed nowhere that match no pattern."""
+        ma = {k: ka[k] for k in _KEY_MAP if k in ka}
+        mb = {k: kb[k] for k in _KEY_MAP if k in kb}
+        if not ma or not mb:
+            out.update(ma or mb)
+            return ()
+        pa, pb = ma.get("properties", {}), mb.get("properties", {})
+        ppa, ppb = ma.get("patternProperties", {}), mb.get("patternProperties", {})
+        for name, value in (("properties", pa), ("properties", pb), ("patternProperties", ppa),
+                            ("patternProperties", ppb)):
+            if not isinstance(value, dict):
+                raise UnsupportedSchemaError(name, ptr, f"expected an object, got {describe(value)}")
+        adda, addb = ma.get("additionalProperties", True), mb.get("additionalProperties", True)
+        apart = (KeyMap(mb, ptr, base),)
+        if (ppa and not trivial(addb)) or (ppb and not trivial(adda)):
+            out.update(ma)
+            return apart
+        props: dict[str, Any] = {}
+        for k in dict.fromkeys([*pa, *pb]):
+            sa, sb = _key_schema(pa, ppa, adda, k), _key_schema(pb, ppb, addb, k)
+            if sa is _UNKNOWN or sb is _UNKNOWN:
+                out.update(ma)
+                return apart
+            props[k] = all_of(sa, sb)
+        patterns = dict(ppa)
+        for pat, sub in ppb.items():
+            patterns[pat] = all_of(patterns[pat], sub) if pat in patterns else sub
+        if props or "properties" in ma or "properties" in mb:
+            out["properties"] = props
+        if patterns:
+            out["patternProperties"] = patterns
+        if "additionalProperties" in ma or "additionalProperties" in mb:
+            out["additionalProperties"] = all_of(adda, addb)
+        return ()
 
     def fold_negations(self, s: Flat) -> Flat:
         """``s`` with the ``not`` forms we can express folded into its keywords; refuse the others."""
@@ -248,6 +283,24 @@ class Normalizer:
 
 
 _ALL_OF_CACHE: dict[tuple[int, int], tuple[Any, Any, dict[str, Any]]] = {}
+# the keywords that give each object member its schema by key
+_KEY_MAP = ("properties", "patternProperties", "additionalProperties")
+_UNKNOWN = object()  # _key_schema: a pattern Python cannot evaluate
+
+
+def _key_schema(props: dict[str, Any], patterns: dict[str, Any], additional: Any, key: str) -> Any:
+    """What one side of a merge asks of member ``key`` beyond its patterns (which the object
+    grammar applies to every key): its listed schema, nothing when a pattern matches, else its
+    ``additionalProperties``."""
+    if key in props:
+        return props[key]
+    for pat in patterns:
+        try:
+            if re.search(pat, key):
+                return True
+        except re.error:
+            return _UNKNOWN
+    return additional
 
 
 def all_of(a: Any, b: Any) -> Any:

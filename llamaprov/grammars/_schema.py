@@ -3,7 +3,9 @@
 Flattening a JSON Schema (any draft) gives a :class:`Flat`: ``$ref`` and ``allOf`` merged in,
 draft differences removed, and what does not merge into single keyword values kept in fields of
 its own: ``anyOf``/``oneOf`` groups, ``not`` subschemas, patterns (all must match), key sets an
-object must not hold all of, and whether the schema is false (accepts nothing).
+object must not hold all of, the member schemas by key of ``allOf`` branches that do not merge
+into one ``properties``/``patternProperties``/``additionalProperties`` set, and whether the
+schema is false (accepts nothing).
 """
 
 from __future__ import annotations
@@ -33,6 +35,17 @@ class Negation:
     ptr: str
 
 
+@dataclass(frozen=True, eq=False)
+class KeyMap:
+    """An ``allOf`` branch's ``properties``/``patternProperties``/``additionalProperties`` (only
+    those keywords, raw) that must hold next to the flat schema's own: each member's value must
+    also satisfy the schema this map gives its key."""
+
+    keywords: dict[str, Any]
+    ptr: str  # JSON pointer of the schema holding the keywords
+    base: str  # base URI their references resolve against
+
+
 @dataclass(eq=False, slots=True)
 class Flat:
     """A flattened schema: an instance is valid when it satisfies all of these at once.
@@ -52,12 +65,13 @@ class Flat:
     negations: tuple[Negation, ...] = ()  # none may match
     patterns: tuple[str, ...] = ()  # a string must match every one
     absent_all: tuple[tuple[str, ...], ...] = ()  # an object must not hold all keys of any
+    key_maps: tuple[KeyMap, ...] = ()  # member schemas by key that must hold as well
 
     def constrains(self) -> bool:
         """Whether anything here constrains instances (else any JSON value is valid)."""
         return (
             self.false
-            or bool(self.alternatives or self.negations or self.patterns or self.absent_all)
+            or bool(self.alternatives or self.negations or self.patterns or self.absent_all or self.key_maps)
             or any(k in VALIDATION for k in self.keywords)
         )
 

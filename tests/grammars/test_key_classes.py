@@ -67,3 +67,49 @@ def test_property_names_next_to_listed_properties() -> None:
     }
     values = [{"id": 1}, {"id": "x"}, {"abc": "x"}, {"abcd": 1}, {"bad": 1}, {"id": 1, "ok": None}]
     assert _accepts(schema, values) == [True, False, True, False, False, True]
+
+
+def test_all_of_branches_keep_their_own_key_maps() -> None:
+    # a key matching one branch's pattern also needs the other branch's additionalProperties
+    schema = {"allOf": [{"additionalProperties": False}, {"patternProperties": {"x": {}}}]}
+    assert _accepts(schema, [{}, {"x": 1}, {"y": 1}]) == [True, False, False]
+    schema = {"allOf": [{"patternProperties": {"x": {"type": "string"}}},
+                        {"additionalProperties": {"type": "integer"}}]}
+    assert _accepts(schema, [{"x": 1}, {"x": "s"}, {"y": 1}, {"y": "s"}]) == [False, False, True, False]
+    # patterns of both branches, no additionalProperties: one merged set
+    schema = {"type": "object", "minProperties": 1, "allOf": [
+        {"patternProperties": {"a": {"type": "number", "minimum": 10}}},
+        {"patternProperties": {"b": {"type": "number", "minimum": 3}}}]}
+    values = [{"a": 15, "b": 5}, {"a": 15, "b": 2}, {"a": 9, "b": 5}, {"ab": 9}, {"ab": 10}, {"c": "x"}]
+    assert _accepts(schema, values) == [True, False, False, False, True, True]
+    assert compile_schema(schema, approximate=True).exact
+
+
+def _random_objects(n: int) -> list[dict[str, Any]]:
+    import random
+
+    rng = random.Random(5)
+    keys = ["a", "b", "ab", "ba", "abc", "c", "cc", "abcd", "xyz", "bbbb"]
+    values: list[Any] = [0, 1, 5, 12, "s", None, [], True]
+    return [{rng.choice(keys): rng.choice(values) for _ in range(rng.randint(0, 4))} for _ in range(n)]
+
+
+def test_key_maps_agree_with_jsonschema() -> None:
+    import jsonschema
+
+    schemas = [
+        {"type": "object", "allOf": [{"patternProperties": {"^.{1,3}$": False}, "additionalProperties": True},
+                                     {"patternProperties": {"a": True}, "additionalProperties": False},
+                                     {"patternProperties": {"b": True}, "additionalProperties": False}]},
+        {"type": "object", "properties": {"c": {"type": "string"}},
+         "allOf": [{"properties": {"ab": {"type": "integer"}}, "patternProperties": {"b": {"maximum": 5}},
+                    "additionalProperties": {"type": "null"}},
+                   {"patternProperties": {"^a": {"type": ["integer", "string"]}}}]},
+        {"type": "object", "propertyNames": {"maxLength": 3},
+         "patternProperties": {"a": {"type": "integer"}, "b": {"minimum": 1}, "c": False},
+         "additionalProperties": {"type": "boolean"}},
+    ]
+    objects = _random_objects(300)
+    for schema in schemas:
+        expected = [jsonschema.Draft202012Validator(schema).is_valid(o) for o in objects]
+        assert _accepts(schema, objects) == expected, schema
