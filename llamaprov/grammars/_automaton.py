@@ -16,11 +16,12 @@ Work is bounded: an automaton or product with more than :data:`MAX_STATES` state
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import _regex
-from ._builder import ANY_RANGES, Ranges, alt, normalize, subtract
+from ._builder import ANY_RANGES, MAX_CODEPOINT, Ranges, alt, normalize, subtract
 from ._builder import intersect as intersect_ranges
 
 MAX_STATES = 1500
@@ -292,41 +293,67 @@ def determinize(aut: Automaton) -> Automaton:
 
 
 def minimize(d: Automaton) -> Automaton:
-    """A complete deterministic automaton with equivalent states merged (Moore's partition
-    refinement: states stay together while they agree on acceptance and, for every code point,
-    on the class of the state they move to)."""
+    """A complete deterministic automaton with equivalent states merged (Hopcroft's partition
+    refinement over the code point intervals no move boundary splits)."""
     n = len(d.moves)
-    cls = [1 if q in d.accept else 0 for q in range(n)]
-    count = len(set(cls))
-    while True:
-        sigs: dict[tuple[object, ...], int] = {}
-        new = []
-        for q in range(n):
-            by_cls: dict[int, list[tuple[int, int]]] = {}
-            for r, t in d.moves[q]:
-                by_cls.setdefault(cls[t], []).extend(r)
-            sig = (cls[q], *sorted((normalize(rs), c) for c, rs in by_cls.items()))
-            new.append(sigs.setdefault(sig, len(sigs)))
-        cls = new
-        if len(sigs) == count:
-            break
-        count = len(sigs)
+    bounds = sorted({0, *(x for m in d.moves for r, _ in m for lo, hi in r for x in (lo, hi + 1))})
+    bounds = [b for b in bounds if b <= MAX_CODEPOINT]
+    k = len(bounds)
+    # inverse[a][t]: the states that move to t on interval a
+    inverse: list[dict[int, list[int]]] = [{} for _ in range(k)]
+    for q, m in enumerate(d.moves):
+        for r, t in m:
+            for lo, hi in r:
+                for a in range(bisect.bisect_left(bounds, lo), bisect.bisect_right(bounds, hi)):
+                    inverse[a].setdefault(t, []).append(q)
+    accepting = set(d.accept)
+    blocks = [b for b in (accepting, set(range(n)) - accepting) if b]
+    block_of = [0] * n
+    for i, b in enumerate(blocks):
+        for q in b:
+            block_of[q] = i
+    waiting = list(range(len(blocks)))
+    queued = set(waiting)
+    while waiting:
+        splitter = waiting.pop()
+        queued.discard(splitter)
+        members = list(blocks[splitter])
+        for a in range(k):
+            inv = inverse[a]
+            touched: dict[int, set[int]] = {}
+            for t in members:
+                for q in inv.get(t, ()):
+                    touched.setdefault(block_of[q], set()).add(q)
+            for b, part in touched.items():
+                if len(part) == len(blocks[b]):
+                    continue
+                new = len(blocks)
+                blocks.append(part)
+                blocks[b] -= part
+                for q in part:
+                    block_of[q] = new
+                if b in queued or len(part) <= len(blocks[b]):
+                    waiting.append(new)
+                    queued.add(new)
+                else:
+                    waiting.append(b)
+                    queued.add(b)
     # renumber with the start first, in order of first appearance
-    order: dict[int, int] = {cls[d.start]: 0}
+    order: dict[int, int] = {block_of[d.start]: 0}
     for q in range(n):
-        order.setdefault(cls[q], len(order))
+        order.setdefault(block_of[q], len(order))
     moves: list[list[tuple[Ranges, int]]] = [[] for _ in order]
     done: set[int] = set()
     for q in range(n):
-        c = order[cls[q]]
+        c = order[block_of[q]]
         if c in done:
             continue
         done.add(c)
         by_target: dict[int, list[tuple[int, int]]] = {}
         for r, t in d.moves[q]:
-            by_target.setdefault(order[cls[t]], []).extend(r)
+            by_target.setdefault(order[block_of[t]], []).extend(r)
         moves[c] = [(normalize(rs), t) for t, rs in by_target.items()]
-    return Automaton(0, {order[cls[q]] for q in d.accept}, moves)
+    return Automaton(0, {order[block_of[q]] for q in d.accept}, moves)
 
 
 def complement(aut: Automaton) -> Automaton:
