@@ -327,7 +327,8 @@ def has_anchor(node: Node) -> bool:
 
 
 def split_anchored(node: Node) -> list[tuple[bool, bool, Node]]:
-    """Top-level branches as (anchored at start, anchored at end, anchor-free node)."""
+    """Top-level branches as (anchored at start, anchored at end, anchor-free node); a
+    repetition at an unanchored edge keeps only its minimum count (the same strings match)."""
     if node[0] == "alt":
         out = []
         for b in node[1]:
@@ -346,7 +347,20 @@ def split_anchored(node: Node) -> list[tuple[bool, bool, Node]]:
     if len(items) == 1 and items[0][0] == "alt" and has_anchor(items[0]):
         inner = split_anchored(items[0])
         return [(s or start, e or end, n) for s, e, n in inner]
-    body: Node = ("seq", items)
     if any(has_anchor(i) for i in items):
         raise RegexUnsupported("anchor inside the pattern")
-    return [(start, end, body)]
+    # a search needs only the shortest repetition at an unanchored edge: "x{1,255}" without
+    # anchors matches where "x" does, "ab?" where "a" does
+    if not end:
+        while items and items[-1][0] == "rep" and items[-1][2] != items[-1][3]:
+            rep = items.pop()
+            if rep[2]:
+                items.append(("rep", rep[1], rep[2], rep[2]))
+                break
+    if not start:
+        while items and items[0][0] == "rep" and items[0][2] != items[0][3]:
+            rep = items.pop(0)
+            if rep[2]:
+                items.insert(0, ("rep", rep[1], rep[2], rep[2]))
+                break
+    return [(start, end, ("seq", items))]

@@ -11,7 +11,7 @@ import pytest
 from llamaprov.grammars import _automaton as A
 
 PATTERNS = ["a", "^a.b$", "[allow|disallow]", "/.*/", "^(ab|a)*c$", "x{2,3}", "^$", "\\d+", "^a|b$",
-            "^[a-z]{1,3}$"]
+            "^[a-z]{1,3}$", "[a-c1]{1,255}", "ab?", "b*a{2,}c?$", "^x?a{1,4}"]
 # no "\n": Python's "$" also matches before a final newline, ECMA-262's does not
 WORDS = ["".join(random.Random(i).choice("abcx/1é") for _ in range(i % 7)) for i in range(1500)]
 
@@ -50,6 +50,12 @@ def test_minimize_merges_equivalent_states() -> None:
     # ".*a.*": before an "a" and after one (the accepting sink), plus nothing else
     assert len(A.determinize(A.from_pattern("a")).moves) == 2
     assert len(A.determinize(A.from_pattern("/.*/")).moves) == 3
+
+
+def test_unanchored_repetition_keeps_its_minimum() -> None:
+    # "[a-c1]{1,255}" searched matches where "[a-c1]" does: two states, not 256
+    assert len(A.determinize(A.from_pattern("[a-c1]{1,255}")).moves) == 2
+    assert len(A.determinize(A.from_pattern("^[a-c1]{1,255}$")).moves) == 257
 
 
 def test_product_tracks_every_component() -> None:
