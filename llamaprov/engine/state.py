@@ -2,10 +2,11 @@
 
 The whole context (:func:`get_state`, :func:`save_state`) or one sequence (:func:`get_seq_state`,
 :func:`save_seq_state`), as bytes or as files in llama.cpp's own session formats. Restoring
-checks what llama.cpp does not before handing it the data (the file's magic and version, the
-token count against the context, a file that ends early); when llama.cpp still refuses the
-data (another model's state, a damaged file), the context's memory is cleared so that it stays
-usable, and :class:`~llamaprov.errors.StateError` names the file or the reason.
+reads files in Python and hands llama.cpp only bytes, through its readers that check every
+read against the data's length (its file readers abort the process on data that ends early).
+When llama.cpp still refuses the data (another model's state, a damaged file), the context's
+memory is cleared so that it stays usable, and :class:`~llamaprov.errors.StateError` names the
+file or the reason.
 
 :class:`~llamaprov.engine.Context` exposes these as methods (``ctx.save_state(path, tokens)``...).
 """
@@ -34,6 +35,7 @@ SEQ_FLAGS = {"swa_only": 1, "on_device": 2, "partial_only": 4}
 # the file headers llama.cpp writes: magic and version (uint32 each), then a uint32 token count
 _SESSION = (int(lib.LLAMA_SESSION_MAGIC), int(lib.LLAMA_SESSION_VERSION))
 _SEQUENCE = (int(lib.LLAMA_STATE_SEQ_MAGIC), int(lib.LLAMA_STATE_SEQ_VERSION))
+_SEQ_HEADER = 8  # bytes the per-sequence bytes form puts before what its file form holds
 
 
 def _flags(flags: int | str | Iterable[str]) -> int:
@@ -75,22 +77,34 @@ def _refused(ctx: Context, what: str) -> StateError:
     return StateError(f"{what}{': ' + reason if reason else ''} (the context's memory was cleared)")
 
 
-def _check_file(path: pathlib.Path, header: tuple[int, int], ctx: Context) -> None:
-    """What llama.cpp reads before it trusts a session file: magic, version, token count."""
+def _read_file(path: pathlib.Path, header: tuple[int, int], ctx: Context) -> tuple[list[int], bytes]:
+    """(tokens, state data) of a session or sequence state file, read and checked in Python.
+
+    llama.cpp's own file readers abort the process on state data that ends early, so restoring
+    goes through its bytes readers, which check every read against the data's length.
+    """
     kind = "session" if header == _SESSION else "sequence state"
     try:
-        with path.open("rb") as fh:
-            head = fh.read(12)
+        data = path.read_bytes()
     except OSError as exc:
         raise StateError(f"cannot read the state file {str(path)!r}: {exc}") from exc
-    if len(head) < 12:
-        raise StateError(f"{str(path)!r} is not a llama.cpp {kind} file (it ends after {len(head)} bytes)")
-    magic, version, n_tokens = struct.unpack("<III", head)
+    if len(data) < 12:
+        raise StateError(f"{str(path)!r} is not a llama.cpp {kind} file (it ends after {len(data)} bytes)")
+    magic, version, n_tokens = struct.unpack_from("<III", data)
     if (magic, version) != header:
         raise StateError(f"{str(path)!r} is not a llama.cpp {kind} file of this version "
                          f"(magic {magic:#x} version {version}, expected {header[0]:#x} version {header[1]})")
     if n_tokens > ctx.n_ctx:
         raise StateError(f"{str(path)!r} holds {n_tokens} tokens, more than this context's {ctx.n_ctx}")
+    end = 12 + 4 * n_tokens
+    if len(data) <= end:
+        raise StateError(f"{str(path)!r} ends before its state data ({len(data)} bytes)")
+    tokens = list(struct.unpack_from(f"<{n_tokens}i", data, 12))
+    try:
+        ctx.model._check_tokens(tokens)
+    except InvalidArgumentError as exc:
+        raise StateError(f"{str(path)!r} holds tokens this model does not have: {exc}") from exc
+    return tokens, data[end:]
 
 
 def _path(path: str | os.PathLike[str]) -> pathlib.Path:
@@ -147,17 +161,13 @@ def save_state(ctx: Context, path: str | os.PathLike[str], tokens: Sequence[int]
 def load_state(ctx: Context, path: str | os.PathLike[str]) -> list[int]:
     """Restore a file from :func:`save_state`; returns the tokens saved with it."""
     source = _path(path)
-    _check_file(source, _SESSION, ctx)
-    cap = ctx.n_ctx
-    out = (lib.llama_token * cap)()
-    count = ctypes.c_size_t(0)
+    tokens, data = _read_file(source, _SESSION, ctx)
+    buf, size = _buffer(data)
     with ctx._locked(), ctx._native:
         recent_log(clear=True)
-        ok = lib.llama_state_load_file(ctx._ptr, c_str(str(source), "state path"), out, cap,
-                                       ctypes.byref(count))
-        if not ok:
+        if int(lib.llama_state_set_data(ctx._ptr, buf, size)) == 0:
             raise _refused(ctx, f"cannot restore the state file {str(source)!r}")
-        tokens = list(out[:count.value])
+        ctx.memory._forget_all()
         _record(ctx, 0, tokens)
     return tokens
 
@@ -206,16 +216,18 @@ def save_seq_state(ctx: Context, path: str | os.PathLike[str], seq: int, tokens:
 def load_seq_state(ctx: Context, path: str | os.PathLike[str], seq: int) -> list[int]:
     """Restore a file from :func:`save_seq_state` into sequence ``seq``; returns its tokens."""
     source, seq = _path(path), _seq(ctx, seq)
-    _check_file(source, _SEQUENCE, ctx)
-    cap = ctx.n_ctx
-    out = (lib.llama_token * cap)()
-    count = ctypes.c_size_t(0)
+    tokens, data = _read_file(source, _SEQUENCE, ctx)
     with ctx._locked(), ctx._native:
         recent_log(clear=True)
-        read = int(lib.llama_state_seq_load_file(ctx._ptr, c_str(str(source), "state path"), seq, out, cap,
-                                                 ctypes.byref(count)))
-        if read == 0:
+        lib.llama_memory_seq_rm(lib.llama_get_memory(ctx._ptr), seq, -1, -1)
+        ctx.memory._forget(seq, None)
+        # the bytes form opens with a header the file form lacks: take it from the (now
+        # empty) sequence; should it ever change size, llama.cpp refuses the data below
+        size = int(lib.llama_state_seq_get_size_ext(ctx._ptr, seq, 0))
+        empty = (ctypes.c_uint8 * max(size, 1))()
+        n = int(lib.llama_state_seq_get_data_ext(ctx._ptr, empty, size, seq, 0))
+        buf, total = _buffer(bytes(empty[:min(n, _SEQ_HEADER)]) + data)
+        if int(lib.llama_state_seq_set_data_ext(ctx._ptr, buf, total, seq, 0)) == 0:
             raise _refused(ctx, f"cannot restore the sequence state file {str(source)!r}")
-        tokens = list(out[:count.value])
         _record(ctx, seq, tokens)
     return tokens
