@@ -340,16 +340,10 @@ class LlamaProvider(Provider):
         ctx = self.context
         if ctx.loras or n_tokens >= ctx.n_ctx:
             return 0
-        # llama.cpp's file reader aborts the process on state data that ends early; its reader
-        # of bytes refuses it. So the data goes through the bytes reader first (after the
-        # header its bytes open with, taken from an empty sequence): what it takes whole, the
-        # file reader then reads again, with the tokens the next request reuses.
-        data = pathlib.Path(path).read_bytes()
-        head = 12 + 4 * n_tokens  # magic, version, token count, tokens (uint32 / int32 each)
-        if len(data) <= head or struct.unpack_from("<I", data, 8)[0] != n_tokens:
+        with pathlib.Path(path).open("rb") as fh:
+            head = fh.read(12)  # magic, version, token count
+        if len(head) < 12 or struct.unpack_from("<I", head, 8)[0] != n_tokens:
             raise StateError(f"the saved cache does not hold the {n_tokens} tokens announced")
-        ctx.memory.seq_rm(0, -1, -1)
-        ctx.set_seq_state(ctx.get_seq_state(0)[:8] + data[head:], 0)
         tokens = ctx.load_seq_state(path, 0)
         self._stale, self._kv_lora = False, None
         if len(tokens) != n_tokens or ctx.memory.tokens(0) != tokens:
