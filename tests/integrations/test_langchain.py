@@ -231,3 +231,20 @@ def test_timeout_stops_a_long_generation(default_model_path: pathlib.Path) -> No
     with pytest.raises(TimeoutError, match="timeout"):
         slow.invoke("Write a long story about a dragon.")
     assert time.monotonic() - start < 30
+
+
+def test_every_engine_sampling_knob_is_a_field_with_the_engines_checks(model: Model) -> None:
+    import dataclasses
+
+    from llamaprov.engine import SamplingParams
+
+    knobs = [f.name for f in dataclasses.fields(SamplingParams) if not f.name.startswith("grammar")]
+    assert not [k for k in knobs if k not in ChatLlamaProv.model_fields]
+    llm = ChatLlamaProv(model=model, temperature=0, dry_multiplier=0.5, dry_scope="grammar", mirostat=2,
+                        logit_bias={5: -1.0})
+    params = llm._params()
+    assert (params.dry_multiplier, params.dry_scope, params.mirostat) == (0.5, "grammar", 2)
+    with pytest.raises(ValidationError, match="dry_scope"):
+        ChatLlamaProv(model=model, dry_scope="json")
+    with pytest.raises(ValidationError, match="mirostat"):
+        ChatLlamaProv(model=model, mirostat=3)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
@@ -62,8 +63,8 @@ _IN_BATCH: contextvars.ContextVar[bool] = contextvars.ContextVar("llamaprov_in_b
 
 # llamaprov's "eog" (the model ended its turn) is what LangChain providers call "stop"
 _FINISH_REASONS = {"eog": "stop"}
-_PARAM_FIELDS = ("temperature", "top_p", "top_k", "min_p", "seed", "max_tokens",
-                 "repeat_penalty", "frequency_penalty", "presence_penalty")
+# every generation knob of ChatParams (and so of the engine's SamplingParams), same names
+_PARAM_FIELDS = tuple(f.name for f in dataclasses.fields(ChatParams) if f.name not in ("stop", "lora"))
 _CALL_KWARGS = frozenset({"tools", "tool_choice", "format", "model", "lora", *_PARAM_FIELDS})
 
 
@@ -109,6 +110,26 @@ class ChatLlamaProv(BaseChatModel):
     repeat_penalty: float | None = None
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
+    typical_p: float | None = None
+    penalty_last_n: int | None = None
+    mirostat: int | None = None
+    mirostat_tau: float | None = None
+    mirostat_eta: float | None = None
+    dry_multiplier: float | None = None
+    """DRY repetition penalty; constrained output (tool calls, structured output) gets 0.8
+    inside the grammar's span unless this is set (0 turns it off)."""
+    dry_base: float | None = None
+    dry_allowed_length: int | None = None
+    dry_penalty_last_n: int | None = None
+    dry_scope: str | None = None
+    """Where DRY acts: "all" the output, or "grammar" only what a grammar constrains."""
+    xtc_probability: float | None = None
+    xtc_threshold: float | None = None
+    top_n_sigma: float | None = None
+    dynatemp_range: float | None = None
+    dynatemp_exponent: float | None = None
+    logit_bias: dict[int, float] | None = None
+    """Sampling knobs above: the engine's ``SamplingParams``, same names, same checks."""
     lora: dict[Any, float] | None = None
     """LoRA adapters and their scales (``{model.load_lora(path): 1.0}``; ``{}``: none), for
     every call and batch; adapters of another model raise ``InvalidArgumentError``."""
