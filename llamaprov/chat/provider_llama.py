@@ -205,7 +205,10 @@ class LlamaProvider(Provider):
         triggers; the tools shown to the model)."""
         if type is not None:
             schema = to_json_schema(type)
-            gbnf = grammars.json_schema_to_gbnf(schema, whitespace="compact", additional_properties=False)
+            # a superset where the schema has keywords a grammar can only widen: the value is
+            # validated against the schema afterwards (parse_structured)
+            gbnf = grammars.compile_schema(schema, whitespace="compact", additional_properties=False,
+                                           approximate=True).grammar
             return {"grammar": gbnf}, []
         if not tools or tool_choice == "none":
             return {}, []

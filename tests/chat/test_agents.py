@@ -52,3 +52,29 @@ def test_a_repeated_call_is_followed_by_the_answer(model):
     assert len(calls) == 2 and calls[0] == calls[1]  # it did repeat, once: then it had to answer
     assert not turns[-1].tool_requests and turns[-1].text
     chat.close()
+
+
+def test_a_schema_a_grammar_can_only_widen_is_validated_after_the_call(model):
+    # oneOf branches that may overlap: compiled as anyOf, the arguments checked against the
+    # schema before the tool runs (a ToolError result goes back to the model otherwise)
+    import jsonschema
+
+    from llamaprov.chat import ToolDef
+
+    seen = []
+    schema = {"type": "object", "required": ["shape"], "properties": {"shape": {"oneOf": [
+        {"type": "object", "properties": {"radius": {"type": "number"}}, "required": ["radius"]},
+        {"type": "object", "properties": {"width": {"type": "number"}}, "required": ["width"]},
+    ]}}}
+    area = ToolDef("area", "The area of a shape.", schema, func=lambda shape: seen.append(shape) or 1.0)
+    chat = chat_llamaprov(model, tools=[area], params={"temperature": 0, "max_tokens": 64},
+                          max_tool_rounds=1)
+    chat.chat("What is the area of a circle of radius 2?", tool_choice="required")
+    (request,) = chat.get_turns()[1].tool_requests
+    (result,) = chat.get_turns()[2].tool_results
+    try:
+        jsonschema.validate(request.arguments, schema)
+        assert result.error is None and seen == [request.arguments["shape"]]
+    except jsonschema.ValidationError:
+        assert result.error and not seen
+    chat.close()

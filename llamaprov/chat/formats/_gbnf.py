@@ -72,9 +72,12 @@ def args_grammars(tools: Sequence[ToolDef]) -> tuple[list[str], list[str]]:
     texts: list[str] = []
     for i, td in enumerate(tools):
         try:
-            gbnf = grammars.json_schema_to_gbnf(
-                td.parameters, whitespace=_ARGS_WHITESPACE, additional_properties=False
-            )
+            # keywords a grammar can only widen compile to a superset: the arguments are
+            # validated against the schema before the tool runs (ToolDef.validate_arguments)
+            gbnf = grammars.compile_schema(
+                td.parameters, whitespace=_ARGS_WHITESPACE, additional_properties=False,
+                approximate=True,
+            ).grammar
         except Exception as exc:
             raise ToolError(f"tool {td.name!r}: cannot compile its parameters schema: {exc}") from exc
         prefix = f"tool{i}-"
