@@ -18,6 +18,7 @@ from langchain_tests.integration_tests import (
 )
 from langchain_tests.unit_tests import ChatModelUnitTests, EmbeddingsUnitTests
 
+from llamaprov import TruncatedOutputError
 from llamaprov.engine import default_model_path
 from llamaprov.integrations.langchain import ChatLlamaProv, LlamaProvEmbeddings
 
@@ -90,20 +91,15 @@ class TestChatLlamaProvIntegration(_Capabilities, ChatModelIntegrationTests):
 
     @pytest.mark.xfail(
         strict=True,
+        raises=TruncatedOutputError,
         reason="JSON mode constrains the reply to any JSON object (the keys are only asked for "
-        "in the prompt) and the 135M model does not write the asked keys: greedy, it gives "
-        '{"setup":{"./punchline":"The cat was having a cat-themed party and decided to make '
-        'a cat costume for the occasion. ...","}}  # jsonjson format JSON in Python. ... '
-        "until max_tokens; with more tokens it closes a nested object, never "
-        '{"setup": "...", "punchline": "..."}. json_schema and function_calling, where the '
-        "grammar holds the keys, pass (test_structured_output*)."
+        "in the prompt) and the 135M model, greedy, nests the first key until max_tokens: "
+        "'{\"setup\":{\"setup\":{\"setup\":{\"setup\":{\"setup\": ...' (512 tokens, then "
+        "TruncatedOutputError). json_schema and function_calling, where the grammar holds the "
+        "keys, pass (test_structured_output*)."
     )
     def test_json_mode(self, model: BaseChatModel) -> None:
         super().test_json_mode(model)
-
-    @pytest.mark.parametrize("model", [{}, {"output_version": "v1"}], indirect=True)
-    def test_agent_loop(self, model: BaseChatModel) -> None:
-        super().test_agent_loop(model)
 
     @pytest.mark.parametrize("model", [{}, {"output_version": "v1"}], indirect=True)
     def test_agent_loop_with_forced_first_call(self, model: BaseChatModel) -> None:
