@@ -10,6 +10,7 @@ llama.cpp's control-vector GGUF format (tensors ``direction.<layer>``, layers co
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import math
 import os
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import InvalidArgumentError, ModelLoadError, describe
+from ..errors import ClosedError, InvalidArgumentError, ModelLoadError, describe
 from ._checks import check_float
 from ._ffi import c_str, lib, recent_log
 from ._handle import _Handle
@@ -103,14 +104,31 @@ def load_lora(model: Model, path: str | os.PathLike[str]) -> LoraAdapter:
     return adapter
 
 
-def _set_all(ctx: ContextCore, loras: Mapping[LoraAdapter, float]) -> None:
-    items = list(loras.items())
-    arr = (lib.llama_adapter_lora_p_ctypes * max(1, len(items)))(*[a._ptr for a, _ in items])
-    scales = (ctypes.c_float * max(1, len(items)))(*[s for _, s in items])
-    with ctx._locked(), ctx._native:
-        rc = lib.llama_set_adapters_lora(ctx._ptr, arr, len(items), scales)
-    if rc != 0:
-        raise InvalidArgumentError(f"llama.cpp refused the LoRA adapters (code {rc})")
+def _set_all(ctx: ContextCore, loras: Mapping[LoraAdapter, float], *, lock: bool = True,
+             skip_closed: bool = False) -> dict[LoraAdapter, float]:
+    """Apply exactly ``loras`` to ``ctx``; returns the set applied. A caller that is not already
+    inside a job of the context (the scheduler is) passes ``lock=True``.
+
+    Each adapter is held while llama.cpp takes its pointer, so a ``close()`` from another thread
+    waits instead of freeing it under the call. A closed adapter raises :class:`ClosedError`
+    (``skip_closed``: it is left out instead).
+    """
+    with contextlib.ExitStack() as stack:
+        held: list[tuple[LoraAdapter, float, Any]] = []
+        for adapter, scale in loras.items():
+            try:
+                held.append((adapter, scale, stack.enter_context(adapter._using())))
+            except ClosedError:
+                if not skip_closed:
+                    raise ClosedError(f"the LoRA adapter {adapter.path.name!r} is closed") from None
+        n = len(held)
+        arr = (lib.llama_adapter_lora_p_ctypes * max(1, n))(*[p for _, _, p in held])
+        scales = (ctypes.c_float * max(1, n))(*[s for _, s, _ in held])
+        with ctx._locked() if lock else contextlib.nullcontext(), ctx._native:
+            rc = lib.llama_set_adapters_lora(ctx._ptr, arr, n, scales)
+        if rc != 0:
+            raise InvalidArgumentError(f"llama.cpp refused the LoRA adapters (code {rc})")
+    return {a: s for a, s, _ in held}
 
 
 def apply(ctx: ContextCore, adapter: LoraAdapter, scale: float) -> None:
