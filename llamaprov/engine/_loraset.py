@@ -16,8 +16,6 @@ which a generation without ``lora=`` uses and which the scheduler puts back when
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import threading
 import weakref
 from collections.abc import Mapping
@@ -26,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ClosedError, InvalidArgumentError, describe
 from ._checks import check_float
-from ._ffi import lib
-from .adapters import LoraAdapter
+from .adapters import LoraAdapter, _set_all
 
 if TYPE_CHECKING:
     from ._context import ContextCore as Context
@@ -67,28 +64,14 @@ def activate(ctx: Context, lora: LoraSet, *, skip_closed: bool = False) -> None:
     waits instead of freeing it under the call. A closed adapter raises
     :class:`~llamaprov.errors.ClosedError` (``skip_closed``: it is left out instead).
     """
-    with contextlib.ExitStack() as stack:
-        pairs: list[tuple[LoraAdapter, float, Any]] = []
-        for adapter, scale in lora:
-            try:
-                pairs.append((adapter, scale, stack.enter_context(adapter._using())))
-            except ClosedError:
-                if not skip_closed:
-                    raise ClosedError(f"the LoRA adapter {adapter.path.name!r} is closed") from None
-        n = len(pairs)
-        arr = (lib.llama_adapter_lora_p_ctypes * max(1, n))(*[p for _, _, p in pairs])
-        scales = (ctypes.c_float * max(1, n))(*[s for _, s, _ in pairs])
-        with ctx._native:
-            rc = lib.llama_set_adapters_lora(ctx._ptr, arr, n, scales)
-        if rc != 0:
-            raise InvalidArgumentError(f"llama.cpp refused the LoRA adapters (code {rc})")
-        before = ctx._loras
-        ctx._loras = {a: s for a, s, _ in pairs}
-        for adapter in before:
-            if adapter not in ctx._loras:
-                adapter._contexts.discard(ctx)
-        for adapter in ctx._loras:
-            adapter._contexts.add(ctx)
+    now = _set_all(ctx, dict(lora), lock=False, skip_closed=skip_closed)
+    before = ctx._loras
+    ctx._loras = now
+    for adapter in before:
+        if adapter not in now:
+            adapter._contexts.discard(ctx)
+    for adapter in now:
+        adapter._contexts.add(ctx)
 
 
 @dataclass
