@@ -129,11 +129,11 @@ def main() -> None:
             raw = raw or str(exc.instance)
         except LlamaProvError as exc:
             failures[type(exc).__name__] += 1
-            raw = str(exc)
+            raw = getattr(exc, "raw", "") or str(exc)  # the output so far, when there was one
         if repeated_ngram(model.tokenize(raw, add_special=False)):
             looping += 1
         if shown < args.show and sum(failures.values()) > shown:
-            print(f"  invalid [{name}] {prompt!r}\n    -> {raw[:200]!r}")
+            print(f"  invalid [{name}] {prompt!r}\n    -> {raw[:100]!r} ... {raw[-100:]!r}")
             shown += 1
     elapsed = time.perf_counter() - start
     n = len(todo)
