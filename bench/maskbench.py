@@ -17,7 +17,8 @@ Approximations: schemas compile with ``compile_schema(..., approximate=True)`` (
 without), as the chat layer's post-generation check allows: where a keyword can only be widened
 (``oneOf`` that may overlap, ``not``, ``if``/``then``/``else``...) the grammar accepts a superset
 and an instance counts as accepted only when the grammar accepts it AND the caller's check passes
-(``CompiledSchema.check``: ``jsonschema``, and no duplicate keys). Such schemas are counted apart ("approximated"), with the keywords taken that route.
+(``CompiledSchema.check``: ``jsonschema``, and no duplicate keys). Such schemas are counted
+apart ("approximated"), with the keywords taken that route.
 
 ``--engine llguidance`` runs the reference engine instead (LLGuidance, a dev dependency:
 ``bench/_llg.py``); ``--compare`` runs both and lists the schemas LLGuidance passes and

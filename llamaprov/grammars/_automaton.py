@@ -389,9 +389,9 @@ def product(auts: list[Automaton]) -> tuple[Automaton, list[tuple[int, ...]]]:
     i = 0
     while i < len(order):
         pieces: list[tuple[Ranges, tuple[int, ...]]] = [(ANY_RANGES, ())]
-        for a, q in zip(auts, order[i]):
+        for a, q in zip(auts, order[i], strict=False):
             pieces = [
-                (r, targets + (t,))
+                (r, (*targets, t))
                 for ranges, targets in pieces
                 for ra, t in a.moves[q]
                 if (r := intersect_ranges(ranges, ra))

@@ -34,7 +34,8 @@ ANY_ORDER_STATES = 1024
 # patternProperties schemas (distinct ones) split into key classes exactly; more take the old route
 MAX_PATTERN_GROUPS = 6
 # the string keywords a propertyNames schema may use for its keys to become an automaton
-_NAME_KEYWORDS = frozenset(["type", "enum", "const", "minLength", "maxLength", "pattern", "not", "anyOf", "allOf", "$ref"])
+_NAME_KEYWORDS = frozenset(["type", "enum", "const", "minLength", "maxLength", "pattern", "not", "anyOf",
+                            "allOf", "$ref"])
 _FALLBACK = object()  # ObjectBuilder.extras_by_class: take the per-pattern route
 
 

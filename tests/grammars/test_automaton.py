@@ -3,6 +3,7 @@ complementing and the product, checked against Python's re on random strings."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 
@@ -29,7 +30,7 @@ def _deterministic_and_complete(aut: A.Automaton) -> bool:
         ranges = sorted(x for r, _ in moves for x in r)
         if ranges[0][0] != 0 or ranges[-1][1] != 0x10FFFF:
             return False
-        if any(a[1] + 1 != b[0] for a, b in zip(ranges, ranges[1:])):
+        if any(a[1] + 1 != b[0] for a, b in itertools.pairwise(ranges)):
             return False
     return True
 

@@ -27,7 +27,8 @@ def test_keys_matching_no_pattern_follow_additional_properties() -> None:
 def test_keys_matching_several_patterns_satisfy_each() -> None:
     schema = {
         "type": "object",
-        "patternProperties": {"a": {"type": "number", "minimum": 10}, "b": {"type": "integer", "maximum": 20}},
+        "patternProperties": {"a": {"type": "number", "minimum": 10},
+                              "b": {"type": "integer", "maximum": 20}},
         "additionalProperties": False,
     }
     values = [{"a": 11.5}, {"b": 3}, {"ab": 15}, {"ab": 5}, {"ab": 25}, {"ba": 11.5}, {"c": 1}, {"": 1}]
