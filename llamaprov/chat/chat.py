@@ -574,13 +574,18 @@ class Chat:
         if self._closed:
             raise ClosedError("this chat is closed")
 
-    def chat_structured(self, *inputs: Any, type: Any, lora: Mapping[Any, float] | None = None) -> Any:
+    def chat_structured(self, *inputs: Any, type: Any, lora: Mapping[Any, float] | None = None,
+                        schema_in_prompt: bool | None = None) -> Any:
         """Extract data of ``type`` (pydantic model, JSON-schema dict or type spec) from the
-        model; returns a pydantic instance or a dict. Raises StructuredOutputError."""
+        model; returns a pydantic instance or a dict. Raises StructuredOutputError
+        (TruncatedOutputError when max_tokens cut it off). The schema is shown to the model in
+        the prompt unless ``schema_in_prompt=False`` (or the chat's params say so)."""
         self._check_open()
         with self._lock:
             self._settle_abandoned()
             settings = self._call_params(lora)
+            if schema_in_prompt is not None:
+                settings = settings.merged({"schema_in_prompt": schema_in_prompt})
             user = self._user_turn(inputs)
             value, turn = self.provider.structured_output(
                 self._full_turns([user]), type=type, params=settings
@@ -589,6 +594,8 @@ class Chat:
             return value
 
     async def chat_structured_async(self, *inputs: Any, type: Any,
-                                    lora: Mapping[Any, float] | None = None) -> Any:
+                                    lora: Mapping[Any, float] | None = None,
+                                    schema_in_prompt: bool | None = None) -> Any:
         """:meth:`chat_structured` without blocking the event loop."""
-        return await asyncio.to_thread(self.chat_structured, *inputs, type=type, lora=lora)
+        return await asyncio.to_thread(self.chat_structured, *inputs, type=type, lora=lora,
+                                       schema_in_prompt=schema_in_prompt)

@@ -11,7 +11,7 @@ from llamaprov.engine import LoraAdapter, SamplingParams
 from llamaprov.errors import ClosedError, InvalidArgumentError, describe
 
 # the settings that are not sampling knobs of the engine
-_GENERATION_NAMES = ("stop", "max_tokens", "lora")
+_GENERATION_NAMES = ("stop", "max_tokens", "lora", "schema_in_prompt")
 # the largest LoRA scale magnitude the engine accepts
 _MAX_LORA_SCALE = 1e6
 
@@ -26,7 +26,9 @@ class ChatParams:
     and ``max_tokens`` (the most tokens generated) are the chat's own, and so is ``lora``:
     ``{adapter: scale}`` with LoRA adapters loaded for the provider's model
     (``model.load_lora(path)``), the whole adapter set of a request (``{}``: none; None: the
-    provider's default, none for a :class:`~llamaprov.chat.LlamaProvider`).
+    provider's default, none for a :class:`~llamaprov.chat.LlamaProvider`). ``schema_in_prompt``
+    (default True): structured output shows the model its JSON schema (names, types,
+    descriptions) in the prompt, since a grammar holds the shape but shows the model nothing.
     """
 
     temperature: float | None = None
@@ -56,6 +58,7 @@ class ChatParams:
     dynatemp_exponent: float | None = None
     logit_bias: Mapping[int, float] | None = None
     lora: Mapping[LoraAdapter, float] | None = None
+    schema_in_prompt: bool | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -82,6 +85,9 @@ class ChatParams:
             object.__setattr__(self, "stop", stop)
         if self.lora is not None:
             object.__setattr__(self, "lora", check_lora(self.lora))
+        if self.schema_in_prompt is not None and not isinstance(self.schema_in_prompt, bool):
+            raise InvalidArgumentError(
+                f"params: schema_in_prompt must be a bool, got {describe(self.schema_in_prompt)}")
 
     @classmethod
     def coerce(cls, value: ChatParams | Mapping[str, Any] | None) -> ChatParams:

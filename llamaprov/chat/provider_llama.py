@@ -6,6 +6,7 @@ with :meth:`LlamaProvider.submit` go to a batch queue with its own shared contex
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import struct
@@ -88,6 +89,17 @@ def _constrained_defaults(settings: ChatParams, grammar: Mapping[str, Any]) -> d
     if "grammar" not in grammar or settings.dry_multiplier is not None:
         return {}
     return {k: v for k, v in CONSTRAINED_DRY.items() if getattr(settings, k) is None}
+
+
+def _with_schema_note(turns: Sequence[Turn], schema: Mapping[str, Any]) -> list[Turn]:
+    """``turns`` with the structured output's JSON schema in the system prompt: the grammar holds
+    the shape, but only the prompt shows the model what the fields mean."""
+    note = ("Reply with only a JSON value that matches this JSON schema (its descriptions say "
+            f"what each field holds):\n{json.dumps(schema, ensure_ascii=False)}")
+    if turns and turns[0].role == "system":
+        text = turns[0].text
+        return [Turn("system", [ContentText(f"{text}\n\n{note}" if text else note)]), *turns[1:]]
+    return [Turn("system", [ContentText(note)]), *turns]
 
 
 class LlamaProvider(Provider):
@@ -231,6 +243,8 @@ class LlamaProvider(Provider):
         if not turns:
             raise InvalidArgumentError("a request needs at least one turn")
         grammar, shown = self._grammar_for(tools, type, tool_choice)
+        if type is not None and settings.schema_in_prompt is not False:
+            turns = _with_schema_note(turns, to_json_schema(type))
         max_tokens = settings.max_tokens or DEFAULT_MAX_TOKENS
         lora = self._check_lora(settings.lora)
         prompt, tokens = self._fit(turns, shown, max_tokens)

@@ -78,3 +78,21 @@ def test_a_schema_a_grammar_can_only_widen_is_validated_after_the_call(model):
     except jsonschema.ValidationError:
         assert result.error and not seen
     chat.close()
+
+
+def test_structured_output_shows_the_schema_in_the_prompt_unless_told_not_to(model):
+    from llamaprov.chat import ContentText, LlamaProvider, Turn
+
+    provider = LlamaProvider(model)
+    schema = {"type": "object", "required": ["city"],
+              "properties": {"city": {"type": "string", "description": "the capital city"}}}
+    turns = [Turn("system", [ContentText("Be brief.")]), Turn("user", [ContentText("France?")])]
+    shown = provider._plan(turns, [], schema, {}, "auto").prompt
+    assert "the capital city" in shown and "Be brief." in shown
+    hidden = provider._plan(turns, [], schema, {"schema_in_prompt": False}, "auto").prompt
+    assert "the capital city" not in hidden and "Be brief." in hidden
+    chat = chat_llamaprov(model, params={"temperature": 0, "max_tokens": 48})
+    assert chat.chat_structured("The capital of France is Paris.", type=schema,
+                                schema_in_prompt=True) == {"city": "Paris"}
+    provider.close()
+    chat.close()

@@ -17,7 +17,7 @@ SAMPLING_KNOBS = [f.name for f in dataclasses.fields(SamplingParams) if not f.na
 def test_every_sampling_knob_of_the_engine_is_a_chat_param() -> None:
     chat_fields = {f.name for f in dataclasses.fields(ChatParams)}
     assert set(SAMPLING_KNOBS) <= chat_fields
-    assert chat_fields - set(SAMPLING_KNOBS) == {"stop", "max_tokens", "lora"}
+    assert chat_fields - set(SAMPLING_KNOBS) == {"stop", "max_tokens", "lora", "schema_in_prompt"}
 
 
 @pytest.mark.parametrize("knob, value", [

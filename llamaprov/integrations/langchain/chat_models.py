@@ -130,6 +130,8 @@ class ChatLlamaProv(BaseChatModel):
     dynatemp_exponent: float | None = None
     logit_bias: dict[int, float] | None = None
     """Sampling knobs above: the engine's ``SamplingParams``, same names, same checks."""
+    schema_in_prompt: bool | None = None
+    """Structured output shows the model its JSON schema in the prompt (default True)."""
     lora: dict[Any, float] | None = None
     """LoRA adapters and their scales (``{model.load_lora(path): 1.0}``; ``{}``: none), for
     every call and batch; adapters of another model raise ``InvalidArgumentError``."""
