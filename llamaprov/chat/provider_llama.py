@@ -6,6 +6,7 @@ with :meth:`LlamaProvider.submit` go to a batch queue with its own shared contex
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import pathlib
@@ -92,10 +93,25 @@ def _constrained_defaults(settings: ChatParams, grammar: Mapping[str, Any]) -> d
 
 
 def _with_schema_note(turns: Sequence[Turn], schema: Mapping[str, Any]) -> list[Turn]:
-    """``turns`` with the structured output's JSON schema in the system prompt: the grammar holds
-    the shape, but only the prompt shows the model what the fields mean."""
-    note = ("Reply with only a JSON value that matches this JSON schema (its descriptions say "
-            f"what each field holds):\n{json.dumps(schema, ensure_ascii=False)}")
+    """``turns`` with the structured output's fields in the system prompt: the grammar holds the
+    shape, but only the prompt shows the model what the fields mean. An object's fields are
+    listed one per line (name, type, description), a form small models follow better than the
+    schema's JSON; other schemas are shown as JSON."""
+    props = schema.get("properties")
+    if schema.get("type") == "object" and isinstance(props, Mapping) and props:
+        lines = []
+        for name, sub in props.items():
+            sub = sub if isinstance(sub, Mapping) else {}
+            kind = sub.get("type", "any")
+            kind = kind if isinstance(kind, str) else "/".join(map(str, kind))
+            line = f"- {json.dumps(name, ensure_ascii=False)} ({kind})"
+            if isinstance(sub.get("description"), str) and sub["description"]:
+                line += f": {sub['description']}"
+            lines.append(line)
+        note = "Reply with a JSON object with these fields:\n" + "\n".join(lines)
+    else:
+        shown = json.dumps(schema, ensure_ascii=False)
+        note = f"Reply with only a JSON value that matches this JSON schema:\n{shown}"
     if turns and turns[0].role == "system":
         text = turns[0].text
         return [Turn("system", [ContentText(f"{text}\n\n{note}" if text else note)]), *turns[1:]]
@@ -227,10 +243,12 @@ class LlamaProvider(Provider):
         fmt = self.tool_format
         if tool_choice == "auto":
             return fmt.auto_sampling(tools), list(tools)
-        chosen = list(tools) if tool_choice == "required" else [
-            t for t in tools if t.name == tool_choice
-        ]
-        return {"grammar": fmt.grammar(chosen)}, list(tools)
+        if tool_choice == "required":
+            return {"grammar": fmt.grammar(tools)}, list(tools)
+        # a named tool: one call of it (a small model otherwise starts it again and again)
+        single = copy.copy(fmt)
+        object.__setattr__(single, "parallel", False)
+        return {"grammar": single.grammar([t for t in tools if t.name == tool_choice])}, list(tools)
 
     # -- generation
     def _plan(self, turns: Sequence[Turn], tools: Sequence[ToolDef], type: Any,
