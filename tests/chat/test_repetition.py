@@ -6,6 +6,7 @@ import collections
 
 import pytest
 
+from llamaprov import TruncatedOutputError
 from llamaprov.chat import LlamaProvider, ToolDef, Turn
 from llamaprov.chat.content import ContentText
 
@@ -33,8 +34,12 @@ def provider(model):
 
 
 def forced_call(provider: LlamaProvider, **params) -> str:
-    turn = provider.chat_perform([Turn("user", [ContentText(PROMPT)])], tools=[LAWSUIT],
-                                 tool_choice=LAWSUIT.name, params={"max_tokens": 120, **params})
+    """The call's arguments, or the output so far when max_tokens cut it off."""
+    try:
+        turn = provider.chat_perform([Turn("user", [ContentText(PROMPT)])], tools=[LAWSUIT],
+                                     tool_choice=LAWSUIT.name, params={"max_tokens": 120, **params})
+    except TruncatedOutputError as exc:
+        return exc.raw
     return turn.text + "".join(str(r.arguments) for r in turn.tool_requests)
 
 
