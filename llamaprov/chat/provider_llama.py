@@ -98,6 +98,8 @@ def _with_schema_note(turns: Sequence[Turn], schema: Mapping[str, Any]) -> list[
     listed one per line (name, type, description), a form small models follow better than the
     schema's JSON; other schemas are shown as JSON."""
     props = schema.get("properties")
+    if schema.get("type") == "object" and not props and not schema.get("$ref"):
+        return list(turns)  # any object (JSON mode): no names or descriptions to show
     if schema.get("type") == "object" and isinstance(props, Mapping) and props:
         lines = []
         for name, sub in props.items():
