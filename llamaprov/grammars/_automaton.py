@@ -324,20 +324,20 @@ def minimize(d: Automaton) -> Automaton:
             for t in members:
                 for q in inv.get(t, ()):
                     touched.setdefault(block_of[q], set()).add(q)
-            for b, part in touched.items():
-                if len(part) == len(blocks[b]):
+            for blk, part in touched.items():
+                if len(part) == len(blocks[blk]):
                     continue
                 new = len(blocks)
                 blocks.append(part)
-                blocks[b] -= part
+                blocks[blk] -= part
                 for q in part:
                     block_of[q] = new
-                if b in queued or len(part) <= len(blocks[b]):
+                if blk in queued or len(part) <= len(blocks[blk]):
                     waiting.append(new)
                     queued.add(new)
                 else:
-                    waiting.append(b)
-                    queued.add(b)
+                    waiting.append(blk)
+                    queued.add(blk)
     # renumber with the start first, in order of first appearance
     order: dict[int, int] = {block_of[d.start]: 0}
     for q in range(n):

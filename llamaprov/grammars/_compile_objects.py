@@ -119,19 +119,19 @@ class ObjectBuilder:
         # property names: drop members whose key is not a valid name
         if names_flat is not None:
             kept = []
-            for m in members:
-                if self._name_ok(m[0], names):
-                    kept.append(m)
-                elif m[3]:
+            for member in members:
+                if self._name_ok(member[0], names):
+                    kept.append(member)
+                elif member[3]:
                     return None
             members = kept
 
-        self.deps, forbidden = self._dependencies(kw.get("dependentRequired", {}), {m[0] for m in members})
+        self.deps, forbidden = self._dependencies(kw.get("dependentRequired", {}), {k for k, *_ in members})
         combo_keys = {k for c in s.absent_all for k in c}
-        hidden = (forbidden | combo_keys) - {m[0] for m in members}
-        all_keys = [m[0] for m in members] + sorted(hidden)
-        for m in members:
-            if m[0] in forbidden and m[3]:
+        hidden = (forbidden | combo_keys) - {member[0] for member in members}
+        all_keys = [member[0] for member in members] + sorted(hidden)
+        for member in members:
+            if member[0] in forbidden and member[3]:
                 return None
         members = [m for m in members if m[0] not in forbidden]
         member_exprs: list[tuple[str, str | None, bool]] = []
