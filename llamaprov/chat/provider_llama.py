@@ -229,12 +229,11 @@ class LlamaProvider(Provider):
             raise TemplateError(f"chat template failed to render the conversation: {exc}") from exc
 
     def _grammar_for(
-        self, tools: Sequence[ToolDef], type: Any, tool_choice: str
+        self, tools: Sequence[ToolDef], schema: Mapping[str, Any] | None, tool_choice: str
     ) -> tuple[dict[str, Any], list[ToolDef]]:
         """(the grammar as :class:`SamplingParams` keywords: none, strict, or lazy with its
         triggers; the tools shown to the model)."""
-        if type is not None:
-            schema = to_json_schema(type)
+        if schema is not None:
             # a superset where the schema has keywords a grammar can only widen: the value is
             # validated against the schema afterwards (parse_structured)
             gbnf = grammars.compile_schema(schema, whitespace="compact", additional_properties=False,
@@ -262,9 +261,10 @@ class LlamaProvider(Provider):
         tool_choice = check_tool_choice(tool_choice, tools)
         if not turns:
             raise InvalidArgumentError("a request needs at least one turn")
-        grammar, shown = self._grammar_for(tools, type, tool_choice)
-        if type is not None and settings.schema_in_prompt is not False:
-            turns = _with_schema_note(turns, to_json_schema(type))
+        schema = to_json_schema(type) if type is not None else None
+        grammar, shown = self._grammar_for(tools, schema, tool_choice)
+        if schema is not None and settings.schema_in_prompt is not False:
+            turns = _with_schema_note(turns, schema)
         max_tokens = settings.max_tokens or DEFAULT_MAX_TOKENS
         lora = self._check_lora(settings.lora)
         prompt, tokens = self._fit(turns, shown, max_tokens)
