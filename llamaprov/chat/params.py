@@ -51,6 +51,7 @@ class ChatParams:
     dry_allowed_length: int | None = None
     dry_penalty_last_n: int | None = None
     dry_scope: str | None = None
+    dry_sequence_breakers: tuple[str, ...] | None = None
     xtc_probability: float | None = None
     xtc_threshold: float | None = None
     top_n_sigma: float | None = None
@@ -67,6 +68,8 @@ class ChatParams:
             raise InvalidArgumentError(f"params: {exc}") from exc
         if self.logit_bias is not None:
             object.__setattr__(self, "logit_bias", dict(self.logit_bias))
+        if self.dry_sequence_breakers is not None:
+            object.__setattr__(self, "dry_sequence_breakers", tuple(self.dry_sequence_breakers))
         max_tokens = self.max_tokens
         if max_tokens is not None and (
             isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0

@@ -34,6 +34,8 @@ _DEFAULT_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: a random seed
 _FLT = 3.4e38  # float32's largest finite value: the samplers compute in float
 # where the DRY penalty acts: the whole output, or only inside a grammar's span
 DRY_SCOPES = ("all", "grammar")
+# llama.cpp's default DRY sequence breakers: a repeat is not matched across them
+DRY_BREAKERS = ("\n", ":", '"', "*")
 _MAX_WINDOW = 1 << 20  # most tokens a penalty window may remember (llama.cpp allocates it at once)
 
 
@@ -153,13 +155,20 @@ def penalties(model: Model, penalty_last_n: int, penalty_repeat: float = 1.0,
         _finite("presence_penalty", penalty_present)), what="penalties")
 
 
+def _breakers(breakers: Any) -> tuple[str, ...]:
+    """DRY sequence breakers checked: a list of non-empty strings without NUL."""
+    if isinstance(breakers, (str, bytes)) or not isinstance(breakers, Sequence) or not all(
+            isinstance(b, str) and b and "\x00" not in b for b in breakers):
+        raise InvalidArgumentError(f"dry_sequence_breakers must be a list of non-empty str without "
+                                   f"NUL, got {describe(breakers)}")
+    return tuple(breakers)
+
+
 def dry(model: Model, multiplier: float, base: float, allowed_length: int, penalty_last_n: int,
-        breakers: Sequence[str] = ("\n", ":", '"', "*")) -> Sampler:
+        breakers: Sequence[str] = DRY_BREAKERS) -> Sampler:
     """DRY repetition penalty (``penalty_last_n`` -1: the model's training context; llama.cpp
     itself reads -1 as no window at all, which turns the penalty off)."""
-    if isinstance(breakers, str) or not all(isinstance(b, str) and "\x00" not in b for b in breakers):
-        raise InvalidArgumentError(f"DRY breakers must be a list of str without NUL, got "
-                                   f"{describe(breakers)}")
+    breakers = _breakers(breakers)
     arr = (ctypes.c_char_p * max(1, len(breakers)))(*[c_str(b) for b in breakers])
     return Sampler(lib.llama_sampler_init_dry(_vocab(model), _finite("dry_multiplier", multiplier, 0.0),
                                               _finite("dry_base", base, 0.0),
@@ -242,6 +251,7 @@ class SamplingParams:
     dry_allowed_length: int = 2
     dry_penalty_last_n: int = -1
     dry_scope: str = "all"
+    dry_sequence_breakers: Sequence[str] = DRY_BREAKERS
     xtc_probability: float = 0.0
     xtc_threshold: float = 0.1
     top_n_sigma: float = -1.0
@@ -271,6 +281,7 @@ class SamplingParams:
         _window("dry_penalty_last_n", self.dry_penalty_last_n)
         if self.mirostat not in (0, 1, 2) or isinstance(self.mirostat, bool):
             raise InvalidArgumentError(f"mirostat must be 0, 1 or 2, got {self.mirostat!r}")
+        object.__setattr__(self, "dry_sequence_breakers", _breakers(self.dry_sequence_breakers))
         if self.dry_scope not in DRY_SCOPES:
             raise InvalidArgumentError(
                 f"dry_scope must be one of {DRY_SCOPES}, got {describe(self.dry_scope)}")
@@ -333,7 +344,7 @@ class SamplingParams:
         if self.dry_multiplier <= 0 or self.dry_scope != "grammar" or self.grammar is None:
             return None
         return dry(model, self.dry_multiplier, self.dry_base, self.dry_allowed_length,
-                   self.dry_penalty_last_n)
+                   self.dry_penalty_last_n, self.dry_sequence_breakers)
 
     def _build(self, model: Model, *, with_grammar: bool) -> SamplerChain:
         chain = SamplerChain()
@@ -351,7 +362,7 @@ class SamplingParams:
             # loop applies it itself (span_sampler), from the trigger of a lazy grammar on
             if self.dry_multiplier > 0 and (self.dry_scope == "all" or g is not None):
                 chain.add(dry(model, self.dry_multiplier, self.dry_base, self.dry_allowed_length,
-                              self.dry_penalty_last_n))
+                              self.dry_penalty_last_n, self.dry_sequence_breakers))
             if self.is_greedy:
                 chain.add(greedy())
                 return chain

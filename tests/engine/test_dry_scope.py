@@ -48,3 +48,17 @@ def test_before_a_lazy_trigger_the_prose_is_untouched(model, ctx) -> None:
     lazy = {"grammar": STRING, "grammar_lazy": True, "grammar_trigger_words": ("<never>",)}
     assert run(model, ctx, dry_multiplier=0.8, dry_scope="grammar", **lazy) == plain
     assert run(model, ctx, dry_multiplier=0.8, **lazy) != plain  # scope "all" reaches the prose
+
+
+def test_sequence_breakers_are_a_knob_checked_before_llama_cpp(model, ctx) -> None:
+    with pytest.raises(InvalidArgumentError, match="dry_sequence_breakers"):
+        SamplingParams(dry_sequence_breakers=["", "x"])
+    with pytest.raises(InvalidArgumentError, match="dry_sequence_breakers"):
+        SamplingParams(dry_sequence_breakers="\n")
+    with pytest.raises(InvalidArgumentError, match="dry_sequence_breakers"):
+        SamplingParams(dry_sequence_breakers=["a\x00b"])
+    assert SamplingParams(dry_sequence_breakers=["\n"]).dry_sequence_breakers == ("\n",)
+    # "," breaks every repeat of "sampu, " into pieces shorter than the allowed length
+    default = run(model, ctx, dry_multiplier=0.8)
+    broken = run(model, ctx, dry_multiplier=0.8, dry_sequence_breakers=[",", " "])
+    assert broken != default

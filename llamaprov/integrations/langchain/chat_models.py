@@ -123,6 +123,8 @@ class ChatLlamaProv(BaseChatModel):
     dry_penalty_last_n: int | None = None
     dry_scope: str | None = None
     """Where DRY acts: "all" the output, or "grammar" only what a grammar constrains."""
+    dry_sequence_breakers: list[str] | None = None
+    """Texts a DRY repeat is not matched across (llama.cpp's default: newline, ':', '"', '*')."""
     xtc_probability: float | None = None
     xtc_threshold: float | None = None
     top_n_sigma: float | None = None
