@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ._text import holdback
 
 if TYPE_CHECKING:
+    from ._gbnf_closer import BudgetCloser
     from ._sampler import Sampler, SamplerChain
     from .generate import Scheduler
 
@@ -74,6 +75,8 @@ class _Sequence:
 
     __slots__ = (
         "chain",
+        "closed",
+        "closer",
         "completion",
         "decoder",
         "done",
@@ -111,6 +114,8 @@ class _Sequence:
         self.chain = chain
         self.grammar = grammar
         self.span: Sampler | None = None  # applied only inside the grammar's span (dry_scope)
+        self.closer: BudgetCloser | None = None  # SamplingParams.grammar_close
+        self.closed = False  # the grammar's shortest completion was forced at the budget
         self.greedy = False
         self.owns_chain = owns_chain
         self.max_tokens = max_tokens
@@ -207,6 +212,13 @@ class Completion:
     def finish_reason(self) -> str | None:
         """Why it stopped: "eog", "stop", "length", "cancelled", "error"; None while running."""
         return self._seq.finish_reason
+
+    @property
+    def closed(self) -> bool:
+        """Whether the token budget ran out inside grammar-constrained output and the grammar's
+        shortest completion was appended (``SamplingParams(grammar_close=True)``): the text is
+        complete for the grammar, and finish_reason is "length"."""
+        return self._seq.closed
 
     @property
     def error(self) -> Exception | None:

@@ -19,6 +19,7 @@ from . import _loraset
 from ._candidates import _Candidates
 from ._context import DecodeAborted
 from ._ffi import lib
+from ._gbnf_closer import BudgetCloser
 from ._sampler import allows
 from .completion import Completion, CompletionChunk, Usage, _Sequence
 from .grammar import LazyGrammarSampler
@@ -50,6 +51,19 @@ def _common_prefix(a: Sequence[int], b: Sequence[int], limit: int) -> int:
     while n < limit and a[n] == b[n]:
         n += 1
     return n
+
+
+def _grammar_takes(g: Any, tokens: Sequence[int]) -> bool:
+    """Whether grammar sampler ``g`` accepts ``tokens`` in a row (tried on a copy)."""
+    trial = lib.llama_sampler_clone(g)
+    try:
+        for t in tokens:
+            if not allows(trial, t):
+                return False
+            lib.llama_sampler_accept(trial, t)
+        return True
+    finally:
+        lib.llama_sampler_free(trial)
 
 
 class Scheduler:
@@ -114,12 +128,13 @@ class Scheduler:
                 f"(room is also needed for at least one generated token)",
                 n_tokens=len(tokens), n_ctx=n_ctx)
         seq_id = self._pick_seq_id(seq_id)
-        grammar, chain, owns, greedy, span = self._samplers(sampling, sampling_kw)
+        grammar, chain, owns, greedy, span, closer = self._samplers(sampling, sampling_kw)
         seq = _Sequence(seq_id, tokens, chain, owns, max_tokens, stops, model.vocab.eog_tokens(),
                         functools.partial(model.token_bytes, special=True) if special
                         else model.token_bytes, grammar)
         seq.greedy = greedy
         seq.span = span
+        seq.closer = closer
         seq.pending = tokens  # trimmed to the uncached suffix when the sequence starts
         seq.pos = -1  # not started
         self._seqs.append(seq)
@@ -144,15 +159,17 @@ class Scheduler:
         return seq_id
 
     def _samplers(self, sampling: SamplingParams | SamplerChain | None, kw: dict[str, Any]
-                  ) -> tuple[Sampler | None, SamplerChain, bool, bool, Sampler | None]:
+                  ) -> tuple[Sampler | None, SamplerChain, bool, bool, Sampler | None,
+                             BudgetCloser | None]:
         """(grammar sampler or None, the rest of the chain, whether we own them, greedy, the
-        sampler applied only inside the grammar's span or None)."""
+        sampler applied only inside the grammar's span or None, the closer of
+        ``grammar_close`` or None)."""
         if isinstance(sampling, SamplerChain):
             if kw:
                 raise InvalidArgumentError("pass sampling keywords or a SamplerChain, not both")
             if not len(sampling):
                 raise InvalidArgumentError("the sampler chain is empty")
-            return None, sampling, False, False, None
+            return None, sampling, False, False, None, None
         if sampling is None:
             params = SamplingParams(**kw) if kw else SamplingParams()
         elif isinstance(sampling, SamplingParams):
@@ -161,12 +178,15 @@ class Scheduler:
             raise InvalidArgumentError(f"sampling must be SamplingParams or SamplerChain, got {sampling!r}")
         if params.seed is None and self.ctx.seed is not None:
             params = params.replace(seed=self.ctx.seed)
+        closer = None
+        if params.grammar_close and params.grammar is not None:
+            closer = BudgetCloser(self._model, params.grammar, params.grammar_root)
         grammar = params.grammar_sampler(self._model)
         span = None
         try:
             span = params.span_sampler(self._model)
             return (grammar, params._build(self._model, with_grammar=False), True, params.is_greedy,
-                    span)
+                    span, closer)
         except BaseException:
             for sampler in (grammar, span):
                 if sampler is not None:
@@ -499,9 +519,24 @@ class Scheduler:
         if token in s.eog:
             self._finish(s, "eog")
             return
+        decoded = self._emit(s, token)
+        if s.done:
+            return
+        if s.closer is not None and self._close_in_budget(s, decoded, n_ctx):
+            return
+        if len(s.generated) >= s.max_tokens or s.pos + 1 >= n_ctx:
+            self._finish(s, "length")
+        else:
+            s.pending = [token]
+            s.fed = 0
+
+    def _emit(self, s: _Sequence, token: int) -> str:
+        """Record a generated token and send its text (ends the sequence at a stop string);
+        returns the token's decoded text."""
         s.generated.append(token)
         s.unsent.append(token)
-        text, stopped = s.stop.push(s.decoder.decode(s.piece(token)))
+        decoded = s.decoder.decode(s.piece(token))
+        text, stopped = s.stop.push(decoded)
         if text:
             s.out.append(CompletionChunk(text, s.unsent))
             s.texts.append(text)
@@ -509,11 +544,37 @@ class Scheduler:
         if stopped is not None:
             s.stop_string = stopped
             self._finish(s, "stop", flush=False)
-        elif len(s.generated) >= s.max_tokens or s.pos + 1 >= n_ctx:
-            self._finish(s, "length")
-        else:
-            s.pending = [token]
-            s.fed = 0
+        return decoded
+
+    def _close_in_budget(self, s: _Sequence, decoded: str, n_ctx: int) -> bool:
+        """``grammar_close``: follow the constrained text; when the tokens left would no longer
+        hold the grammar's shortest completion, append it and end ("length", ``closed``).
+        True when the sequence ended."""
+        closer, grammar = s.closer, s.grammar
+        assert closer is not None and grammar is not None
+        if isinstance(grammar, LazyGrammarSampler):
+            if not grammar.triggered:
+                return False
+            if not closer.live:  # this token triggered it: follow from the trigger on
+                closer.live = True
+                decoded = grammar.trigger_text
+        closer.follow(decoded)
+        budget = s.max_tokens - len(s.generated)
+        tokens = closer.forced(min(budget, n_ctx - 1 - s.pos), budget)
+        if tokens is None:
+            return False
+        g = grammar._ptr
+        if not _grammar_takes(g, tokens):  # llama.cpp's grammar disagrees: stop forcing
+            s.closer = None
+            return False
+        for t in tokens:
+            lib.llama_sampler_accept(g, t)
+            self._emit(s, t)
+            if s.done:
+                return True
+        s.closed = True
+        self._finish(s, "length")
+        return True
 
     def _finish(self, s: _Sequence, reason: str, *, flush: bool = True) -> None:
         if s.done:

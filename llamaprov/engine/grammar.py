@@ -265,6 +265,7 @@ class LazyGrammarSampler(GrammarSampler):
         super().__init__(ptr, what="lazy grammar", model=model)
         self._trigger = trigger
         self.triggered = False
+        self.trigger_text = ""  # the output from where the grammar started, once triggered
 
     def _grammars(self) -> list[Any]:
         return [self._ptr] if self.triggered else []
@@ -300,6 +301,7 @@ class LazyGrammarSampler(GrammarSampler):
         if not feed_text(ptr, self._model, tail):  # type: ignore[arg-type]
             return False
         self.triggered = True
+        self.trigger_text = tail
         return True
 
     def accept(self, token: int) -> None:
@@ -311,11 +313,13 @@ class LazyGrammarSampler(GrammarSampler):
         lib.llama_sampler_reset(self._ptr)
         self._trigger.reset()
         self.triggered = False
+        self.trigger_text = ""
 
     def _wrap_clone(self) -> Sampler:
         other = LazyGrammarSampler(lib.llama_sampler_clone(self._ptr), self._trigger.copy(),
                                    model=self._model)  # type: ignore[arg-type]
         other.triggered = self.triggered
+        other.trigger_text = self.trigger_text
         return other
 
     def sample(self, ctx: Context, idx: int = -1) -> int:

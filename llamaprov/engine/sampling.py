@@ -231,7 +231,10 @@ class SamplingParams:
     ``grammar_lazy=True`` it applies only after a trigger pattern/token (see :func:`grammar_lazy`).
     ``dry_scope="grammar"`` applies the DRY penalty only to what the grammar constrains (from a
     lazy grammar's trigger on): constrained output of small models loops inside strings, while
-    prose keeps its natural repetitions.
+    prose keeps its natural repetitions. ``grammar_close=True``: when the tokens left by
+    ``max_tokens`` (or the context) would no longer hold the shortest text that completes the
+    grammar from where the output is, that text is appended and the generation ends
+    (``completion.closed``), so constrained output is never cut off mid-value.
     """
 
     temperature: float = 0.8
@@ -264,6 +267,7 @@ class SamplingParams:
     grammar_trigger_patterns: Sequence[str] = field(default_factory=tuple)
     grammar_trigger_words: Sequence[str] = field(default_factory=tuple)
     grammar_trigger_tokens: Sequence[int] = field(default_factory=tuple)
+    grammar_close: bool = False
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -297,6 +301,8 @@ class SamplingParams:
             check_gbnf(self.grammar, self.grammar_root)
         if not isinstance(self.grammar_lazy, bool):
             raise InvalidArgumentError(f"grammar_lazy must be a bool, got {describe(self.grammar_lazy)}")
+        if not isinstance(self.grammar_close, bool):
+            raise InvalidArgumentError(f"grammar_close must be a bool, got {describe(self.grammar_close)}")
         patterns, words, tokens = check_triggers(self.grammar_trigger_patterns, self.grammar_trigger_words,
                                                  self.grammar_trigger_tokens)
         if self.grammar_lazy and not (patterns or words or tokens):
