@@ -86,10 +86,17 @@ CONSTRAINED_DRY = {"dry_multiplier": 0.8, "dry_scope": "grammar"}
 
 
 def _constrained_defaults(settings: ChatParams, grammar: Mapping[str, Any]) -> dict[str, Any]:
-    """Defaults for constrained output (see CONSTRAINED_DRY) the request did not set."""
-    if "grammar" not in grammar or settings.dry_multiplier is not None:
+    """Defaults for constrained output the request did not set: CONSTRAINED_DRY, and
+    ``grammar_close`` (a call or value that max_tokens would cut gets its shortest valid
+    completion instead)."""
+    if "grammar" not in grammar:
         return {}
-    return {k: v for k, v in CONSTRAINED_DRY.items() if getattr(settings, k) is None}
+    out: dict[str, Any] = {}
+    if settings.grammar_close is None:
+        out["grammar_close"] = True
+    if settings.dry_multiplier is None:
+        out.update({k: v for k, v in CONSTRAINED_DRY.items() if getattr(settings, k) is None})
+    return out
 
 
 def _with_schema_note(turns: Sequence[Turn], schema: Mapping[str, Any]) -> list[Turn]:
@@ -404,7 +411,8 @@ class LlamaProvider(Provider):
         A cancelled one (``ctx.abort()``) keeps ``finish_reason="cancelled"``."""
         tokens = self._count(completion)
         finish = completion.finish_reason
-        if finish == "length" and (plan.structured or parser.call_unfinished):
+        if finish == "length" and (plan.structured or parser.call_unfinished) \
+                and not completion.closed:
             what = "structured output" if plan.structured else "tool call"
             raw = completion.text
             raise TruncatedOutputError(

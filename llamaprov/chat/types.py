@@ -164,18 +164,19 @@ def parse_structured(turn: Turn, type_: Any) -> tuple[Any, Any]:
 
     Raises :class:`~llamaprov.errors.StructuredOutputError` (with ``raw``) when the output is
     not JSON or does not match the type, :class:`~llamaprov.errors.TruncatedOutputError` when
-    max_tokens cut it off.
+    max_tokens cut it off (a value the grammar closed within max_tokens, ``grammar_close``, is
+    complete: its turn ends with finish_reason "length" all the same).
     """
     raw = turn.text
-    if turn.finish_reason == "length":
-        raise TruncatedOutputError(
-            "structured output was cut off by max_tokens before the JSON was complete: "
-            f"{describe(raw, 200)}",
-            raw=raw, max_tokens=turn.tokens.output if turn.tokens is not None else None,
-        )
     try:
         data = json.loads(raw)
     except ValueError as exc:
+        if turn.finish_reason == "length":
+            raise TruncatedOutputError(
+                "structured output was cut off by max_tokens before the JSON was complete: "
+                f"{describe(raw, 200)}",
+                raw=raw, max_tokens=turn.tokens.output if turn.tokens is not None else None,
+            ) from None
         raise StructuredOutputError(f"structured output is not valid JSON: {exc}", raw=raw) from exc
     try:
         value = validate_against_type(data, type_)

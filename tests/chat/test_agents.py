@@ -33,12 +33,47 @@ def test_a_tool_call_cut_by_max_tokens_raises_and_the_chat_is_unchanged(model):
     chat.close()
 
 
-def test_structured_output_cut_by_max_tokens_raises(model):
-    chat = chat_llamaprov(model, params={"temperature": 0, "max_tokens": 6})
+def test_structured_output_cut_by_max_tokens_raises_without_grammar_close(model):
+    chat = chat_llamaprov(model, params={"temperature": 0, "max_tokens": 12, "grammar_close": False})
     schema = {"type": "object", "properties": {"story": {"type": "string"}}, "required": ["story"]}
     with pytest.raises(TruncatedOutputError) as info:
         chat.chat_structured("Tell me a long story.", type=schema)
-    assert info.value.max_tokens == 6
+    assert info.value.max_tokens == 12
+    chat.close()
+
+
+def test_structured_output_that_max_tokens_would_cut_is_closed_validly(model):
+    import jsonschema
+
+    chat = chat_llamaprov(model, params={"temperature": 0, "max_tokens": 12})
+    schema = {"type": "object", "properties": {"story": {"type": "string"}, "year": {"type": "integer"}},
+              "required": ["story", "year"], "additionalProperties": False}
+    value = chat.chat_structured("Tell me a long story.", type=schema)
+    jsonschema.validate(value, schema)
+    assert chat.last_turn().finish_reason == "length" and chat.last_turn().tokens.output <= 12
+    chat.close()
+
+
+def test_a_tool_call_that_max_tokens_would_cut_is_closed_and_runs(model):
+    seen = []
+
+    def lookup(query: str, limit: int) -> str:
+        """Search the documents.
+
+        Args:
+            query: what to search for
+            limit: how many results
+        """
+        seen.append((query, limit))
+        return "no results"
+
+    chat = chat_llamaprov(model, tools=[lookup], max_tool_rounds=1,
+                          params={"temperature": 0, "max_tokens": 30})
+    chat.chat("Explain in detail how blood glucose is regulated by the body.", tool_choice="required")
+    turns = chat.get_turns()
+    (request,) = turns[1].tool_requests
+    assert turns[1].finish_reason == "tool_calls" and turns[1].tokens.output <= 30
+    assert seen == [(request.arguments["query"], request.arguments["limit"])]
     chat.close()
 
 

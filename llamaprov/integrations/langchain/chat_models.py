@@ -132,6 +132,9 @@ class ChatLlamaProv(BaseChatModel):
     dynatemp_exponent: float | None = None
     logit_bias: dict[int, float] | None = None
     """Sampling knobs above: the engine's ``SamplingParams``, same names, same checks."""
+    grammar_close: bool | None = None
+    """When max_tokens is about to cut a tool call or structured output, append its shortest
+    valid completion instead (default True for constrained output; False: cut it, and raise)."""
     schema_in_prompt: bool | None = None
     """Structured output shows the model its JSON schema in the prompt (default True)."""
     lora: dict[Any, float] | None = None
