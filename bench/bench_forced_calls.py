@@ -94,6 +94,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--params", default="{}", help="extra chat params as JSON")
     parser.add_argument("--show", type=int, default=3, help="print this many invalid outputs")
+    parser.add_argument("--dump", help="write each case's outcome to this JSON-lines file")
     args = parser.parse_args()
 
     import jsonschema
@@ -109,10 +110,11 @@ def main() -> None:
     valid = looping = 0
     failures: collections.Counter[str] = collections.Counter()
     shown = 0
+    dump = open(args.dump, "w", encoding="utf-8") if args.dump else None  # noqa: SIM115
     start = time.perf_counter()
     for name, schema, prompt in todo:
         tool = ToolDef(name=name, description=str(schema.get("description", "")), parameters=schema)
-        raw = ""
+        raw, outcome = "", "valid"
         try:
             turn = provider.chat_perform([Turn("user", [ContentText(prompt)])], tools=[tool],
                                          tool_choice=name, params=params)
@@ -123,15 +125,20 @@ def main() -> None:
                 valid += 1
             else:
                 raw = turn.text
-                failures["no call parsed"] += 1
+                outcome = "no call parsed"
         except jsonschema.ValidationError as exc:
-            failures["schema-invalid arguments"] += 1
+            outcome = "schema-invalid arguments"
             raw = raw or str(exc.instance)
         except LlamaProvError as exc:
-            failures[type(exc).__name__] += 1
+            outcome = type(exc).__name__
             raw = getattr(exc, "raw", "") or str(exc)  # the output so far, when there was one
-        if repeated_ngram(model.tokenize(raw, add_special=False)):
-            looping += 1
+        if outcome != "valid":
+            failures[outcome] += 1
+        loops = repeated_ngram(model.tokenize(raw, add_special=False))
+        looping += loops
+        if dump is not None:
+            dump.write(json.dumps({"name": name, "prompt": prompt, "outcome": outcome,
+                                   "looping": loops, "raw": raw}, ensure_ascii=False) + "\n")
         if shown < args.show and sum(failures.values()) > shown:
             print(f"  invalid [{name}] {prompt!r}\n    -> {raw[:100]!r} ... {raw[-100:]!r}")
             shown += 1
@@ -142,6 +149,8 @@ def main() -> None:
     print(f"  repeated 4-gram >= 5 times: {looping}/{n} = {100 * looping / n:.1f}%")
     for kind, count in failures.most_common():
         print(f"  invalid: {kind}: {count}")
+    if dump is not None:
+        dump.close()
     provider.close()
     model.close()
 
