@@ -179,8 +179,10 @@ class Scheduler:
         if params.seed is None and self.ctx.seed is not None:
             params = params.replace(seed=self.ctx.seed)
         closer = None
-        if params.grammar_close and params.grammar is not None:
-            closer = BudgetCloser(self._model, params.grammar, params.grammar_root)
+        if (params.grammar_close or params.grammar_close_repeats) and params.grammar is not None:
+            closer = BudgetCloser(self._model, params.grammar, params.grammar_root,
+                                  at_budget=params.grammar_close,
+                                  repeats=params.grammar_close_repeats)
         grammar = params.grammar_sampler(self._model)
         span = None
         try:
@@ -522,7 +524,7 @@ class Scheduler:
         decoded = self._emit(s, token)
         if s.done:
             return
-        if s.closer is not None and self._close_in_budget(s, decoded, n_ctx):
+        if s.closer is not None and self._close_constrained(s, token, decoded, n_ctx):
             return
         if len(s.generated) >= s.max_tokens or s.pos + 1 >= n_ctx:
             self._finish(s, "length")
@@ -546,10 +548,11 @@ class Scheduler:
             self._finish(s, "stop", flush=False)
         return decoded
 
-    def _close_in_budget(self, s: _Sequence, decoded: str, n_ctx: int) -> bool:
-        """``grammar_close``: follow the constrained text; when the tokens left would no longer
-        hold the grammar's shortest completion, append it and end ("length", ``closed``).
-        True when the sequence ended."""
+    def _close_constrained(self, s: _Sequence, token: int, decoded: str, n_ctx: int) -> bool:
+        """``grammar_close`` / ``grammar_close_repeats``: follow the constrained text; when the
+        tokens left would no longer hold the grammar's shortest completion, or the output is
+        caught in a cycle, append that completion and end (``closed``; "length" at the budget,
+        "stop" for a cycle). True when the sequence ended."""
         closer, grammar = s.closer, s.grammar
         assert closer is not None and grammar is not None
         if isinstance(grammar, LazyGrammarSampler):
@@ -557,8 +560,9 @@ class Scheduler:
                 return False
             if not closer.live:  # this token triggered it: follow from the trigger on
                 closer.live = True
-                decoded = grammar.trigger_text
-        closer.follow(decoded)
+                closer.follow(grammar.trigger_text)
+                decoded = ""
+        closer.follow(decoded, token)
         budget = s.max_tokens - len(s.generated)
         tokens = closer.forced(min(budget, n_ctx - 1 - s.pos), budget)
         if tokens is None:
@@ -573,7 +577,7 @@ class Scheduler:
             if s.done:
                 return True
         s.closed = True
-        self._finish(s, "length")
+        self._finish(s, "stop" if closer.cycled else "length")
         return True
 
     def _finish(self, s: _Sequence, reason: str, *, flush: bool = True) -> None:

@@ -235,6 +235,10 @@ class SamplingParams:
     ``max_tokens`` (or the context) would no longer hold the shortest text that completes the
     grammar from where the output is, that text is appended and the generation ends
     (``completion.closed``), so constrained output is never cut off mid-value.
+    ``grammar_close_repeats=N`` (N >= 2; 0 off) ends constrained output the same way, with
+    finish_reason "stop", once its last tokens are one block repeated N times in a row (over
+    at least 12 tokens): a greedy small model caught in such a cycle (``["data","data",...``,
+    objects nested without end) would run on until ``max_tokens``.
     """
 
     temperature: float = 0.8
@@ -268,6 +272,7 @@ class SamplingParams:
     grammar_trigger_words: Sequence[str] = field(default_factory=tuple)
     grammar_trigger_tokens: Sequence[int] = field(default_factory=tuple)
     grammar_close: bool = False
+    grammar_close_repeats: int = 0
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -303,6 +308,9 @@ class SamplingParams:
             raise InvalidArgumentError(f"grammar_lazy must be a bool, got {describe(self.grammar_lazy)}")
         if not isinstance(self.grammar_close, bool):
             raise InvalidArgumentError(f"grammar_close must be a bool, got {describe(self.grammar_close)}")
+        check_int("grammar_close_repeats", self.grammar_close_repeats, 0, 1000)
+        if self.grammar_close_repeats == 1:
+            raise InvalidArgumentError("grammar_close_repeats must be 0 (off) or at least 2, got 1")
         patterns, words, tokens = check_triggers(self.grammar_trigger_patterns, self.grammar_trigger_words,
                                                  self.grammar_trigger_tokens)
         if self.grammar_lazy and not (patterns or words or tokens):

@@ -153,3 +153,32 @@ def test_a_lazy_grammar_is_closed_from_its_trigger_on(model, ctx) -> None:
 def test_grammar_close_must_be_a_bool() -> None:
     with pytest.raises(InvalidArgumentError, match="grammar_close"):
         SamplingParams(grammar_close=1)
+
+
+def test_a_cycle_inside_constrained_output_is_closed_early(model, ctx) -> None:
+    # greedy, the model repeats "sampu, " inside the string until max_tokens cuts it
+    gbnf = 'root ::= "\\"" [a-z ,0-9]* "\\""'
+    prompt = model.apply_chat_template(
+        [{"role": "user", "content": "Repeat after me ten times: sampu, sampu, sampu"}])
+    looping = ctx.completion(prompt, max_tokens=60, sampling=SamplingParams(
+        temperature=0, grammar=gbnf)).result()
+    assert looping.finish_reason == "length" and looping.text.count("sampu") >= 12
+    closed = ctx.completion(prompt, max_tokens=60, sampling=SamplingParams(
+        temperature=0, grammar=gbnf, grammar_close_repeats=3)).result()
+    assert closed.closed and closed.finish_reason == "stop" and closed.text.endswith('"')
+    assert closed.text[:-1] == looping.text[:len(closed.text) - 1]  # the same output, ended early
+    assert 12 <= len(closed.tokens) < 40
+
+
+def test_a_repeat_shorter_than_a_cycle_is_left_alone(model, ctx) -> None:
+    from llamaprov.engine._gbnf_closer import MIN_CYCLE_SPAN, BudgetCloser
+
+    closer = BudgetCloser(model, 'root ::= [0-9,]*', "root", at_budget=False, repeats=3)
+    for t in [15, 16] * 3:  # "0,0,0," as tokens: three repeats over 6 tokens
+        closer.follow("", t)
+    assert not closer.cycling()
+    for t in [15, 16] * (MIN_CYCLE_SPAN // 2 - 3):
+        closer.follow("", t)
+    assert closer.cycling()
+    with pytest.raises(InvalidArgumentError, match="grammar_close_repeats"):
+        SamplingParams(grammar_close_repeats=1)
