@@ -31,7 +31,9 @@ class ChatParams:
     descriptions) in the prompt, since a grammar holds the shape but shows the model nothing.
     ``grammar_close`` (the engine's knob; default True for tool calls and structured output):
     when ``max_tokens`` is about to cut constrained output, its shortest valid completion is
-    appended instead, so a call or a value is never cut off mid-way.
+    appended instead, so a call or a value is never cut off mid-way. ``grammar_close_repeats``
+    (the engine's knob): constrained output caught in a cycle (one block of tokens repeated
+    this many times in a row) is closed the same way, there and then.
     """
 
     temperature: float | None = None
@@ -62,6 +64,7 @@ class ChatParams:
     dynatemp_exponent: float | None = None
     logit_bias: Mapping[int, float] | None = None
     grammar_close: bool | None = None
+    grammar_close_repeats: int | None = None
     lora: Mapping[LoraAdapter, float] | None = None
     schema_in_prompt: bool | None = None
 
@@ -158,6 +161,6 @@ def params(**kwargs: Any) -> ChatParams:
     """Generation settings (see :class:`ChatParams`): every sampling knob of
     :class:`~llamaprov.engine.SamplingParams` (temperature, top_k, top_p, min_p, typical_p,
     repeat/frequency/presence_penalty, penalty_last_n, mirostat*, dry_*, xtc_*, top_n_sigma,
-    dynatemp_*, logit_bias, grammar_close, seed), plus stop, max_tokens, lora and
+    dynatemp_*, logit_bias, grammar_close*, seed), plus stop, max_tokens, lora and
     schema_in_prompt."""
     return ChatParams.coerce(kwargs)

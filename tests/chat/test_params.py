@@ -11,9 +11,9 @@ from llamaprov.chat import ChatParams, ContentText, LlamaProvider, Turn, params
 from llamaprov.engine import SamplingParams
 from llamaprov.errors import InvalidArgumentError
 
-# the grammar itself is the chat's to set (tools, structured output); grammar_close is a knob
+# the grammar itself is the chat's to set (tools, structured output); grammar_close* are knobs
 SAMPLING_KNOBS = [f.name for f in dataclasses.fields(SamplingParams)
-                  if not f.name.startswith("grammar") or f.name == "grammar_close"]
+                  if not f.name.startswith("grammar") or f.name.startswith("grammar_close")]
 
 
 def test_every_sampling_knob_of_the_engine_is_a_chat_param() -> None:

@@ -239,7 +239,7 @@ def test_every_engine_sampling_knob_is_a_field_with_the_engines_checks(model: Mo
     from llamaprov.engine import SamplingParams
 
     knobs = [f.name for f in dataclasses.fields(SamplingParams)
-             if not f.name.startswith("grammar") or f.name == "grammar_close"]
+             if not f.name.startswith("grammar") or f.name.startswith("grammar_close")]
     assert not [k for k in knobs if k not in ChatLlamaProv.model_fields]
     llm = ChatLlamaProv(model=model, temperature=0, dry_multiplier=0.5, dry_scope="grammar", mirostat=2,
                         logit_bias={5: -1.0})

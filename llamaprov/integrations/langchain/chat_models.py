@@ -135,6 +135,9 @@ class ChatLlamaProv(BaseChatModel):
     grammar_close: bool | None = None
     """When max_tokens is about to cut a tool call or structured output, append its shortest
     valid completion instead (default True for constrained output; False: cut it, and raise)."""
+    grammar_close_repeats: int | None = None
+    """Close a tool call or structured output the same way once one block of tokens repeats
+    this many times in a row (a greedy small model's loop; 0: never)."""
     schema_in_prompt: bool | None = None
     """Structured output shows the model its JSON schema in the prompt (default True)."""
     lora: dict[Any, float] | None = None
