@@ -79,10 +79,12 @@ def _exchanges(turns: Sequence[Turn]) -> tuple[list[Turn], list[list[Turn]]]:
 
 
 # The DRY penalty inside grammar-constrained output, unless the request sets DRY itself: small
-# models, greedy, loop inside JSON strings ("sampu, sampu, ...") until max_tokens cuts the
-# output; its sequence breakers (newline, colon, quote, asterisk) keep JSON's own repeated
-# structure (keys, objects of an array) out of its reach. Measured by bench/bench_forced_calls.py.
-CONSTRAINED_DRY = {"dry_multiplier": 0.8, "dry_scope": "grammar"}
+# models, greedy, loop inside JSON ("sampu, sampu, ...", the same array item again and again)
+# until max_tokens cuts the output. Its sequence breakers are JSON-aware: llama.cpp's default
+# breakers (newline, colon, quote, asterisk) end a repeat at every quote and colon, which in
+# JSON is everywhere, so a repeated item or key-value run was never long enough to penalize;
+# only a newline breaks a repeat here. Measured by bench/bench_forced_calls.py.
+CONSTRAINED_DRY = {"dry_multiplier": 0.8, "dry_scope": "grammar", "dry_sequence_breakers": ("\n",)}
 
 
 def _constrained_defaults(settings: ChatParams, grammar: Mapping[str, Any]) -> dict[str, Any]:

@@ -62,3 +62,14 @@ def test_constrained_output_gets_dry_by_default_and_a_request_can_turn_it_off(pr
     assert max_4gram_count(model.tokenize(default, add_special=False)) < 5
     plan = provider._plan([Turn("user", [ContentText("hi")])], [], None, {"temperature": 0}, "auto")
     assert plan.sampling.dry_multiplier == 0  # no grammar: prose is left alone
+
+
+def test_constrained_dry_breaks_repeats_only_at_newlines(provider) -> None:
+    # llama.cpp's default breakers (newline, colon, quote, asterisk) cut JSON into pieces at
+    # every quote and colon, so the same array item written again and again ("data","data",
+    # ...) was never a repeat long enough to penalize (bench/bench_forced_calls.py measures it)
+    turns = [Turn("user", [ContentText(PROMPT)])]
+    plan = provider._plan(turns, [LAWSUIT], None, {"temperature": 0}, LAWSUIT.name)
+    assert plan.sampling.dry_sequence_breakers == ("\n",) and plan.sampling.dry_multiplier == 0.8
+    own = provider._plan(turns, [LAWSUIT], None, {"temperature": 0, "dry_multiplier": 0.5}, LAWSUIT.name)
+    assert own.sampling.dry_multiplier == 0.5 and own.sampling.dry_sequence_breakers != ("\n",)
