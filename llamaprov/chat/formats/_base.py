@@ -77,8 +77,12 @@ class ToolCallFormat(ABC):
         return with_system_note(messages, self.tools_system_note(tools)), None
 
     def assistant_message(self, turn: Turn) -> dict[str, Any]:
-        """An assistant turn as a template message (OpenAI ``tool_calls`` for its requests)."""
+        """An assistant turn as a template message: its text as ``content``, its thinking apart
+        as ``reasoning_content`` (the key templates of reasoning models such as Qwen3 read; the
+        template decides what of it to show), its requests as OpenAI ``tool_calls``."""
         message: dict[str, Any] = {"role": "assistant", "content": turn.text}
+        if turn.thinking:
+            message["reasoning_content"] = turn.thinking
         if turn.tool_requests:
             message["tool_calls"] = [
                 {

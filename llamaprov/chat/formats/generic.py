@@ -90,7 +90,10 @@ class GenericFormat(ToolCallFormat):
             if turn.role == "assistant":
                 requests.update({r.id: r for r in turn.tool_requests})
                 if turn.text or not turn.tool_requests:
-                    messages.append({"role": "assistant", "content": turn.text})
+                    message = {"role": "assistant", "content": turn.text}
+                    if turn.thinking:
+                        message["reasoning_content"] = turn.thinking
+                    messages.append(message)
                 continue
             lines = [self._result_line(r, requests.get(r.request_id)) for r in turn.tool_results]
             text = "".join(c.text for c in turn.contents if isinstance(c, ContentText))
