@@ -2,8 +2,10 @@
 
 A :class:`_Batcher` takes requests from any thread; one worker thread keeps admitting queued
 requests into free sequences of a shared context between decode steps (continuous batching) and
-resolves each request's future with what its ``finish`` callback makes of the completion. It
-knows nothing of providers: the model and its settings are given to it.
+resolves each request's future with what its ``finish`` callback makes of the completion, or
+goes on decoding the request with the generation the callback returns instead (a request in
+phases: the thinking of a reasoning model, then its answer). It knows nothing of providers: the
+model and its settings are given to it.
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ from llamaprov.errors import ClosedError
 
 
 class Generation(Protocol):
-    """What the queue needs of a request: the prompt's tokens and how to decode them."""
+    """What the queue needs of a request: the prompt's tokens and how to decode them, and the KV
+    cells the whole request may fill (``cells``: its prompt and every token any of its phases
+    may add)."""
 
     @property
     def tokens(self) -> list[int]: ...
+    @property
+    def cells(self) -> int: ...
     @property
     def max_tokens(self) -> int: ...
     @property
@@ -42,14 +48,12 @@ G = TypeVar("G", bound=Generation)
 
 
 class _Job(Generic[G]):
-    __slots__ = ("future", "plan", "reserved", "tokens")
+    __slots__ = ("future", "plan", "reserved")
 
     def __init__(self, plan: G, n_ctx: int) -> None:
         self.plan = plan
-        self.tokens = plan.tokens
         self.future: Future[Turn] = Future()
-        # KV cells this request may need: its prompt and every token it may generate
-        self.reserved = min(len(self.tokens) + plan.max_tokens + 1, n_ctx)
+        self.reserved = min(plan.cells, n_ctx)
 
 
 # seconds the exit hook waits for a worker to finish its decode step (one step, normally)
@@ -79,7 +83,8 @@ class _Batcher(Generic[G]):
 
     Its contexts are created on ``model`` with ``n_ctx`` tokens, ``max_parallel`` sequences and
     ``n_threads`` threads (None: the engine's default); ``finish(request, completion)`` makes the
-    turn a request's future resolves to.
+    turn a request's future resolves to, or returns the request's next generation, which goes on
+    in the same sequence (it reuses the cache of what was decoded so far).
 
     The worker creates the shared context when work arrives and frees it when the queue runs
     dry. The context's KV cache is unified: a request is admitted only while the cells reserved
@@ -97,7 +102,7 @@ class _Batcher(Generic[G]):
     """
 
     def __init__(self, model: Model, *, n_ctx: int, max_parallel: int, n_threads: int | None,
-                 finish: Callable[[G, Completion], Turn]) -> None:
+                 finish: Callable[[G, Completion], Turn | G]) -> None:
         self._model = model
         self._n_ctx = n_ctx
         self._max_parallel = max_parallel
@@ -178,6 +183,22 @@ class _Batcher(Generic[G]):
                 used += job.reserved
         return taken
 
+    def _start(self, scheduler: Any, job: _Job[G], running: dict[Any, _Job[G]],
+               seq_id: int | None = None) -> bool:
+        """Submit the job's current generation (in ``seq_id``, else a free sequence); False
+        when the scheduler refused it (the job's future then holds the error)."""
+        plan = job.plan
+        try:
+            completion = scheduler.submit(
+                plan.tokens, max_tokens=plan.max_tokens, stop=plan.stop, sampling=plan.sampling,
+                special=plan.special, lora=plan.lora, seq_id=seq_id,
+            )
+        except Exception as exc:
+            job.future.set_exception(exc)
+            return False
+        running[completion] = job
+        return True
+
     def _work(self) -> None:
         n_ctx = self._n_ctx
         kwargs: dict[str, Any] = {"n_ctx": n_ctx, "n_seq_max": self._max_parallel}
@@ -202,25 +223,22 @@ class _Batcher(Generic[G]):
                         used = 0
                     taken = self._admit(running, used, n_ctx)
                 for job in taken:
-                    plan = job.plan
-                    try:
-                        completion = scheduler.submit(
-                            job.tokens, max_tokens=plan.max_tokens, stop=plan.stop,
-                            sampling=plan.sampling, special=plan.special, lora=plan.lora,
-                        )
-                    except Exception as exc:
-                        job.future.set_exception(exc)
-                        continue
-                    running[completion] = job
-                    used += job.reserved
+                    if self._start(scheduler, job, running):
+                        used += job.reserved
                 self._stop_dropped(running)
                 self.peak = max(self.peak, len(running))
                 for completion in scheduler.step():
                     job = running.pop(completion)
                     try:
-                        job.future.set_result(self._finish(job.plan, completion))
+                        outcome = self._finish(job.plan, completion)
                     except Exception as exc:
                         job.future.set_exception(exc)
+                        continue
+                    if isinstance(outcome, Turn):
+                        job.future.set_result(outcome)
+                    else:  # the request goes on: its cells stay reserved
+                        job.plan = outcome
+                        self._start(scheduler, job, running, completion.seq_id)
         except BaseException as exc:
             with self._cond:
                 self._thread = None

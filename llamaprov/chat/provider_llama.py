@@ -64,6 +64,11 @@ class _Plan:
     structured: bool
     lora: dict[LoraAdapter, float] | None  # None: the adapters applied to the context
 
+    @property
+    def cells(self) -> int:
+        """KV cells the request may fill: its prompt and every token it may generate."""
+        return len(self.tokens) + self.max_tokens + 1
+
 
 def _exchanges(turns: Sequence[Turn]) -> tuple[list[Turn], list[list[Turn]]]:
     """(the system turn if any, the rest in exchanges): an exchange opens with a user message
