@@ -1,24 +1,32 @@
 """The plan of one request to a :class:`~llamaprov.chat.LlamaProvider`: its prompt and how to
-decode and parse the reply, and what a request adds to the conversation's prompt (the
-structured output's schema note) or to its sampling (DRY inside constrained output)."""
+decode and parse the reply (in two phases when it starts inside a thinking block), and what a
+request adds to the conversation's prompt (the structured output's schema note) or to its
+sampling (DRY inside constrained output)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from llamaprov.chat._reasoning import ReasoningFamily, Thought
 from llamaprov.chat.content import ContentText
 from llamaprov.chat.formats import ToolCallFormat
 from llamaprov.chat.params import ChatParams
-from llamaprov.chat.turns import Turn
-from llamaprov.engine import LoraAdapter, SamplingParams
+from llamaprov.chat.turns import TokenUsage, Turn
+from llamaprov.engine import Completion, LoraAdapter, Model, SamplingParams
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """One validated request: the prompt and how to decode and parse its answer."""
+    """One validated request: the prompt and how to decode and parse its answer.
+
+    A reply that starts inside a thinking block is decoded in two phases: the thinking (``answer``
+    set: no grammar, it stops at the family's closing marker or at the budget), then the answer
+    (``thought`` set), which continues from the prompt, the thinking and the closing marker with
+    the request's grammar and stop strings, and the tokens the thinking left of ``limit``.
+    """
 
     prompt: str
     tokens: list[int]  # the prompt, tokenized once
@@ -29,11 +37,63 @@ class _Plan:
     fmt: ToolCallFormat | None
     structured: bool
     lora: dict[LoraAdapter, float] | None  # None: the adapters applied to the context
+    limit: int  # the request's max_tokens: the thinking and the answer together
+    cells: int  # KV cells the request may fill: prompt, every token generated, closing marker
+    family: ReasoningFamily | None = None  # a thinking phase: whose marker closes it
+    answer: _Plan | None = None  # a thinking phase: the plan of the answer (tokens to come)
+    thought: Thought | None = None  # an answer after a thinking phase
 
-    @property
-    def cells(self) -> int:
-        """KV cells the request may fill: its prompt and every token it may generate."""
-        return len(self.tokens) + self.max_tokens + 1
+
+def thinking_plan(model: Model, plan: _Plan, family: ReasoningFamily, budget: int | None,
+                  sampling: SamplingParams, special: bool) -> _Plan:
+    """The thinking phase of ``plan`` (a prompt that ends inside a thinking block), decoded with
+    ``sampling`` (the request's, without a grammar), ``special`` tokens rendered or not, and at
+    most ``budget`` tokens; with a budget of 0, the answer after an empty thinking."""
+    closing = model.tokenize(family.closing, add_special=False, parse_special=True)
+    answer = replace(plan, cells=plan.cells + len(closing) + 8)  # (+ a token cut at the marker)
+    if budget == 0:
+        tokens, _ = family.answer_tokens(model, plan.tokens, [], "", stopped=False,
+                                         special=plan.special)
+        return replace(answer, prompt=plan.prompt + family.closing, tokens=tokens,
+                       thought=Thought("", 0, 0, None))
+    return replace(answer, sampling=sampling, stop=[family.close], special=special,
+                   max_tokens=plan.limit if budget is None else min(budget, plan.limit),
+                   family=family, answer=answer)
+
+
+def after_thinking(model: Model, n_ctx: int, plan: _Plan,
+                   completion: Completion) -> tuple[_Plan | None, str | None]:
+    """(the answer's plan after the thinking phase ``completion`` of ``plan``, or None when the
+    turn ends with the thinking; the turn's finish reason then, if not the phase's)."""
+    family, answer = plan.family, plan.answer
+    assert family is not None and answer is not None
+    finish = completion.finish_reason
+    if finish not in ("stop", "length", "eog") or (finish == "length" and plan.max_tokens >= plan.limit):
+        return None, None  # cancelled, failed, or max_tokens spent on thinking
+    # "length": the budget is spent; "eog": the model ended inside its thinking, which is
+    # closed for it so that the turn gets its answer
+    generated, text = completion.tokens, completion.text
+    tokens, kept = family.answer_tokens(model, plan.tokens, generated, text,
+                                        stopped=finish == "stop", special=plan.special)
+    if len(tokens) + 1 > n_ctx:
+        return None, "length"  # the thinking filled the context
+    closing = family.close + family.after if finish == "stop" else family.closing
+    thought = Thought(text, len(generated), kept, completion.usage.cached_tokens)
+    return replace(answer, prompt=plan.prompt + text + closing, tokens=tokens,
+                   max_tokens=plan.limit - len(generated), thought=thought), None
+
+
+def plan_usage(plan: _Plan, completion: Completion) -> TokenUsage:
+    """The token usage of a request whose latest phase is ``completion``: an answer after a
+    thinking phase counts as input the prompt and the closing marker written after the
+    thinking, as output the thinking and the answer."""
+    usage = completion.usage
+    thought = plan.thought
+    if thought is None:
+        return TokenUsage(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+    n_input = usage.prompt_tokens - thought.n_kept
+    cached = thought.cached if thought.cached is not None else min(usage.cached_tokens, n_input)
+    return TokenUsage(n_input, thought.n_generated + usage.completion_tokens, cached)
 
 
 # The DRY penalty inside grammar-constrained output, unless the request sets DRY itself: small

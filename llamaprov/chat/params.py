@@ -11,7 +11,9 @@ from llamaprov.engine import LoraAdapter, SamplingParams
 from llamaprov.errors import ClosedError, InvalidArgumentError, describe
 
 # the settings that are not sampling knobs of the engine
-_GENERATION_NAMES = ("stop", "max_tokens", "lora", "schema_in_prompt")
+_GENERATION_NAMES = ("stop", "max_tokens", "lora", "schema_in_prompt", "reasoning", "reasoning_budget")
+#: The values of ``reasoning`` (see :class:`ChatParams`).
+REASONING_MODES = ("auto", "on", "off")
 # the largest LoRA scale magnitude the engine accepts
 _MAX_LORA_SCALE = 1e6
 
@@ -34,6 +36,13 @@ class ChatParams:
     appended instead, so a call or a value is never cut off mid-way. ``grammar_close_repeats``
     (the engine's knob): constrained output caught in a cycle (one block of tokens repeated
     this many times in a row) is closed the same way, there and then.
+
+    ``reasoning`` (``"auto"``, the default, ``"on"`` or ``"off"``) turns the thinking of a
+    reasoning model on or off through its chat template's switch ("auto": the template's
+    default); "on" for a model whose template knows no thinking is an error.
+    ``reasoning_budget`` (an int >= 0, default None: no limit) is the most tokens the thinking
+    may take; then its closing marker (``</think>``) is written and the answer follows.
+    ``max_tokens`` counts the thinking and the answer together.
     """
 
     temperature: float | None = None
@@ -67,6 +76,8 @@ class ChatParams:
     grammar_close_repeats: int | None = None
     lora: Mapping[LoraAdapter, float] | None = None
     schema_in_prompt: bool | None = None
+    reasoning: str | None = None
+    reasoning_budget: int | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -98,6 +109,12 @@ class ChatParams:
         if self.schema_in_prompt is not None and not isinstance(self.schema_in_prompt, bool):
             raise InvalidArgumentError(
                 f"params: schema_in_prompt must be a bool, got {describe(self.schema_in_prompt)}")
+        if self.reasoning is not None:
+            check_reasoning(self.reasoning, "params: ")
+        budget = self.reasoning_budget
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 0):
+            raise InvalidArgumentError(
+                f"params: reasoning_budget must be an int >= 0, got {describe(budget)}")
 
     @classmethod
     def coerce(cls, value: ChatParams | Mapping[str, Any] | None) -> ChatParams:
@@ -157,10 +174,19 @@ def check_lora(lora: Any) -> dict[LoraAdapter, float]:
     return out
 
 
+def check_reasoning(mode: Any, where: str = "") -> str:
+    """``mode`` checked to be one of :data:`REASONING_MODES` (InvalidArgumentError naming it)."""
+    if not isinstance(mode, str) or mode not in REASONING_MODES:
+        raise InvalidArgumentError(
+            f"{where}reasoning must be one of {', '.join(map(repr, REASONING_MODES))}, "
+            f"got {describe(mode)}")
+    return mode
+
+
 def params(**kwargs: Any) -> ChatParams:
     """Generation settings (see :class:`ChatParams`): every sampling knob of
     :class:`~llamaprov.engine.SamplingParams` (temperature, top_k, top_p, min_p, typical_p,
     repeat/frequency/presence_penalty, penalty_last_n, mirostat*, dry_*, xtc_*, top_n_sigma,
-    dynatemp_*, logit_bias, grammar_close*, seed), plus stop, max_tokens, lora and
-    schema_in_prompt."""
+    dynatemp_*, logit_bias, grammar_close*, seed), plus stop, max_tokens, lora,
+    schema_in_prompt, reasoning and reasoning_budget."""
     return ChatParams.coerce(kwargs)

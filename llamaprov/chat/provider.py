@@ -9,7 +9,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any
 
-from llamaprov.chat.content import ContentJson, ContentToolRequest, ContentToolResult
+from llamaprov.chat.content import (
+    ContentJson,
+    ContentThinking,
+    ContentToolRequest,
+    ContentToolResult,
+)
 from llamaprov.chat.events import StreamEvent, TurnDone
 from llamaprov.chat.params import ChatParams
 from llamaprov.chat.tools import ToolDef, run_tool, tool
@@ -117,14 +122,16 @@ class Provider(ABC):
         type: Any,
         params: ChatParams | dict[str, Any] | None = None,
     ) -> tuple[Any, Turn]:
-        """Generate JSON for ``type``; returns (validated value, assistant turn).
+        """Generate JSON for ``type``; returns (validated value, assistant turn: the data, after
+        the thinking of a reasoning model if it thought).
 
         Raises :class:`~llamaprov.errors.StructuredOutputError` (with ``raw``) when the output
         does not parse or validate.
         """
         turn = self.chat_perform(turns, type=type, params=params)
         value, data = parse_structured(turn, type)
-        turn.contents = [ContentJson(data)]
+        thinking = [c for c in turn.contents if isinstance(c, ContentThinking)]
+        turn.contents = [*thinking, ContentJson(data)]
         return value, turn
 
     @abstractmethod

@@ -17,9 +17,17 @@ from typing import Any
 
 from llamaprov import grammars
 from llamaprov.chat._batcher import _Batcher
-from llamaprov.chat._plan import _constrained_defaults, _Plan, _with_schema_note
-from llamaprov.chat.content import ContentText, ContentToolRequest
-from llamaprov.chat.events import StreamEvent, TurnDone
+from llamaprov.chat._plan import (
+    _constrained_defaults,
+    _Plan,
+    _with_schema_note,
+    after_thinking,
+    plan_usage,
+    thinking_plan,
+)
+from llamaprov.chat._reasoning import ReasoningFamily, detect_reasoning
+from llamaprov.chat.content import Content, ContentText, ContentThinking, ContentToolRequest
+from llamaprov.chat.events import StreamEvent, ThinkingDelta, TurnDone
 from llamaprov.chat.formats import (
     ToolCallFormat,
     get_tool_format,
@@ -27,7 +35,7 @@ from llamaprov.chat.formats import (
     parse_output,
     thinking_tags,
 )
-from llamaprov.chat.params import ChatParams
+from llamaprov.chat.params import ChatParams, check_reasoning
 from llamaprov.chat.provider import Provider
 from llamaprov.chat.tools import ToolDef, check_tool_choice
 from llamaprov.chat.turns import TokenUsage, Turn
@@ -81,6 +89,16 @@ class LlamaProvider(Provider):
     provider's model (``model.load_lora(path)``): per request, also for requests queued with
     :meth:`submit`, which are decoded together whatever their adapters. The cached prompt of
     the conversation is reused only by a request with the same adapters and scales.
+
+    Reasoning models (templates of the families in :mod:`llamaprov.chat._reasoning`: Qwen3,
+    DeepSeek-R1, SmolLM3, gpt-oss and others that mark thinking with ``<think>``): the
+    request's ``reasoning`` ("auto", "on", "off") reaches the template's switch, and a reply
+    that starts inside a thinking block is decoded in two phases: the thinking, streamed as
+    :class:`~llamaprov.chat.ThinkingDelta` events and kept as a
+    :class:`~llamaprov.chat.ContentThinking`, ends at the family's closing marker or after
+    ``reasoning_budget`` tokens (the marker is then written for it); the answer follows with
+    the request's grammar (tool calls, structured output) and stop strings, which so apply to
+    the answer alone. ``max_tokens`` counts both.
     """
 
     def __init__(
@@ -112,14 +130,18 @@ class LlamaProvider(Provider):
         self._template_override = template
         self.template = template or model.chat_template()
         self.tool_format = get_tool_format(tool_format, self.template)
+        #: how the template marks and switches thinking (None: a template that knows none)
+        self.reasoning_family = detect_reasoning(self.template)
         self._tags = thinking_tags(self.template)
+        if self.reasoning_family is not None and self.reasoning_family.tag not in self._tags:
+            self._tags.insert(0, self.reasoning_family.tag)
         self._n_ctx = n_ctx or min(model.info().n_ctx_train or 4096, 4096)
         self._n_threads = n_threads
         self._ctx: Any = None
         self._stale = False  # a generation was interrupted mid-step: clear the KV cache first
         self._batcher: _Batcher[_Plan] | None = None
         self._lock = threading.Lock()
-        self._usage = TokenUsage()
+        self._usage_total = TokenUsage()
         self._closed = False
         # the adapters the KV cache of the context was last decoded with (None: the context's)
         self._kv_lora: dict[LoraAdapter, float] | None = None
@@ -153,22 +175,42 @@ class LlamaProvider(Provider):
             batcher.close()
 
     # -- prompts
-    def format_turns(self, turns: Sequence[Turn], tools: Sequence[ToolDef] = ()) -> str:
-        """The prompt text for ``turns`` with ``tools`` presented in the model's native way."""
+    def format_turns(self, turns: Sequence[Turn], tools: Sequence[ToolDef] = (), *,
+                     reasoning: str = "auto") -> str:
+        """The prompt text for ``turns`` with ``tools`` presented in the model's native way, and
+        a reasoning model's thinking switched for ``reasoning`` ("auto", "on", "off"; see
+        :mod:`llamaprov.chat._reasoning`): the prompt ends inside a thinking block when the
+        reply is to start with one, after an empty one when it is not to think."""
+        family = self._reasoning_for(reasoning)
         messages, template_tools = self.tool_format.render_messages(turns, tools)
+        extra: dict[str, Any] = {}
+        if family is not None:
+            messages = family.messages(messages, reasoning)
+            extra = family.variables(reasoning)
         try:
-            return str(
+            prompt = str(
                 self.model.apply_chat_template(
                     messages,
                     add_generation_prompt=True,
                     tools=template_tools,
                     template=self._template_override,
+                    **extra,
                 )
             )
         except LlamaProvError:
             raise
         except Exception as exc:
             raise TemplateError(f"chat template failed to render the conversation: {exc}") from exc
+        return family.prepare(prompt, reasoning) if family is not None else prompt
+
+    def _reasoning_for(self, mode: str) -> ReasoningFamily | None:
+        """The reasoning family for a request's ``reasoning`` (checked)."""
+        check_reasoning(mode)
+        if mode == "on" and self.reasoning_family is None:
+            raise InvalidArgumentError(
+                f"reasoning='on' needs a model that thinks, but the chat template of "
+                f"{self.model.path.name!r} knows no thinking block or switch (use 'auto' or 'off')")
+        return self.reasoning_family
 
     def _grammar_for(
         self, tools: Sequence[ToolDef], schema: Mapping[str, Any] | None, tool_choice: str
@@ -209,9 +251,11 @@ class LlamaProvider(Provider):
             turns = _with_schema_note(turns, schema)
         max_tokens = settings.max_tokens or DEFAULT_MAX_TOKENS
         lora = self._check_lora(settings.lora)
-        prompt, tokens = self._fit(turns, shown, max_tokens)
+        mode = settings.reasoning or "auto"
+        family = self._reasoning_for(mode)
+        prompt, tokens = self._fit(turns, shown, max_tokens, mode)
         fmt = self.tool_format if shown else None
-        return _Plan(
+        plan = _Plan(
             prompt=prompt,
             tokens=tokens,
             sampling=SamplingParams(**_constrained_defaults(settings, grammar),
@@ -220,11 +264,18 @@ class LlamaProvider(Provider):
             stop=list(settings.stop or ()),
             # formats whose trigger is a control token ([TOOL_CALLS], <|python_tag|>) need it
             # rendered; otherwise control tokens stay invisible as in plain generation
-            special=fmt is not None and self._control_triggers(fmt),
+            special=fmt is not None and self._control_tokens(fmt.triggers),
             fmt=fmt,
             structured=type is not None,
             lora=lora,
+            limit=max_tokens,
+            cells=len(tokens) + max_tokens + 1,
         )
+        if family is None or not family.opens(prompt):
+            return plan
+        return thinking_plan(self.model, plan, family, settings.reasoning_budget,
+                             SamplingParams(**settings.sampling_kwargs()),
+                             plan.special or self._control_tokens((family.open, family.close)))
 
     def _check_lora(self, lora: Mapping[LoraAdapter, float] | None) -> dict[LoraAdapter, float] | None:
         """The adapters of a request, each checked to be open and loaded for this model."""
@@ -239,17 +290,18 @@ class LlamaProvider(Provider):
                     f"{adapter.model.path.name!r}, not for this provider's {self.model.path.name!r}")
         return dict(lora)
 
-    def _render(self, turns: Sequence[Turn], tools: Sequence[ToolDef]) -> tuple[str, list[int]]:
-        prompt = self.format_turns(turns, tools)
+    def _render(self, turns: Sequence[Turn], tools: Sequence[ToolDef],
+                reasoning: str = "auto") -> tuple[str, list[int]]:
+        prompt = self.format_turns(turns, tools, reasoning=reasoning)
         return prompt, self.model.tokenize(prompt, add_special=True, parse_special=True)
 
     def _fit(self, turns: Sequence[Turn], tools: Sequence[ToolDef],
-             max_tokens: int) -> tuple[str, list[int]]:
+             max_tokens: int, reasoning: str = "auto") -> tuple[str, list[int]]:
         """The prompt for ``turns`` and its tokens, leaving room for the reply (see the class
         docstring for ``context_policy``)."""
         n_ctx = self._n_ctx
         room = min(max_tokens, max(1, n_ctx // 4))
-        prompt, tokens = self._render(turns, tools)
+        prompt, tokens = self._render(turns, tools, reasoning)
         if len(tokens) + room <= n_ctx:
             return prompt, tokens
         if self.context_policy == "error":
@@ -264,13 +316,14 @@ class LlamaProvider(Provider):
         lo, hi = 1, len(groups) - 1  # how many of the oldest exchanges to drop
         while lo <= hi:
             mid = (lo + hi) // 2
-            candidate = self._render(head + [t for g in groups[mid:] for t in g], tools)
+            candidate = self._render(head + [t for g in groups[mid:] for t in g], tools, reasoning)
             if len(candidate[1]) + room <= n_ctx:
                 best, hi = candidate, mid - 1
             else:
                 lo = mid + 1
         if best is None:
-            last = len(self._render(head + groups[-1], tools)[1]) if len(groups) > 1 else len(tokens)
+            last = (len(self._render(head + groups[-1], tools, reasoning)[1]) if len(groups) > 1
+                    else len(tokens))
             raise ContextOverflowError(
                 f"the latest exchange alone needs {last} prompt tokens plus {room} for the reply, "
                 f"more than the context of {n_ctx} tokens",
@@ -333,31 +386,42 @@ class LlamaProvider(Provider):
     def _parser(self, plan: _Plan) -> Any:
         return make_parser(plan.fmt, [] if plan.structured else self._tags, plan.prompt)
 
-    def _count(self, completion: Any) -> TokenUsage:
-        """Add the usage of ``completion`` to the provider's; returns it."""
-        usage = completion.usage
-        tokens = TokenUsage(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+    def _spend(self, tokens: TokenUsage) -> None:
         with self._lock:
-            self._usage = self._usage + tokens
-        return tokens
+            self._usage_total = self._usage_total + tokens
 
-    def _turn(self, plan: _Plan, parser: Any, contents: list[Any], completion: Any) -> Turn:
-        """The finished assistant turn of ``completion``; adds its usage to the provider's.
-        A cancelled one (``ctx.abort()``) keeps ``finish_reason="cancelled"``."""
-        tokens = self._count(completion)
-        finish = completion.finish_reason
-        if finish == "length" and (plan.structured or parser.call_unfinished) \
-                and not completion.closed:
+    def _turn(self, plan: _Plan, parser: Any, contents: list[Content], completion: Any,
+              finish: str | None = None) -> Turn:
+        """The finished assistant turn of ``completion`` (the latest phase of ``plan``; ``parser``
+        None: the turn ended with its thinking); adds its usage to the provider's. A cancelled one
+        (``ctx.abort()``) keeps ``finish_reason="cancelled"``."""
+        tokens = plan_usage(plan, completion)
+        self._spend(tokens)
+        finish = finish or completion.finish_reason
+        thought = plan.thought
+        unfinished = parser.call_unfinished if parser is not None else False
+        if finish == "length" and (plan.structured or unfinished) and not completion.closed:
             what = "structured output" if plan.structured else "tool call"
-            raw = completion.text
+            spent = len(completion.tokens) if parser is None else thought.n_generated if thought else 0
+            note = f"; the thinking took {spent} of them" if spent else ""
             raise TruncatedOutputError(
-                f"the {what} was cut off by max_tokens={plan.max_tokens} before it was complete "
-                "(raise max_tokens)", raw=raw, max_tokens=plan.max_tokens)
-        if finish != "cancelled" and not plan.structured and parser.error is None and any(
-            isinstance(c, ContentToolRequest) for c in contents
-        ):
+                f"the {what} was cut off by max_tokens={plan.limit} before it was complete "
+                f"(raise max_tokens{note})", raw=completion.text if parser is not None else "",
+                max_tokens=plan.limit)
+        if thought is not None and thought.text:
+            contents = [ContentThinking(thought.text), *contents]
+        if finish != "cancelled" and not plan.structured and (parser is None or parser.error is None) \
+                and any(isinstance(c, ContentToolRequest) for c in contents):
             finish = "tool_calls"
         return Turn("assistant", contents, tokens=tokens, finish_reason=finish)
+
+    def _decode(self, ctx: Any, plan: _Plan) -> Any:
+        completion = ctx.completion(
+            plan.tokens, max_tokens=plan.max_tokens, stop=plan.stop, sampling=plan.sampling,
+            special=plan.special, lora=plan.lora,
+        )
+        self._kv_lora = plan.lora
+        return completion
 
     def stream_perform(
         self,
@@ -376,33 +440,44 @@ class LlamaProvider(Provider):
         the KV cache, so the next generation starts from an emptied cache.
         """
         plan = self._plan(turns, tools, type, params, tool_choice)
-        parser = self._parser(plan)
         ctx = self.context
         if self._stale:
             ctx.memory.clear()
             self._stale = False
-        completion = ctx.completion(
-            plan.tokens, max_tokens=plan.max_tokens, stop=plan.stop, sampling=plan.sampling,
-            special=plan.special, lora=plan.lora,
-        )
-        self._kv_lora = plan.lora
+        completion = self._decode(ctx, plan)
+        parser = None if plan.answer is not None else self._parser(plan)  # None: thinking
         turn: Turn | None = None
         paused = False  # at one of our yields: between decode steps
         try:
-            with completion:
-                for chunk in completion:
-                    if chunk.text:
-                        paused = True
-                        yield from parser.feed(chunk.text)
-                        paused = False
+            finish = None
+            while True:
+                with completion:
+                    for chunk in completion:
+                        if chunk.text:
+                            paused = True
+                            if parser is None:
+                                yield ThinkingDelta(chunk.text)
+                            else:
+                                yield from parser.feed(chunk.text)
+                            paused = False
+                if parser is not None:
+                    break
+                following, finish = after_thinking(self.model, self._n_ctx, plan, completion)
+                if following is None:
+                    break
+                completion = self._decode(ctx, following)
+                plan, parser = following, self._parser(following)
+            if parser is None:  # the turn ended with its thinking
+                contents: list[Content] = [ContentThinking(completion.text)] if completion.text else []
+            else:
                 final_events, contents = parser.finish()
                 paused = True
                 yield from final_events
                 paused = False
-                turn = self._turn(plan, parser, contents, completion)
+            turn = self._turn(plan, parser, contents, completion, finish)
         finally:
             if turn is None:
-                self._count(completion)  # the tokens were spent all the same
+                self._spend(plan_usage(plan, completion))  # the tokens were spent all the same
                 self._stale = self._stale or not paused
         yield TurnDone(turn)
 
@@ -438,18 +513,26 @@ class LlamaProvider(Provider):
         if batcher is not None:
             batcher.cancel(futures)
 
-    def _finish_completed(self, plan: _Plan, completion: Any) -> Turn:
-        """The turn of a completion that was decoded without streaming (see :meth:`submit`)."""
+    def _finish_completed(self, plan: _Plan, completion: Any) -> Turn | _Plan:
+        """The turn of a completion that was decoded without streaming (see :meth:`submit`), or
+        the answer to decode after a thinking phase."""
         if completion.error is not None:  # e.g. a grammar left without tokens: no partial answer
             raise completion.error
+        if plan.answer is not None:
+            following, finish = after_thinking(self.model, self._n_ctx, plan, completion)
+            if following is not None:
+                return following
+            thinking: list[Content] = [ContentThinking(completion.text)] if completion.text else []
+            return self._turn(plan, None, thinking, completion, finish)
         parser = self._parser(plan)
         list(parser.feed(completion.text))
         _, contents = parser.finish()
         return self._turn(plan, parser, contents, completion)
 
-    def _control_triggers(self, fmt: ToolCallFormat) -> bool:
-        for trigger in fmt.triggers:
-            tokens = self.model.tokenize(trigger, add_special=False, parse_special=True)
+    def _control_tokens(self, texts: Iterable[str]) -> bool:
+        """Whether one of ``texts`` is a control token (invisible unless rendered as special)."""
+        for text in texts:
+            tokens = self.model.tokenize(text, add_special=False, parse_special=True)
             if len(tokens) == 1 and self.model.vocab.is_control(tokens[0]):
                 return True
         return False
@@ -471,10 +554,11 @@ class LlamaProvider(Provider):
     def tokens_used(self) -> TokenUsage:
         """Tokens used by every request of this provider."""
         with self._lock:
-            return self._usage
+            return self._usage_total
 
     def model_info(self) -> dict[str, Any]:
-        """Model facts: path, description, parameters, context sizes, chat template, tool format."""
+        """Model facts: path, description, parameters, context sizes, chat template, tool format,
+        reasoning family (None: a model whose template knows no thinking)."""
         info = self.model.info()
         return {
             "path": str(self.model.path),
@@ -487,6 +571,7 @@ class LlamaProvider(Provider):
             "n_vocab": info.n_vocab,
             "has_chat_template": self.model.chat_template() is not None,
             "tool_format": self.tool_format.name,
+            "reasoning": self.reasoning_family.name if self.reasoning_family else None,
         }
 
 

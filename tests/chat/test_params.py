@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import pytest
 
@@ -19,7 +20,8 @@ SAMPLING_KNOBS = [f.name for f in dataclasses.fields(SamplingParams)
 def test_every_sampling_knob_of_the_engine_is_a_chat_param() -> None:
     chat_fields = {f.name for f in dataclasses.fields(ChatParams)}
     assert set(SAMPLING_KNOBS) <= chat_fields
-    assert chat_fields - set(SAMPLING_KNOBS) == {"stop", "max_tokens", "lora", "schema_in_prompt"}
+    assert chat_fields - set(SAMPLING_KNOBS) == {"stop", "max_tokens", "lora", "schema_in_prompt",
+                                                 "reasoning", "reasoning_budget"}
 
 
 @pytest.mark.parametrize("knob, value", [
@@ -55,6 +57,22 @@ def test_values_the_engine_takes_are_taken() -> None:
         params(max_tokens=0)
     with pytest.raises(InvalidArgumentError, match="unknown params"):
         params(grammar='root ::= "a"')  # the chat builds grammars itself
+
+
+@pytest.mark.parametrize("name, value", [
+    ("reasoning", "maybe"), ("reasoning", True), ("reasoning", ""), ("reasoning_budget", -1),
+    ("reasoning_budget", True), ("reasoning_budget", 2.0), ("reasoning_budget", "8"),
+])
+def test_reasoning_settings_are_checked(name: str, value: object) -> None:
+    with pytest.raises(InvalidArgumentError, match=rf"params: {name} .*got {re.escape(repr(value))}"):
+        params(**{name: value})
+
+
+def test_reasoning_settings_are_not_sampling_knobs() -> None:
+    settings = params(reasoning="off", reasoning_budget=0, temperature=0)
+    assert settings.sampling_kwargs() == {"temperature": 0}
+    assert settings.merged({"reasoning": "on"}).as_dict() == {
+        "reasoning": "on", "reasoning_budget": 0, "temperature": 0}
 
 
 def test_the_knobs_reach_the_engine(model) -> None:

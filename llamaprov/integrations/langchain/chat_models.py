@@ -140,6 +140,12 @@ class ChatLlamaProv(BaseChatModel):
     this many times in a row (a greedy small model's loop; 0: never)."""
     schema_in_prompt: bool | None = None
     """Structured output shows the model its JSON schema in the prompt (default True)."""
+    reasoning: str | None = None
+    """A reasoning model's thinking: "auto" (the chat template's default), "on" or "off"
+    (through the template's switch where it has one); "on" needs a model that thinks."""
+    reasoning_budget: int | None = None
+    """Most tokens the thinking may take (then it is closed and the answer follows); max_tokens
+    counts the thinking and the answer together."""
     lora: dict[Any, float] | None = None
     """LoRA adapters and their scales (``{model.load_lora(path): 1.0}``; ``{}``: none), for
     every call and batch; adapters of another model raise ``InvalidArgumentError``."""

@@ -1,0 +1,174 @@
+"""Reasoning models: the chat-template families that think before answering, how a request's
+``reasoning`` setting reaches their templates, and where a reply's thinking ends.
+
+A family is recognised from the text of the chat template:
+
+* ``qwen3``: ``<think>...</think>`` with the ``enable_thinking`` template switch (on by
+  default); the thinking of the tool round in progress is shown back as ``reasoning_content``
+* ``smollm3``: the same switch, and the ``/think`` and ``/no_think`` system-prompt flags, which
+  win over it in SmolLM3's template
+* ``gpt-oss``: harmony's ``analysis`` channel, ending at ``<|end|>`` before the ``final`` one;
+  ``reasoning_effort`` (it always thinks: "off" asks for low effort and closes an empty
+  analysis message); thinking goes back as ``thinking``
+* ``think``: any other template that knows a thinking block (``<think>``, ``<thinking>``,
+  ``<|START_THINKING|>``), without a switch: DeepSeek-R1 and QwQ open the block in the
+  generation prompt, others leave it to the model
+
+``reasoning="on"`` sets the switch and starts the reply inside a thinking block (the opening
+marker is appended to the prompt where the template did not write it); ``"off"`` turns the
+switch off and closes an empty thinking block at the end of the prompt; ``"auto"`` leaves the
+template's default: a family that thinks by default (Qwen3, SmolLM3, gpt-oss) starts the reply
+inside the block, others (``think``) start it where the template's generation prompt does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from llamaprov.chat.formats import THINKING_TAGS
+from llamaprov.engine import Model
+
+
+@dataclass(frozen=True)
+class ReasoningFamily:
+    """How one family of templates marks, switches and shows back a reply's thinking.
+
+    A reply that thinks is ``open + sep + thinking + sep + close + after + answer``.
+    """
+
+    name: str
+    open: str
+    close: str
+    sep: str = "\n"
+    after: str = "\n\n"
+    # template variables for reasoning="on" and "off"
+    on: tuple[tuple[str, Any], ...] = ()
+    off: tuple[tuple[str, Any], ...] = ()
+    # system-prompt flags for "on" and "off"
+    flags: tuple[str, str] | None = None
+    default_on: bool = False
+    # the key of an assistant message's thinking that the template reads
+    history_key: str = "reasoning_content"
+
+    @property
+    def tag(self) -> tuple[str, str]:
+        """The (opening, closing) markers as the stream parser looks for them: the closing one
+        takes the text before the answer along where that is not just white space."""
+        return self.open, self.close + (self.after if self.after.strip() else "")
+
+    @property
+    def closing(self) -> str:
+        """What ends a thinking block the model did not close itself (cut off by the budget)."""
+        return self.sep + self.close + self.after
+
+    def variables(self, mode: str) -> dict[str, Any]:
+        """Template variables for ``mode``."""
+        return dict(self.on if mode == "on" else self.off if mode == "off" else ())
+
+    def messages(self, messages: Sequence[dict[str, Any]], mode: str) -> list[dict[str, Any]]:
+        """``messages`` with the system flag of ``mode`` (where the family has flags) and each
+        assistant message's thinking under the key the template reads."""
+        out = [dict(m) for m in messages]
+        if self.history_key != "reasoning_content":
+            for m in out:
+                if m["role"] == "assistant" and "reasoning_content" in m:
+                    thinking = m.pop("reasoning_content")
+                    # harmony refuses a tool call's message with both (its text is shown as
+                    # the analysis then)
+                    if not (m.get("tool_calls") and m.get("content")):
+                        m[self.history_key] = thinking
+        if self.flags and mode != "auto":
+            flag = self.flags[0] if mode == "on" else self.flags[1]
+            if out and out[0]["role"] == "system":
+                text = str(out[0].get("content") or "")
+                for f in sorted(self.flags, key=len, reverse=True):
+                    text = text.replace(f, "")
+                out[0]["content"] = f"{text.rstrip()}\n{flag}" if text.strip() else flag
+            else:
+                out.insert(0, {"role": "system", "content": flag})
+        return out
+
+    def opens(self, prompt: str) -> bool:
+        """Whether ``prompt`` ends inside a thinking block (the reply continues it)."""
+        return prompt.rfind(self.open) > prompt.rfind(self.close)
+
+    def _closed(self, prompt: str) -> bool:
+        return prompt.rstrip().endswith((self.close + self.after).rstrip())
+
+    def prepare(self, prompt: str, mode: str) -> str:
+        """The rendered ``prompt`` opened or closed for ``mode`` (see the module docstring)."""
+        if self.opens(prompt):
+            return prompt + self.closing if mode == "off" else prompt
+        if self._closed(prompt):
+            return prompt  # the template closed an empty block itself (its switch is off)
+        if mode == "on" or (mode == "auto" and self.default_on):
+            return prompt + self.open + self.sep
+        if mode == "off":
+            return prompt + self.open + self.sep + self.closing
+        return prompt
+
+    def answer_tokens(self, model: Model, prompt: Sequence[int], generated: Sequence[int],
+                      text: str, *, stopped: bool, special: bool) -> tuple[list[int], int]:
+        """The tokens an answer continues from after a thinking phase, and how many of them are
+        generated tokens kept as they are.
+
+        ``generated`` is what the phase decoded after ``prompt``, ``text`` the thinking it
+        wrote: without the closing marker when the phase stopped at it (``stopped``), the whole
+        output otherwise (then the closing is added). Generated tokens are kept up to the end
+        of ``text`` (their cache is reused); the closing marker is written as the family writes
+        it, which also ends a phase cut off by its budget.
+        """
+        data = text.encode()
+        n_bytes = kept = 0
+        for token in generated:
+            piece = model.token_bytes(token, special=special)
+            if data[n_bytes:n_bytes + len(piece)] != piece:
+                break
+            n_bytes += len(piece)
+            kept += 1
+        rest = data[n_bytes:].decode("utf-8", errors="replace")  # a token that ran into the marker
+        tail = rest + (self.close + self.after if stopped else self.closing)
+        tokens = [*prompt, *generated[:kept],
+                  *model.tokenize(tail, add_special=False, parse_special=True)]
+        return tokens, kept
+
+
+_SWITCH = (("enable_thinking", True),), (("enable_thinking", False),)
+QWEN3 = ReasoningFamily("qwen3", "<think>", "</think>", on=_SWITCH[0], off=_SWITCH[1],
+                        default_on=True)
+SMOLLM3 = ReasoningFamily("smollm3", "<think>", "</think>", on=_SWITCH[0], off=_SWITCH[1],
+                          flags=("/think", "/no_think"), default_on=True)
+GPT_OSS = ReasoningFamily("gpt-oss", "<|channel|>analysis<|message|>", "<|end|>", sep="",
+                          after="<|start|>assistant<|channel|>final<|message|>",
+                          off=(("reasoning_effort", "low"),), default_on=True,
+                          history_key="thinking")
+
+
+def detect_reasoning(template: str | None) -> ReasoningFamily | None:
+    """The reasoning family of a chat template (see the module docstring); None when the
+    template knows no thinking."""
+    if not template:
+        return None
+    if GPT_OSS.open in template:
+        return GPT_OSS
+    if "<think>" in template and "enable_thinking" in template:
+        return SMOLLM3 if "/no_think" in template else QWEN3
+    for opening, closing in THINKING_TAGS:
+        if opening in template:
+            return ReasoningFamily("think", opening, closing)
+    return None
+
+
+@dataclass(frozen=True)
+class Thought:
+    """What a thinking phase left for the answer after it: its text, how many tokens it
+    generated and how many of them the answer's prompt keeps, and the prompt tokens it found
+    cached (None: no thinking was decoded, a budget of 0)."""
+
+    text: str
+    n_generated: int
+    n_kept: int
+    cached: int | None
+
