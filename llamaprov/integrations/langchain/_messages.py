@@ -87,14 +87,19 @@ def _anthropic_tool_results(content: Any) -> list[ContentToolResult]:
     return results
 
 
-def _thinking(content: Any) -> str:
-    if isinstance(content, str):
-        return ""
-    return "".join(
+def _thinking(message: BaseMessage) -> str:
+    """An AI message's thinking: its ``reasoning``/``thinking`` content blocks, else
+    ``additional_kwargs["reasoning_content"]`` (where :func:`turn_to_message` puts it)."""
+    content = message.content
+    blocks = [] if isinstance(content, str) else [
         str(block.get("thinking") or block.get("reasoning") or "")
         for block in content
         if isinstance(block, Mapping) and block.get("type") in ("thinking", "reasoning")
-    )
+    ]
+    if blocks:
+        return "".join(blocks)
+    kwarg = message.additional_kwargs.get("reasoning_content")
+    return kwarg if isinstance(kwarg, str) else ""
 
 
 # ------------------------------------------------------------------------------ messages -> turns
@@ -160,7 +165,7 @@ def _role_of(message: BaseMessage, where: str) -> str:
 
 def _assistant_turn(message: BaseMessage, where: str) -> Turn:
     contents: list[Any] = []
-    thinking = _thinking(message.content)
+    thinking = _thinking(message)
     if thinking:
         contents.append(ContentThinking(thinking))
     text = _content_text(message.content, where)
@@ -271,7 +276,9 @@ def usage_metadata(tokens: TokenUsage | None) -> UsageMetadata | None:
 
 
 def turn_to_message(turn: Turn, response_metadata: dict[str, Any]) -> AIMessage:
-    """An assistant turn as an ``AIMessage`` with tool_calls, usage and metadata."""
+    """An assistant turn as an ``AIMessage`` with tool_calls, usage and metadata; its thinking
+    goes to ``additional_kwargs["reasoning_content"]``, which LangChain shows as the message's
+    ``reasoning`` content block, and never into ``content``."""
     calls = [
         make_tool_call(name=r.name, args=r.arguments, id=r.id) for r in turn.tool_requests
     ]

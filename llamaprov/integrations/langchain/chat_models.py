@@ -81,6 +81,12 @@ class ChatLlamaProv(BaseChatModel):
     decodes with LoRA adapters loaded for the model (pass the loaded ``Model`` as ``model=``);
     a call's own ``lora=`` (``invoke(..., lora=...)``, ``bind(lora=...)``) replaces it.
 
+    Reasoning models (Qwen3, DeepSeek-R1, SmolLM3, gpt-oss...): ``reasoning`` ("auto", "on",
+    "off") and ``reasoning_budget`` (tokens) switch and bound the thinking, which comes back
+    apart from the answer: a ``{"type": "reasoning"}`` block of ``message.content_blocks``
+    (``additional_kwargs["reasoning_content"]``; streamed in chunks of its own), never in
+    ``.content``; it goes back to the model in later calls as the chat template expects.
+
     Example:
         ```python
         from llamaprov import ChatLlamaProv
