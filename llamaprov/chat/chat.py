@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import os
 import pathlib
 import threading
@@ -17,19 +16,14 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import aclosing, closing, contextmanager
+from contextlib import aclosing, closing
 from typing import Any
 
 from llamaprov.chat import _persist
 from llamaprov.chat._async import iterate_in_thread
-from llamaprov.chat.content import (
-    Content,
-    ContentText,
-    ContentThinking,
-    ContentToolRequest,
-    ContentToolResult,
-)
-from llamaprov.chat.events import StreamEvent, TextDelta, ThinkingDelta, ToolResultEvent, TurnDone
+from llamaprov.chat._run import Run, cancelled, closing_events
+from llamaprov.chat.content import ContentText, ContentToolRequest, ContentToolResult
+from llamaprov.chat.events import StreamEvent, TextDelta, ToolResultEvent, TurnDone
 from llamaprov.chat.params import ChatParams
 from llamaprov.chat.provider import Provider
 from llamaprov.chat.tools import ToolDef, as_tools, check_tool_choice, tool
@@ -37,77 +31,6 @@ from llamaprov.chat.turns import TokenUsage, Turn
 from llamaprov.errors import ClosedError, InvalidArgumentError, describe
 
 DEFAULT_MAX_CALLS_PER_ROUND = 16
-
-
-def _call_key(request: ContentToolRequest) -> tuple[str, str]:
-    return request.name, json.dumps(request.arguments, sort_keys=True, default=str)
-
-
-class _Run:
-    """One chat call in progress: the turns it added so far and where it stands, so that an
-    interruption can keep them (see :meth:`interrupted`)."""
-
-    __slots__ = ("contents", "requests", "results", "settled", "turns")
-
-    def __init__(self, user: Turn) -> None:
-        self.turns: list[Turn] = [user]
-        self.contents: list[Content] | None = None  # the reply so far, while one is generated
-        self.requests: list[ContentToolRequest] | None = None  # the tool calls being run
-        self.results: list[Content] = []
-        self.settled = False  # its turns are in the conversation (or were discarded)
-
-    def record(self, event: StreamEvent) -> None:
-        """Keep the reply's text and thinking as they stream in."""
-        if self.contents is None:
-            return
-        last = self.contents[-1] if self.contents else None
-        if isinstance(event, TextDelta):
-            if isinstance(last, ContentText):
-                self.contents[-1] = ContentText(last.text + event.text)
-            else:
-                self.contents.append(ContentText(event.text))
-        elif isinstance(event, ThinkingDelta):
-            if isinstance(last, ContentThinking):
-                self.contents[-1] = ContentThinking(last.thinking + event.text)
-            else:
-                self.contents.append(ContentThinking(event.text))
-
-    def repeats(self, requests: Sequence[ContentToolRequest]) -> bool:
-        """Whether every one of ``requests`` repeats a call this chat call already made (the
-        same tool with the same arguments): small models loop on a call instead of answering."""
-        made = {_call_key(r) for t in self.turns for r in t.tool_requests}
-        return all(_call_key(r) in made for r in requests)
-
-    def interrupted(self) -> list[Turn]:
-        """The turns to keep when the call stops now: those so far, tool calls that did not run
-        answered with an error, and last the partial assistant reply marked cancelled."""
-        turns = list(self.turns)
-        if self.requests is not None:
-            missing = [
-                ContentToolResult(r.id, error="not run: the chat was interrupted", name=r.name)
-                for r in self.requests[len(self.results):]
-            ]
-            results: list[Content] = [*self.results, *missing]
-            turns.append(Turn("user", results))
-        turns.append(Turn("assistant", list(self.contents or []), finish_reason="cancelled"))
-        return turns
-
-
-@contextmanager
-def _closing(events: Iterator[StreamEvent]) -> Iterator[Iterator[StreamEvent]]:
-    """Close a provider's event stream when leaving (if it can be closed)."""
-    try:
-        yield events
-    finally:
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
-
-
-def _cancelled(turn: Turn) -> Turn:
-    """A reply the engine cancelled (``ctx.abort()``), without the tool calls it was making."""
-    contents: list[Content] = [c for c in turn.contents if not isinstance(c, ContentToolRequest)]
-    return Turn("assistant", contents, tokens=turn.tokens, finish_reason="cancelled")
 
 
 class Chat:
@@ -157,7 +80,7 @@ class Chat:
         self.max_tool_rounds = max_tool_rounds
         self.max_calls_per_round = max_calls_per_round
         self._turns: list[Turn] = []
-        self._active: _Run | None = None
+        self._active: Run | None = None
         self._system_prompt: str | None = None
         self._on_tool_request: list[Callable[[ContentToolRequest], Any]] = []
         self._on_tool_result: list[Callable[[ContentToolResult], Any]] = []
@@ -376,7 +299,7 @@ class Chat:
                 contents.append(item)
         return Turn("user", contents)
 
-    def _settle(self, run: _Run, turns: list[Turn]) -> None:
+    def _settle(self, run: Run, turns: list[Turn]) -> None:
         self._turns.extend(turns)
         run.settled = True
 
@@ -411,7 +334,7 @@ class Chat:
                 self.tool_choice if tool_choice is None else tool_choice, self._tools
             )
             settings = self._call_params(lora)
-            run = _Run(self._user_turn(inputs))
+            run = Run(self._user_turn(inputs))
             self._active = run
             try:
                 yield from self._rounds(run, choice, loop, settings)
@@ -424,7 +347,7 @@ class Chat:
                     self._active = None
 
     def _rounds(
-        self, run: _Run, choice: str, loop: asyncio.AbstractEventLoop | None, settings: ChatParams
+        self, run: Run, choice: str, loop: asyncio.AbstractEventLoop | None, settings: ChatParams
     ) -> Generator[StreamEvent, None, None]:
         rounds = 0
         while True:
@@ -435,7 +358,7 @@ class Chat:
                 self._full_turns(run.turns), tools=self._tools, params=settings,
                 tool_choice=this_choice,
             )
-            with _closing(events):
+            with closing_events(events):
                 for event in events:
                     if isinstance(event, TurnDone):
                         turn = event.turn
@@ -446,7 +369,7 @@ class Chat:
             run.contents = None
             requests = turn.tool_requests
             if turn.finish_reason == "cancelled":  # ctx.abort(): keep what was generated
-                turn, requests = _cancelled(turn), []
+                turn, requests = cancelled(turn), []
             if not requests or this_choice == "none":
                 self._settle(run, [*run.turns, turn])
                 yield TurnDone(turn)
