@@ -6,7 +6,6 @@ with :meth:`LlamaProvider.submit` go to a batch queue with its own shared contex
 
 from __future__ import annotations
 
-import copy
 import os
 import pathlib
 import struct
@@ -231,9 +230,8 @@ class LlamaProvider(Provider):
         if tool_choice == "required":
             return {"grammar": fmt.grammar(tools)}, list(tools)
         # a named tool: one call of it (a small model otherwise starts it again and again)
-        single = copy.copy(fmt)
-        object.__setattr__(single, "parallel", False)
-        return {"grammar": single.grammar([t for t in tools if t.name == tool_choice])}, list(tools)
+        named = [t for t in tools if t.name == tool_choice]
+        return {"grammar": fmt.grammar(named, max_calls=1)}, list(tools)
 
     # -- generation
     def _plan(self, turns: Sequence[Turn], tools: Sequence[ToolDef], type: Any,

@@ -294,3 +294,18 @@ def check_tool_choice(tool_choice: Any, tools: Sequence[ToolDef]) -> str:
         f"tool_choice must be one of {TOOL_CHOICES} or a registered tool name {list(names)}, "
         f"got {describe(tool_choice)}"
     )
+
+
+def check_parallel_tool_calls(value: Any, name: str = "parallel_tool_calls") -> bool | None:
+    """Validate a ``parallel_tool_calls`` setting: True (a reply may hold several tool calls),
+    False (exactly one), or None (the tool format's default); returns it."""
+    if value is not None and not isinstance(value, bool):
+        raise InvalidArgumentError(f"{name} must be True, False or None, got {describe(value)}")
+    return value
+
+
+def check_max_tool_calls(value: Any, name: str = "max_tool_calls") -> int | None:
+    """Validate a bound on the tool calls of one reply: an int >= 1, or None (no bound); returns it."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise InvalidArgumentError(f"{name} must be an int >= 1 or None, got {describe(value)}")
+    return value

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from llamaprov.chat.content import ContentJson, ContentText, ContentToolResult
 from llamaprov.chat.formats._gbnf import args_grammars, assemble_grammar, gbnf_literal
 from llamaprov.chat.formats._json import PartialCall, scan_json_calls
-from llamaprov.chat.tools import ToolDef
+from llamaprov.chat.tools import ToolDef, check_max_tool_calls, check_parallel_tool_calls
 from llamaprov.chat.turns import Turn
 from llamaprov.errors import ToolError
 
@@ -37,7 +37,10 @@ class ToolCallFormat(ABC):
 
     template_tools: bool = True
     name: ClassVar[str] = ""
+    # several calls in one reply when a request leaves it open (parallel=None; see call_limit)
     parallel: ClassVar[bool] = True
+    # whether a reply can hold several calls at all
+    supports_parallel: ClassVar[bool] = True
     # literal texts that start a call anywhere in the output
     triggers: ClassVar[tuple[str, ...]] = ()
     # literal texts that start a call only at the very beginning of the output (after spaces)
@@ -124,9 +127,20 @@ class ToolCallFormat(ABC):
         """How a call looks, for instructions in prompts."""
 
     # ---- grammar
+    def call_limit(self, parallel: bool | None = None, max_calls: int | None = None) -> int | None:
+        """How many calls one reply may hold: 1, unless parallel calls are allowed (``parallel``;
+        None: the format's default, :attr:`parallel`) and the format can write several
+        (:attr:`supports_parallel`); then at most ``max_calls`` (None: no bound)."""
+        parallel = check_parallel_tool_calls(parallel, "parallel")
+        max_calls = check_max_tool_calls(max_calls, "max_calls")
+        if not (self.parallel if parallel is None else parallel) or not self.supports_parallel:
+            return 1
+        return max_calls
+
     @abstractmethod
-    def _call_rules(self, alternatives: str) -> dict[str, str]:
-        """Rules (root first) of one or more calls; ``alternatives`` is the name-args rule."""
+    def _call_rules(self, alternatives: str, max_calls: int | None) -> dict[str, str]:
+        """Rules (root first) of the calls of one reply; ``alternatives`` is the name-args rule,
+        ``max_calls`` how many calls the reply may hold (1: exactly one; None: no bound)."""
 
     def _name_args(self, tool_name: str, args_root: str) -> str:
         return f'{gbnf_literal(json.dumps(tool_name) + ", " + self._args_key() + ": ")} {args_root}'
@@ -134,12 +148,15 @@ class ToolCallFormat(ABC):
     def _args_key(self) -> str:
         return '"arguments"'
 
-    def grammar(self, tools: Sequence[ToolDef]) -> str:
-        """GBNF of the call(s) to ``tools``; the root starts with the trigger text."""
-        rules, texts = self._grammar_parts(tools)
+    def grammar(self, tools: Sequence[ToolDef], *, parallel: bool | None = None,
+                max_calls: int | None = None) -> str:
+        """GBNF of the call(s) to ``tools``; the root starts with the trigger text. ``parallel``
+        and ``max_calls``: how many calls the reply may hold (see :meth:`call_limit`)."""
+        rules, texts = self._grammar_parts(tools, self.call_limit(parallel, max_calls))
         return assemble_grammar(rules, texts)
 
-    def _grammar_parts(self, tools: Sequence[ToolDef]) -> tuple[dict[str, str], list[str]]:
+    def _grammar_parts(self, tools: Sequence[ToolDef],
+                       max_calls: int | None) -> tuple[dict[str, str], list[str]]:
         """The call rules (root first) and the tools' argument grammars they refer to."""
         if not tools:
             raise ToolError("a tool-call grammar needs at least one tool")
@@ -147,16 +164,19 @@ class ToolCallFormat(ABC):
         alternatives = " | ".join(
             f"( {self._name_args(td.name, root)} )" for td, root in zip(tools, roots, strict=True)
         )
-        return self._call_rules(alternatives), texts
+        return self._call_rules(alternatives, max_calls), texts
 
-    def auto_sampling(self, tools: Sequence[ToolDef]) -> dict[str, Any]:
-        """The grammar under ``tool_choice="auto"``, as :class:`SamplingParams` keywords.
+    def auto_sampling(self, tools: Sequence[ToolDef], *, parallel: bool | None = None,
+                      max_calls: int | None = None) -> dict[str, Any]:
+        """The grammar under ``tool_choice="auto"``, as :class:`SamplingParams` keywords
+        (``parallel``, ``max_calls``: see :meth:`grammar`).
 
         Native formats: a lazy grammar that starts at a trigger, so a reply in prose is free
         text. Formats for models without tool training may constrain the whole reply instead
         (see :meth:`answer_prefix`).
         """
-        return {"grammar": self.grammar(tools), "grammar_lazy": True,
+        return {"grammar": self.grammar(tools, parallel=parallel, max_calls=max_calls),
+                "grammar_lazy": True,
                 "grammar_trigger_patterns": tuple(self.trigger_patterns(tools)),
                 "grammar_trigger_words": tuple(self.trigger_words(tools))}
 

@@ -86,6 +86,24 @@ def args_grammars(tools: Sequence[ToolDef]) -> tuple[list[str], list[str]]:
     return roots, texts
 
 
+def repeated(item: str, separator: str, max_count: int | None, name: str) -> tuple[str, dict[str, str]]:
+    """An expression of 1 to ``max_count`` (None: any number of) ``item``, ``separator`` (a GBNF
+    expression) between two, and the rules it needs, named ``name-1``, ``name-2``...
+
+    A bound is spelled out as a chain of optional rules rather than GBNF's ``{m,n}`` (see
+    :mod:`llamaprov.grammars`: no grammar of this project uses it).
+    """
+    more = f"{separator} {item}"
+    if max_count is None:
+        return f"{item} ( {more} )*", {}
+    rules: dict[str, str] = {}
+    tail = ""
+    for j in range(1, max_count):
+        rules[f"{name}-{j}"] = f"( {more}{' ' + tail if tail else ''} )?"
+        tail = f"{name}-{j}"
+    return f"{item}{' ' + tail if tail else ''}", rules
+
+
 def assemble_grammar(rules: dict[str, str], parts: list[str]) -> str:
     head = "\n".join(f"{name} ::= {body}" for name, body in rules.items())
     return head + "\n" + "\n".join(parts) + "\n"

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from llamaprov.chat.formats._base import ParsedCalls, ToolCallFormat
-from llamaprov.chat.formats._gbnf import gbnf_literal
+from llamaprov.chat.formats._gbnf import gbnf_literal, repeated
 from llamaprov.chat.formats._json import PartialCall, json_value_end
 from llamaprov.chat.formats._registry import register_tool_format
 from llamaprov.chat.tools import ToolDef
@@ -34,11 +34,13 @@ class FunctionaryFormat(ToolCallFormat):
     def _name_args(self, tool_name: str, args_root: str) -> str:
         return f"{gbnf_literal(tool_name + chr(10))} {args_root}"
 
-    def _call_rules(self, alternatives: str) -> dict[str, str]:
+    def _call_rules(self, alternatives: str, max_calls: int | None) -> dict[str, str]:
+        calls, chain = repeated("tc-call", '">>>"', max_calls, "tc-more")
         return {
             # a lazy grammar may start at the ">>>" of a later call (see trigger_words)
-            "root": '">>>"? tc-call ( ">>>" tc-call )*' if self.parallel else '">>>"? tc-call',
+            "root": f'">>>"? {calls}',
             "tc-call": f"( {alternatives} )",
+            **chain,
         }
 
     def trigger_words(self, tools: Sequence[ToolDef]) -> list[str]:

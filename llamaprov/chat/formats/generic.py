@@ -47,15 +47,16 @@ class GenericFormat(ToolCallFormat):
         return (super().tools_system_note(tools).removesuffix("Otherwise answer the user directly.")
                 + f"Otherwise answer the user with {ANSWER_PREFIX}<your answer>\"}}.")
 
-    def _call_rules(self, alternatives: str) -> dict[str, str]:
+    def _call_rules(self, alternatives: str, max_calls: int | None) -> dict[str, str]:
         return {
             "root": "tc-call",
             "tc-call": f'"{{\\"tool_call\\": {{\\"name\\": " ( {alternatives} ) "}}}}"',
         }
 
-    def auto_sampling(self, tools: Sequence[ToolDef]) -> dict[str, Any]:
+    def auto_sampling(self, tools: Sequence[ToolDef], *, parallel: bool | None = None,
+                      max_calls: int | None = None) -> dict[str, Any]:
         """A call or an answer object, the whole reply constrained (not a lazy grammar)."""
-        rules, texts = self._grammar_parts(tools)
+        rules, texts = self._grammar_parts(tools, self.call_limit(parallel, max_calls))
         rules["root"] = f"( {rules['root']} ) | tc-answer"
         rules["tc-answer"] = f'{gbnf_literal(ANSWER_PREFIX[:-1])} tc-answer-root "}}"'
         answer = grammars.json_schema_to_gbnf({"type": "string"}, whitespace="compact",

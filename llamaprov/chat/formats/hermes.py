@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from llamaprov.chat.formats._base import ParsedCalls, ToolCallFormat
+from llamaprov.chat.formats._gbnf import repeated
 from llamaprov.chat.formats._json import call_from_object, decode_json_sequence
 from llamaprov.chat.formats._registry import register_tool_format
 
@@ -24,10 +25,12 @@ class HermesFormat(ToolCallFormat):
     def call_example(self) -> str:
         return '<tool_call>\n{"name": <tool name>, "arguments": <arguments object>}\n</tool_call>'
 
-    def _call_rules(self, alternatives: str) -> dict[str, str]:
+    def _call_rules(self, alternatives: str, max_calls: int | None) -> dict[str, str]:
+        calls, chain = repeated("tc-call", '"\\n"', max_calls, "tc-more")
         return {
-            "root": 'tc-call ( "\\n" tc-call )*' if self.parallel else "tc-call",
+            "root": calls,
             "tc-call": f'"<tool_call>\\n{{\\"name\\": " ( {alternatives} ) "}}\\n</tool_call>"',
+            **chain,
         }
 
     def parse_calls(self, region: str) -> ParsedCalls:

@@ -15,6 +15,8 @@ class Llama3Format(ToolCallFormat):
 
     name = "llama3"
     parallel = False
+    # Llama 3.1-3.3 templates refuse an assistant message of several calls (as llama.cpp, one call)
+    supports_parallel = False
     triggers = ("<|python_tag|>",)
     start_triggers = ("{",)
     detect_order = 40
@@ -31,7 +33,7 @@ class Llama3Format(ToolCallFormat):
     def _args_key(self) -> str:
         return '"parameters"'
 
-    def _call_rules(self, alternatives: str) -> dict[str, str]:
+    def _call_rules(self, alternatives: str, max_calls: int | None) -> dict[str, str]:
         return {
             "root": '"<|python_tag|>"? tc-call',
             "tc-call": f'"{{\\"name\\": " ( {alternatives} ) "}}"',

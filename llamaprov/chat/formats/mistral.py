@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from llamaprov.chat.formats._base import ParsedCalls, ToolCallFormat
+from llamaprov.chat.formats._gbnf import repeated
 from llamaprov.chat.formats._json import call_from_object
 from llamaprov.chat.formats._registry import register_tool_format
 from llamaprov.chat.turns import Turn
@@ -26,11 +27,12 @@ class MistralFormat(ToolCallFormat):
     def call_example(self) -> str:
         return '[TOOL_CALLS] [{"name": <tool name>, "arguments": <arguments object>}]'
 
-    def _call_rules(self, alternatives: str) -> dict[str, str]:
-        more = '( ", " tc-call )*' if self.parallel else ""
+    def _call_rules(self, alternatives: str, max_calls: int | None) -> dict[str, str]:
+        calls, chain = repeated("tc-call", '", "', max_calls, "tc-more")
         return {
-            "root": f'"[TOOL_CALLS]" " "? "[" tc-call {more} "]"',
+            "root": f'"[TOOL_CALLS]" " "? "[" {calls} "]"',
             "tc-call": f'"{{\\"name\\": " ( {alternatives} ) "}}"',
+            **chain,
         }
 
     def parse_calls(self, region: str) -> ParsedCalls:
