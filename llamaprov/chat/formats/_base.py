@@ -55,9 +55,11 @@ class ToolCallFormat(ABC):
 
     # ---- presentation
     def render_messages(
-        self, turns: Sequence[Turn], tools: Sequence[ToolDef]
+        self, turns: Sequence[Turn], tools: Sequence[ToolDef], *, parallel: bool | None = None,
+        max_calls: int | None = None,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
-        """Messages for ``apply_chat_template`` and the value of its ``tools`` variable."""
+        """Messages for ``apply_chat_template`` and the value of its ``tools`` variable
+        (``parallel``, ``max_calls``: the request's, for the tools' note; see :meth:`grammar`)."""
         messages: list[dict[str, Any]] = []
         for turn in turns:
             if turn.role == "assistant":
@@ -77,7 +79,8 @@ class ToolCallFormat(ABC):
             return messages, None
         if self.template_tools:
             return messages, [td.to_openai() for td in tools]
-        return with_system_note(messages, self.tools_system_note(tools)), None
+        several = self.call_limit(parallel, max_calls) != 1
+        return with_system_note(messages, self.tools_system_note(tools, parallel=several)), None
 
     def assistant_message(self, turn: Turn) -> dict[str, Any]:
         """An assistant turn as a template message: its text as ``content``, its thinking apart
@@ -106,18 +109,13 @@ class ToolCallFormat(ABC):
             "content": result.as_text(),
         }
 
-    def tools_system_note(self, tools: Sequence[ToolDef]) -> str:
-        """Tool descriptions for templates that do not render ``tools`` themselves."""
-        listing = "\n".join(
-            json.dumps(
-                {"name": t.name, "description": t.description, "parameters": t.parameters},
-                ensure_ascii=False,
-            )
-            for t in tools
-        )
+    def tools_system_note(self, tools: Sequence[ToolDef], *, parallel: bool = False) -> str:
+        """Tool descriptions for templates that do not render ``tools`` themselves; ``parallel``:
+        the reply may hold several calls (native formats write them as the model was trained
+        to, so their note does not change)."""
         return (
             "You can call these tools:\n"
-            f"{listing}\n"
+            f"{tool_listing(tools)}\n"
             f"To call a tool, reply with {self.call_example()}. "
             "Otherwise answer the user directly."
         )
@@ -211,6 +209,15 @@ class ToolCallFormat(ABC):
     def reply_prefix(self, prompt: str) -> str:
         """Reply syntax the rendered prompt already contains (fed to the parser first)."""
         return ""
+
+
+def tool_listing(tools: Sequence[ToolDef]) -> str:
+    """The tools for a prompt, one JSON object (name, description, parameters) a line."""
+    return "\n".join(
+        json.dumps({"name": t.name, "description": t.description, "parameters": t.parameters},
+                   ensure_ascii=False)
+        for t in tools
+    )
 
 
 def with_system_note(messages: list[dict[str, Any]], note: str) -> list[dict[str, Any]]:

@@ -1,7 +1,9 @@
-"""Tool calls for templates without tool support (SmolLM2, Gemma...): ``{"tool_call": {...}}``.
+"""Tool calls for templates without tool support (SmolLM2, Gemma...): ``{"tool_call": {...}}``, or
+``{"tool_calls": [{...}, ...]}`` when a reply may hold several calls (``parallel_tool_calls=True``;
+by default one call: small models without tool training do better with one).
 
-Under ``tool_choice="auto"`` the whole reply is constrained to one of two JSON objects, a call or
-an answer ``{"response": "..."}`` (what llama.cpp's server does for such models): a model
+Under ``tool_choice="auto"`` the whole reply is constrained to one of two JSON objects, a call (or
+the calls) or an answer ``{"response": "..."}`` (what llama.cpp's server does for such models): a model
 without tool training otherwise drifts into prose and never calls. The parser unwraps the
 answer's string as it is decoded, so callers see plain streamed text.
 """
@@ -14,8 +16,8 @@ from typing import Any
 
 from llamaprov import grammars
 from llamaprov.chat.content import ContentJson, ContentText, ContentToolRequest, ContentToolResult
-from llamaprov.chat.formats._base import ParsedCalls, ToolCallFormat, with_system_note
-from llamaprov.chat.formats._gbnf import assemble_grammar, gbnf_literal
+from llamaprov.chat.formats._base import ParsedCalls, ToolCallFormat, tool_listing, with_system_note
+from llamaprov.chat.formats._gbnf import assemble_grammar, gbnf_literal, repeated
 from llamaprov.chat.formats._json import call_from_object
 from llamaprov.chat.formats._registry import register_tool_format
 from llamaprov.chat.tools import ToolDef
@@ -24,6 +26,8 @@ from llamaprov.errors import describe
 
 # an answer under tool_choice="auto": {"response": "<the answer as a JSON string>"}
 ANSWER_PREFIX = '{"response": "'
+CALL_EXAMPLE = '{"tool_call": {"name": "<tool name>", "arguments": {<arguments>}}}'
+CALLS_EXAMPLE = '{"tool_calls": [{"name": "<tool name>", "arguments": {<arguments>}}, ...]}'
 # after tool results: models without tool training otherwise call again instead of answering
 RESULT_NOTE = "Use these results to answer the user."
 
@@ -31,7 +35,8 @@ RESULT_NOTE = "Use these results to answer the user."
 @register_tool_format
 class GenericFormat(ToolCallFormat):
     """Templates without tool support: tools listed in the system prompt, a call is the JSON
-    ``{"tool_call": {"name": ..., "arguments": {...}}}`` at the start of the reply."""
+    ``{"tool_call": {"name": ..., "arguments": {...}}}`` at the start of the reply; several calls
+    (when parallel calls are allowed, not by default) ``{"tool_calls": [{"name": ..., ...}, ...]}``."""
 
     name = "generic"
     parallel = False
@@ -41,21 +46,31 @@ class GenericFormat(ToolCallFormat):
         super().__init__(template_tools=False)
 
     def call_example(self) -> str:
-        return 'only this JSON: {"tool_call": {"name": "<tool name>", "arguments": {<arguments>}}}'
+        return f"only this JSON: {CALL_EXAMPLE}"
 
-    def tools_system_note(self, tools: Sequence[ToolDef]) -> str:
-        return (super().tools_system_note(tools).removesuffix("Otherwise answer the user directly.")
-                + f"Otherwise answer the user with {ANSWER_PREFIX}<your answer>\"}}.")
+    def tools_system_note(self, tools: Sequence[ToolDef], *, parallel: bool = False) -> str:
+        call = (f"To call tools, reply with only this JSON, one entry per call: {CALLS_EXAMPLE}"
+                if parallel else f"To call a tool, reply with {self.call_example()}")
+        return (f"You can call these tools:\n{tool_listing(tools)}\n{call}. "
+                f"Otherwise answer the user with {ANSWER_PREFIX}<your answer>\"}}.")
 
     def _call_rules(self, alternatives: str, max_calls: int | None) -> dict[str, str]:
+        if max_calls == 1:
+            return {
+                "root": "tc-call",
+                "tc-call": f'"{{\\"tool_call\\": {{\\"name\\": " ( {alternatives} ) "}}}}"',
+            }
+        calls, chain = repeated("tc-call", '", "', max_calls, "tc-more")
         return {
-            "root": "tc-call",
-            "tc-call": f'"{{\\"tool_call\\": {{\\"name\\": " ( {alternatives} ) "}}}}"',
+            "root": f'"{{\\"tool_calls\\": [" {calls} "]}}"',
+            "tc-call": f'"{{\\"name\\": " ( {alternatives} ) "}}"',
+            **chain,
         }
 
     def auto_sampling(self, tools: Sequence[ToolDef], *, parallel: bool | None = None,
                       max_calls: int | None = None) -> dict[str, Any]:
-        """A call or an answer object, the whole reply constrained (not a lazy grammar)."""
+        """A call (the ``tool_calls`` array when several are allowed) or an answer object, the
+        whole reply constrained (not a lazy grammar)."""
         rules, texts = self._grammar_parts(tools, self.call_limit(parallel, max_calls))
         rules["root"] = f"( {rules['root']} ) | tc-answer"
         rules["tc-answer"] = f'{gbnf_literal(ANSWER_PREFIX[:-1])} tc-answer-root "}}"'
@@ -80,7 +95,8 @@ class GenericFormat(ToolCallFormat):
         raise ValueError(f"not a tool call: {describe(value)}")
 
     def render_messages(
-        self, turns: Sequence[Turn], tools: Sequence[ToolDef]
+        self, turns: Sequence[Turn], tools: Sequence[ToolDef], *, parallel: bool | None = None,
+        max_calls: int | None = None,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
         """Like the base, but a round of tool calls is folded into the user message it answers
         (``Tool add({"a": 1}) returned: 2``): models without tool training otherwise copy their
@@ -111,7 +127,8 @@ class GenericFormat(ToolCallFormat):
             else:
                 messages.append({"role": turn.role, "content": body})
         if tools:
-            messages = with_system_note(messages, self.tools_system_note(tools))
+            several = self.call_limit(parallel, max_calls) != 1
+            messages = with_system_note(messages, self.tools_system_note(tools, parallel=several))
         return messages, None
 
     @staticmethod
