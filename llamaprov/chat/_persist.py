@@ -9,8 +9,9 @@ it), then the KV cache: a llama.cpp sequence-state file of ``kv.n_bytes`` bytes 
 The header holds ``format`` ("llamaprov.chat") and ``version`` (1); ``model``, the identity of
 the model the cache belongs to (file name, llama.cpp's description, parameter count, vocabulary
 size, byte size, SHA-256 of its metadata, and a SHA-256 of samples of the file); the system
-prompt; the turns with every content type; the names of the registered tools and the tool
-choice (functions are not saved: :meth:`Chat.load` takes them again); the generation settings;
+prompt; the turns with every content type; the names of the registered tools, the tool choice
+and the bounds on tool calls (functions are not saved: :meth:`Chat.load` takes them again; a
+file without ``parallel_tool_calls``, older than it, loads with None); the generation settings;
 the chat's LoRA adapters (file name, fingerprint, scale; the adapters are loaded again by the
 caller); and ``kv``: ``{"n_tokens", "n_bytes", "sha256"}`` or null. Nothing is unpickled: the
 file may come from anywhere, and every field is checked before it is used.
@@ -313,6 +314,7 @@ def save(chat: Chat, path: Any, *, kv: bool = True) -> pathlib.Path:
             "turns": [turn_to_dict(t) for t in chat.get_turns()],
             "tools": [t.name for t in tools], "tool_choice": str(chat.tool_choice),
             "max_tool_rounds": chat.max_tool_rounds, "max_calls_per_round": chat.max_calls_per_round,
+            "parallel_tool_calls": chat.parallel_tool_calls,
             "params": params_to_dict(params), "lora": lora_to_list(params.lora), "kv": None,
         }
         directory = target.parent
@@ -323,7 +325,8 @@ def save(chat: Chat, path: Any, *, kv: bool = True) -> pathlib.Path:
                 last = chat.last_turn()
                 own = last.tokens.input if last is not None and last.tokens else 1 << 62
                 n_tokens = provider._kv_export(chat._full_turns([]), shown, params.max_tokens, kv_file,
-                                               own)
+                                               own, parallel_tool_calls=chat.parallel_tool_calls,
+                                               max_tool_calls=chat.max_calls_per_round)
             digest = hashlib.sha256()
             if n_tokens:
                 with kv_file.open("rb") as fh:
@@ -423,6 +426,8 @@ def load(cls: type[Chat], path: Any, provider: Provider, *, tools: Sequence[Any]
                        tool_choice=reader.get(header, "tool_choice", str, where),
                        max_tool_rounds=reader.count(header, "max_tool_rounds", where),
                        max_calls_per_round=reader.count(header, "max_calls_per_round", where),
+                       parallel_tool_calls=reader.get(header, "parallel_tool_calls", bool, where,
+                                                      optional=True),
                        turns=turns, lora=lora)
         except StateError:
             raise

@@ -26,7 +26,13 @@ from llamaprov.chat.content import ContentText, ContentToolRequest, ContentToolR
 from llamaprov.chat.events import StreamEvent, TextDelta, ToolResultEvent, TurnDone
 from llamaprov.chat.params import ChatParams
 from llamaprov.chat.provider import Provider
-from llamaprov.chat.tools import ToolDef, as_tools, check_tool_choice, tool
+from llamaprov.chat.tools import (
+    ToolDef,
+    as_tools,
+    check_parallel_tool_calls,
+    check_tool_choice,
+    tool,
+)
 from llamaprov.chat.turns import TokenUsage, Turn
 from llamaprov.errors import ClosedError, InvalidArgumentError, describe
 
@@ -54,6 +60,12 @@ class Chat:
     ``lora={adapter: scale}`` (LoRA adapters loaded for the provider's model) sets the adapters
     of every request (``params={"lora": ...}`` does the same); each call can override it with
     its own ``lora=`` (``{}``: no adapters for that call).
+
+    ``parallel_tool_calls``: True, one reply may hold several tool calls (at most
+    ``max_calls_per_round``); False, exactly one; None, the tool format's default (several for
+    models with native tool calls, one for the generic format of models without). Each call
+    can override it, as ``tool_choice``. The calls of a reply run one after another in the
+    order the model wrote them, and their results go back to it in that order.
     """
 
     def __init__(
@@ -68,6 +80,7 @@ class Chat:
         turns: Sequence[Turn] = (),
         max_calls_per_round: int = DEFAULT_MAX_CALLS_PER_ROUND,
         lora: Mapping[Any, float] | None = None,
+        parallel_tool_calls: bool | None = None,
     ) -> None:
         if not isinstance(provider, Provider):
             raise InvalidArgumentError(f"Chat needs a Provider, got {describe(provider)}")
@@ -79,6 +92,7 @@ class Chat:
         self.tool_choice = check_tool_choice(tool_choice, self._tools)
         self.max_tool_rounds = max_tool_rounds
         self.max_calls_per_round = max_calls_per_round
+        self.parallel_tool_calls = parallel_tool_calls
         self._turns: list[Turn] = []
         self._active: Run | None = None
         self._system_prompt: str | None = None
@@ -123,8 +137,9 @@ class Chat:
 
     @property
     def max_calls_per_round(self) -> int:
-        """Most tool calls run per round: further calls the model makes in the same reply are
-        not run, and each gets an error result telling the model so (default 16)."""
+        """Most tool calls run per round (default 16). The provider is asked for no more (a
+        LlamaProvider's grammar allows no more); further calls a reply holds anyway are not
+        run, and each gets an error result telling the model so."""
         return self._max_calls_per_round
 
     @max_calls_per_round.setter
@@ -132,6 +147,16 @@ class Chat:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InvalidArgumentError(f"max_calls_per_round must be an int >= 1, got {describe(value)}")
         self._max_calls_per_round = value
+
+    @property
+    def parallel_tool_calls(self) -> bool | None:
+        """Whether one reply may hold several tool calls: True (at most
+        ``max_calls_per_round``), False (exactly one), or None (the tool format's default)."""
+        return self._parallel_tool_calls
+
+    @parallel_tool_calls.setter
+    def parallel_tool_calls(self, value: bool | None) -> None:
+        self._parallel_tool_calls = check_parallel_tool_calls(value)
 
     def params(self, **kwargs: Any) -> ChatParams:
         """Update generation settings (every sampling knob of the engine's ``SamplingParams``,
@@ -320,6 +345,7 @@ class Chat:
         tool_choice: str | None,
         loop: asyncio.AbstractEventLoop | None = None,
         lora: Mapping[Any, float] | None = None,
+        parallel_tool_calls: bool | None = None,
     ) -> Generator[StreamEvent, None, None]:
         """The conversation step behind every entry point: generate, run tools, repeat.
 
@@ -333,11 +359,13 @@ class Chat:
             choice = check_tool_choice(
                 self.tool_choice if tool_choice is None else tool_choice, self._tools
             )
+            parallel = (self._parallel_tool_calls if parallel_tool_calls is None
+                        else check_parallel_tool_calls(parallel_tool_calls))
             settings = self._call_params(lora)
             run = Run(self._user_turn(inputs))
             self._active = run
             try:
-                yield from self._rounds(run, choice, loop, settings)
+                yield from self._rounds(run, choice, loop, settings, parallel)
             except BaseException as exc:
                 if not isinstance(exc, Exception) and not run.settled:
                     self._settle(run, run.interrupted())
@@ -347,7 +375,8 @@ class Chat:
                     self._active = None
 
     def _rounds(
-        self, run: Run, choice: str, loop: asyncio.AbstractEventLoop | None, settings: ChatParams
+        self, run: Run, choice: str, loop: asyncio.AbstractEventLoop | None, settings: ChatParams,
+        parallel: bool | None,
     ) -> Generator[StreamEvent, None, None]:
         rounds = 0
         while True:
@@ -356,7 +385,8 @@ class Chat:
             run.contents = []
             events = self.provider.stream_perform(
                 self._full_turns(run.turns), tools=self._tools, params=settings,
-                tool_choice=this_choice,
+                tool_choice=this_choice, parallel_tool_calls=parallel,
+                max_tool_calls=self._max_calls_per_round,
             )
             with closing_events(events):
                 for event in events:
@@ -409,11 +439,12 @@ class Chat:
         return result
 
     def chat(self, *inputs: Any, tool_choice: str | None = None,
-             lora: Mapping[Any, float] | None = None) -> str:
-        """Send ``inputs`` (strings or contents); return the final reply text. ``lora``: the
-        LoRA adapters of this call (see the class docstring)."""
+             lora: Mapping[Any, float] | None = None, parallel_tool_calls: bool | None = None) -> str:
+        """Send ``inputs`` (strings or contents); return the final reply text. ``lora``,
+        ``parallel_tool_calls``: this call's (None: the chat's; see the class docstring)."""
         final: Turn | None = None
-        with closing(self._run(inputs, tool_choice, lora=lora)) as events:
+        with closing(self._run(inputs, tool_choice, lora=lora,
+                               parallel_tool_calls=parallel_tool_calls)) as events:
             for event in events:
                 if isinstance(event, TurnDone):
                     final = event.turn
@@ -422,12 +453,13 @@ class Chat:
 
     def stream(
         self, *inputs: Any, content: bool = False, tool_choice: str | None = None,
-        lora: Mapping[Any, float] | None = None,
+        lora: Mapping[Any, float] | None = None, parallel_tool_calls: bool | None = None,
     ) -> Iterator[Any]:
         """Send ``inputs``; yield reply text as it is generated, or typed events with
         ``content=True`` (text/thinking deltas, tool-request start/arguments/done, tool results,
         turn done with usage)."""
-        with closing(self._run(inputs, tool_choice, lora=lora)) as events:
+        with closing(self._run(inputs, tool_choice, lora=lora,
+                               parallel_tool_calls=parallel_tool_calls)) as events:
             for event in events:
                 if content:
                     yield event
@@ -435,10 +467,11 @@ class Chat:
                     yield event.text
 
     async def chat_async(self, *inputs: Any, tool_choice: str | None = None,
-                         lora: Mapping[Any, float] | None = None) -> str:
+                         lora: Mapping[Any, float] | None = None,
+                         parallel_tool_calls: bool | None = None) -> str:
         """Like :meth:`chat`, without blocking the event loop (coroutine tools are awaited)."""
         final: Turn | None = None
-        async with aclosing(self._events_async(inputs, tool_choice, lora)) as events:
+        async with aclosing(self._events_async(inputs, tool_choice, lora, parallel_tool_calls)) as events:
             async for event in events:
                 if isinstance(event, TurnDone):
                     final = event.turn
@@ -447,10 +480,10 @@ class Chat:
 
     async def stream_async(
         self, *inputs: Any, content: bool = False, tool_choice: str | None = None,
-        lora: Mapping[Any, float] | None = None,
+        lora: Mapping[Any, float] | None = None, parallel_tool_calls: bool | None = None,
     ) -> AsyncIterator[Any]:
         """Like :meth:`stream`, as an async iterator that never blocks the event loop."""
-        async with aclosing(self._events_async(inputs, tool_choice, lora)) as events:
+        async with aclosing(self._events_async(inputs, tool_choice, lora, parallel_tool_calls)) as events:
             async for event in events:
                 if content:
                     yield event
@@ -458,13 +491,16 @@ class Chat:
                     yield event.text
 
     async def _events_async(
-        self, inputs: Sequence[Any], tool_choice: str | None, lora: Mapping[Any, float] | None
+        self, inputs: Sequence[Any], tool_choice: str | None, lora: Mapping[Any, float] | None,
+        parallel_tool_calls: bool | None,
     ) -> AsyncGenerator[StreamEvent, None]:
         loop = asyncio.get_running_loop()
         # leaving early (or the task being cancelled) closes _run in its thread after the
         # current decode step, which keeps the partial reply
-        events = iterate_in_thread(lambda _stop: self._run(inputs, tool_choice, loop=loop, lora=lora),
-                                   name="llamaprov-chat")
+        events = iterate_in_thread(
+            lambda _stop: self._run(inputs, tool_choice, loop=loop, lora=lora,
+                                    parallel_tool_calls=parallel_tool_calls),
+            name="llamaprov-chat")
         async with aclosing(events):
             async for event in events:
                 yield event

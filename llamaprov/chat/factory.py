@@ -27,6 +27,7 @@ def chat_llamaprov(
     max_calls_per_round: int = 16,
     context_policy: str = "error",
     max_parallel: int = DEFAULT_MAX_PARALLEL,
+    parallel_tool_calls: bool | None = None,
     **load_kwargs: Any,
 ) -> Chat:
     """A :class:`~llamaprov.chat.chat.Chat` on a local model.
@@ -35,8 +36,9 @@ def chat_llamaprov(
     None for the packaged default model, resolved by :func:`llamaprov.models.resolve_model`
     with ``load_kwargs`` (``n_gpu_layers=``..., ``quant=`` for a repo id). Each Chat gets its
     own context on the model.
-    ``max_tool_rounds`` and ``max_calls_per_round`` bound the tool calls of one ``chat`` call
-    (see :class:`~llamaprov.chat.chat.Chat`). ``context_policy`` says what happens when the
+    ``max_tool_rounds`` and ``max_calls_per_round`` bound the tool calls of one ``chat`` call,
+    ``parallel_tool_calls`` says whether one reply may hold several (see
+    :class:`~llamaprov.chat.chat.Chat`). ``context_policy`` says what happens when the
     conversation outgrows the context: ``"error"`` (ContextOverflowError) or
     ``"truncate_oldest"`` (see :class:`LlamaProvider`). ``max_parallel`` bounds how many
     requests the provider decodes together (:func:`~llamaprov.chat.parallel.parallel_chat`).
@@ -54,6 +56,7 @@ def chat_llamaprov(
         tool_choice=tool_choice,
         max_tool_rounds=max_tool_rounds,
         max_calls_per_round=max_calls_per_round,
+        parallel_tool_calls=parallel_tool_calls,
     )
     chat._owns_provider = True  # chat.close() closes it
     return chat

@@ -41,8 +41,14 @@ class Provider(ABC):
         type: Any = None,
         params: ChatParams | dict[str, Any] | None = None,
         tool_choice: str = "auto",
+        parallel_tool_calls: bool | None = None,
+        max_tool_calls: int | None = None,
     ) -> Iterator[StreamEvent]:
-        """Generate the next assistant turn, yielding events; the last is ``TurnDone``."""
+        """Generate the next assistant turn, yielding events; the last is ``TurnDone``.
+
+        ``parallel_tool_calls``: whether the reply may hold several tool calls (None: the
+        backend's default); ``max_tool_calls``: at most how many when it may (None: no bound).
+        """
 
     def chat_perform(
         self,
@@ -52,11 +58,14 @@ class Provider(ABC):
         type: Any = None,
         params: ChatParams | dict[str, Any] | None = None,
         tool_choice: str = "auto",
+        parallel_tool_calls: bool | None = None,
+        max_tool_calls: int | None = None,
     ) -> Turn:
-        """Generate the next assistant turn."""
+        """Generate the next assistant turn (the arguments of :meth:`stream_perform`)."""
         turn: Turn | None = None
         for event in self.stream_perform(
-            turns, tools=tools, type=type, params=params, tool_choice=tool_choice
+            turns, tools=tools, type=type, params=params, tool_choice=tool_choice,
+            parallel_tool_calls=parallel_tool_calls, max_tool_calls=max_tool_calls,
         ):
             if isinstance(event, TurnDone):
                 turn = event.turn
@@ -72,8 +81,11 @@ class Provider(ABC):
         type: Any = None,
         params: ChatParams | dict[str, Any] | None = None,
         tool_choice: str = "auto",
+        parallel_tool_calls: bool | None = None,
+        max_tool_calls: int | None = None,
     ) -> Future[Turn]:
-        """Queue a request from any thread; returns a future of the assistant turn.
+        """Queue a request from any thread (the arguments of :meth:`stream_perform`); returns a
+        future of the assistant turn.
 
         An optional capability (see :attr:`supports_submit`): a provider that offers it overrides
         this method; here it raises :class:`~llamaprov.errors.NotSupportedError`.

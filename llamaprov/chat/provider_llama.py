@@ -12,6 +12,7 @@ import struct
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
+from types import MappingProxyType
 from typing import Any
 
 from llamaprov import grammars
@@ -36,7 +37,12 @@ from llamaprov.chat.formats import (
 )
 from llamaprov.chat.params import ChatParams, check_reasoning
 from llamaprov.chat.provider import Provider
-from llamaprov.chat.tools import ToolDef, check_tool_choice
+from llamaprov.chat.tools import (
+    ToolDef,
+    check_max_tool_calls,
+    check_parallel_tool_calls,
+    check_tool_choice,
+)
 from llamaprov.chat.turns import TokenUsage, Turn
 from llamaprov.chat.types import to_json_schema
 from llamaprov.engine import LoraAdapter, Model, SamplingParams
@@ -54,6 +60,8 @@ from llamaprov.errors import (
 CONTEXT_POLICIES = ("error", "truncate_oldest")
 DEFAULT_MAX_TOKENS = 512
 DEFAULT_MAX_PARALLEL = 8
+# the tool calls a reply may hold when a request does not say (see ToolCallFormat.call_limit)
+_FORMAT_CALLS: Mapping[str, Any] = MappingProxyType({"parallel": None, "max_calls": None})
 
 
 def _exchanges(turns: Sequence[Turn]) -> tuple[list[Turn], list[list[Turn]]]:
@@ -175,13 +183,17 @@ class LlamaProvider(Provider):
 
     # -- prompts
     def format_turns(self, turns: Sequence[Turn], tools: Sequence[ToolDef] = (), *,
-                     reasoning: str = "auto") -> str:
+                     reasoning: str = "auto", parallel_tool_calls: bool | None = None,
+                     max_tool_calls: int | None = None) -> str:
         """The prompt text for ``turns`` with ``tools`` presented in the model's native way, and
         a reasoning model's thinking switched for ``reasoning`` ("auto", "on", "off"; see
         :mod:`llamaprov.chat._reasoning`): the prompt ends inside a thinking block when the
-        reply is to start with one, after an empty one when it is not to think."""
+        reply is to start with one, after an empty one when it is not to think. A format that
+        describes the tools in the system prompt describes the calls a reply may hold
+        (``parallel_tool_calls``, ``max_tool_calls``: see :meth:`stream_perform`)."""
         family = self._reasoning_for(reasoning)
-        messages, template_tools = self.tool_format.render_messages(turns, tools)
+        messages, template_tools = self.tool_format.render_messages(
+            turns, tools, parallel=parallel_tool_calls, max_calls=max_tool_calls)
         extra: dict[str, Any] = {}
         if family is not None:
             messages = family.messages(messages, reasoning)
@@ -212,10 +224,12 @@ class LlamaProvider(Provider):
         return self.reasoning_family
 
     def _grammar_for(
-        self, tools: Sequence[ToolDef], schema: Mapping[str, Any] | None, tool_choice: str
+        self, tools: Sequence[ToolDef], schema: Mapping[str, Any] | None, tool_choice: str,
+        calls: Mapping[str, Any],
     ) -> tuple[dict[str, Any], list[ToolDef]]:
         """(the grammar as :class:`SamplingParams` keywords: none, strict, or lazy with its
-        triggers; the tools shown to the model)."""
+        triggers; the tools shown to the model). ``calls``: how many calls a reply may hold
+        (``parallel``, ``max_calls``)."""
         if schema is not None:
             # a superset where the schema has keywords a grammar can only widen: the value is
             # validated against the schema afterwards (parse_structured)
@@ -226,32 +240,35 @@ class LlamaProvider(Provider):
             return {}, []
         fmt = self.tool_format
         if tool_choice == "auto":
-            return fmt.auto_sampling(tools), list(tools)
+            return fmt.auto_sampling(tools, **calls), list(tools)
         if tool_choice == "required":
-            return {"grammar": fmt.grammar(tools)}, list(tools)
+            return {"grammar": fmt.grammar(tools, **calls)}, list(tools)
         # a named tool: one call of it (a small model otherwise starts it again and again)
         named = [t for t in tools if t.name == tool_choice]
         return {"grammar": fmt.grammar(named, max_calls=1)}, list(tools)
 
     # -- generation
     def _plan(self, turns: Sequence[Turn], tools: Sequence[ToolDef], type: Any,
-              params: ChatParams | dict[str, Any] | None, tool_choice: str) -> _Plan:
+              params: ChatParams | dict[str, Any] | None, tool_choice: str, *,
+              parallel_tool_calls: bool | None = None, max_tool_calls: int | None = None) -> _Plan:
         """Validate a request and turn it into what the engine needs."""
         if self._closed:
             raise ClosedError("this provider is closed")
         settings = ChatParams.coerce(params)
         tool_choice = check_tool_choice(tool_choice, tools)
+        calls = {"parallel": check_parallel_tool_calls(parallel_tool_calls),
+                 "max_calls": check_max_tool_calls(max_tool_calls)}
         if not turns:
             raise InvalidArgumentError("a request needs at least one turn")
         schema = to_json_schema(type) if type is not None else None
-        grammar, shown = self._grammar_for(tools, schema, tool_choice)
+        grammar, shown = self._grammar_for(tools, schema, tool_choice, calls)
         if schema is not None and settings.schema_in_prompt is not False:
             turns = _with_schema_note(turns, schema)
         max_tokens = settings.max_tokens or DEFAULT_MAX_TOKENS
         lora = self._check_lora(settings.lora)
         mode = settings.reasoning or "auto"
         family = self._reasoning_for(mode)
-        prompt, tokens = self._fit(turns, shown, max_tokens, mode)
+        prompt, tokens = self._fit(turns, shown, max_tokens, mode, calls)
         fmt = self.tool_format if shown else None
         plan = _Plan(
             prompt=prompt,
@@ -289,17 +306,22 @@ class LlamaProvider(Provider):
         return dict(lora)
 
     def _render(self, turns: Sequence[Turn], tools: Sequence[ToolDef],
-                reasoning: str = "auto") -> tuple[str, list[int]]:
-        prompt = self.format_turns(turns, tools, reasoning=reasoning)
+                reasoning: str = "auto", calls: Mapping[str, Any] = _FORMAT_CALLS
+                ) -> tuple[str, list[int]]:
+        prompt = self.format_turns(turns, tools, reasoning=reasoning,
+                                   parallel_tool_calls=calls["parallel"],
+                                   max_tool_calls=calls["max_calls"])
         return prompt, self.model.tokenize(prompt, add_special=True, parse_special=True)
 
-    def _fit(self, turns: Sequence[Turn], tools: Sequence[ToolDef],
-             max_tokens: int, reasoning: str = "auto") -> tuple[str, list[int]]:
+    def _fit(self, turns: Sequence[Turn], tools: Sequence[ToolDef], max_tokens: int,
+             reasoning: str = "auto", calls: Mapping[str, Any] = _FORMAT_CALLS
+             ) -> tuple[str, list[int]]:
         """The prompt for ``turns`` and its tokens, leaving room for the reply (see the class
-        docstring for ``context_policy``)."""
+        docstring for ``context_policy``); ``calls``: how many tool calls a reply may hold
+        (``parallel``, ``max_calls``; by default the format's)."""
         n_ctx = self._n_ctx
         room = min(max_tokens, max(1, n_ctx // 4))
-        prompt, tokens = self._render(turns, tools, reasoning)
+        prompt, tokens = self._render(turns, tools, reasoning, calls)
         if len(tokens) + room <= n_ctx:
             return prompt, tokens
         if self.context_policy == "error":
@@ -314,14 +336,15 @@ class LlamaProvider(Provider):
         lo, hi = 1, len(groups) - 1  # how many of the oldest exchanges to drop
         while lo <= hi:
             mid = (lo + hi) // 2
-            candidate = self._render(head + [t for g in groups[mid:] for t in g], tools, reasoning)
+            candidate = self._render(head + [t for g in groups[mid:] for t in g], tools, reasoning,
+                                     calls)
             if len(candidate[1]) + room <= n_ctx:
                 best, hi = candidate, mid - 1
             else:
                 lo = mid + 1
         if best is None:
-            last = (len(self._render(head + groups[-1], tools, reasoning)[1]) if len(groups) > 1
-                    else len(tokens))
+            last = (len(self._render(head + groups[-1], tools, reasoning, calls)[1])
+                    if len(groups) > 1 else len(tokens))
             raise ContextOverflowError(
                 f"the latest exchange alone needs {last} prompt tokens plus {room} for the reply, "
                 f"more than the context of {n_ctx} tokens",
@@ -331,7 +354,8 @@ class LlamaProvider(Provider):
 
     # -- the KV cache of the conversation (Chat.save / Chat.load, see chat/_persist.py)
     def _kv_export(self, turns: Sequence[Turn], tools: Sequence[ToolDef], max_tokens: int | None,
-                   path: os.PathLike[str], last_prompt: int) -> int:
+                   path: os.PathLike[str], last_prompt: int, *, parallel_tool_calls: bool | None = None,
+                   max_tool_calls: int | None = None) -> int:
         """Write the KV cache of the context's prefix of the prompt for ``turns`` (the cached
         tokens it shares with that prompt) to ``path`` as a sequence-state file; returns how
         many tokens it holds. 0 (nothing written): nothing cached, or a cache that was decoded
@@ -349,7 +373,9 @@ class LlamaProvider(Provider):
             return 0
         cached = ctx.memory.tokens(0)
         try:
-            _, tokens = self._fit(turns, tools, max_tokens or DEFAULT_MAX_TOKENS)
+            calls = {"parallel": parallel_tool_calls, "max_calls": max_tool_calls}
+            _, tokens = self._fit(turns, tools, max_tokens or DEFAULT_MAX_TOKENS,
+                                 calls=calls)
         except LlamaProvError:
             return 0
         n = 0
@@ -429,15 +455,23 @@ class LlamaProvider(Provider):
         type: Any = None,
         params: ChatParams | dict[str, Any] | None = None,
         tool_choice: str = "auto",
+        parallel_tool_calls: bool | None = None,
+        max_tool_calls: int | None = None,
     ) -> Iterator[StreamEvent]:
         """Generate the next assistant turn, yielding text/thinking/tool-call events as they are
         decoded and finally ``TurnDone`` with the parsed turn and its token usage.
+
+        ``parallel_tool_calls``: True, a reply may hold several tool calls (at most
+        ``max_tool_calls``; None: no bound); False, exactly one; None, the tool format's
+        default (several for the native formats, except Llama 3.x which writes one; one for
+        the generic format). A named ``tool_choice`` is always one call.
 
         Closing the stream early stops the generation between two decode steps. An exception
         raised inside a step (``KeyboardInterrupt``) may leave a decoded token unrecorded in
         the KV cache, so the next generation starts from an emptied cache.
         """
-        plan = self._plan(turns, tools, type, params, tool_choice)
+        plan = self._plan(turns, tools, type, params, tool_choice,
+                          parallel_tool_calls=parallel_tool_calls, max_tool_calls=max_tool_calls)
         ctx = self.context
         if self._stale:
             ctx.memory.clear()
@@ -487,15 +521,19 @@ class LlamaProvider(Provider):
         type: Any = None,
         params: ChatParams | dict[str, Any] | None = None,
         tool_choice: str = "auto",
+        parallel_tool_calls: bool | None = None,
+        max_tool_calls: int | None = None,
     ) -> Future[Turn]:
-        """Queue a request; returns a future of the assistant turn.
+        """Queue a request (the arguments of :meth:`stream_perform`); returns a future of the
+        assistant turn.
 
         Queued requests from any thread are decoded together as parallel sequences of one
         shared context (up to ``max_parallel`` at once; more wait for a free sequence). The
         request is validated here: bad input (a prompt that does not fit, too) raises at once
         instead of failing the future.
         """
-        plan = self._plan(turns, tools, type, params, tool_choice)
+        plan = self._plan(turns, tools, type, params, tool_choice,
+                          parallel_tool_calls=parallel_tool_calls, max_tool_calls=max_tool_calls)
         with self._lock:
             if self._batcher is None:
                 self._batcher = _Batcher(self.model, n_ctx=self._n_ctx, max_parallel=self.max_parallel,

@@ -70,7 +70,8 @@ class Scripted(Provider):
         self.replies = list(replies)
 
     def stream_perform(self, turns: Sequence[Turn], *, tools: Sequence[ToolDef] = (), type: Any = None,
-                       params: Any = None, tool_choice: str = "auto") -> Iterator[Any]:
+                       params: Any = None, tool_choice: str = "auto", parallel_tool_calls: bool | None = None,
+                       max_tool_calls: int | None = None) -> Iterator[Any]:
         return iter([TurnDone(self.replies.pop(0))])
 
     def format_turns(self, turns: Sequence[Turn], tools: Sequence[ToolDef] = ()) -> Any:
@@ -134,6 +135,30 @@ def test_only_the_cache_of_this_conversation_is_saved(model, tmp_path):
     other.save(tmp_path / "other.lpchat")
     assert header_of(tmp_path / "other.lpchat")["kv"]["n_tokens"] > 20
     provider.close()
+
+
+def test_the_cache_of_a_chat_allowed_parallel_tool_calls_is_saved(model, tmp_path):
+    # the generic format's tools note describes the calls a reply may hold: the prompt whose
+    # cache is saved is rendered with the chat's setting, or it would not match the cache
+    provider = LlamaProvider(model, n_ctx=1024)
+    chat = Chat(provider, params={"temperature": 0, "max_tokens": 64}, tools=[secret_word],
+                parallel_tool_calls=True, max_tool_rounds=1)
+    chat.chat("Say hello.")
+    kv = header_of(chat.save(tmp_path / "parallel.lpchat"))["kv"]
+    assert kv is not None and kv["n_tokens"] >= chat.last_turn().tokens.input
+    provider.close()
+
+
+def test_parallel_tool_calls_round_trips_and_older_files_load_without_it(tmp_path):
+    path = Chat(Scripted(), parallel_tool_calls=False).save(tmp_path / "p.lpchat")
+    assert header_of(path)["parallel_tool_calls"] is False
+    assert Chat.load(path, Scripted()).parallel_tool_calls is False
+    older = tmp_path / "older.lpchat"
+    older.write_bytes(rewrite(path, lambda h: h.pop("parallel_tool_calls")))
+    assert Chat.load(older, Scripted()).parallel_tool_calls is None
+    older.write_bytes(rewrite(path, lambda h: h.update(parallel_tool_calls="yes")))
+    with pytest.raises(StateError, match="parallel_tool_calls"):
+        Chat.load(older, Scripted())
 
 
 def test_every_content_type_and_setting_round_trips(tmp_path):

@@ -4,16 +4,27 @@ streaming), through the provider to the grammar, and run in order by the Chat lo
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import pytest
 
 from llamaprov.chat import (
+    Chat,
+    ContentText,
     ContentToolRequest,
+    LlamaProvider,
+    Provider,
+    TokenUsage,
     ToolDef,
     ToolRequestArgumentsDelta,
     ToolRequestDone,
     ToolRequestStart,
+    ToolResultEvent,
+    Turn,
+    TurnDone,
+    chat_llamaprov,
+    tool,
 )
 from llamaprov.chat.formats import (
     FunctionaryFormat,
@@ -117,8 +128,6 @@ def test_generic_auto_grammar_offers_the_calls_array_or_an_answer_when_parallel(
 
 
 def test_generic_tools_note_describes_the_form_of_the_request() -> None:
-    from llamaprov.chat import ContentText, Turn
-
     fmt = GenericFormat()
     turns = [Turn("user", [ContentText("Add 1 and 2, and negate 3.")])]
 
@@ -173,3 +182,169 @@ def test_two_calls_stream_in_order_with_their_own_ids(name: str, step: int) -> N
     whole, error = parse_output(text, fmt)
     assert error is None
     assert [(c.name, c.arguments) for c in whole if isinstance(c, ContentToolRequest)] == CALLS[:2]
+
+
+# -------------------------------------------------------------------------------- the provider
+def _plan(provider: LlamaProvider, tool_choice: str = "required", **calls: Any) -> tuple[str, str]:
+    """(the grammar, the prompt) of a request to ``provider``."""
+    turns = [Turn("user", [ContentText("Add 1 and 2, and negate 3.")])]
+    plan = provider._plan(turns, TOOLS, None, {}, tool_choice, **calls)
+    assert plan.sampling.grammar is not None
+    return plan.sampling.grammar, plan.prompt
+
+
+def test_the_provider_takes_parallel_tool_calls_to_the_grammar(model: Any) -> None:
+    _, write = WRITERS["hermes"]
+    two, three = write(CALLS[:2], True), write(CALLS[:3], True)
+    provider = LlamaProvider(model, tool_format="hermes")
+    try:
+        assert _accepts(_plan(provider)[0], three)  # the format's default: no bound
+        single = _plan(provider, parallel_tool_calls=False)[0]
+        assert _accepts(single, write(CALLS[:1], False)) and not _accepts(single, two)
+        bounded = _plan(provider, parallel_tool_calls=True, max_tool_calls=2)[0]
+        assert _accepts(bounded, two) and not _accepts(bounded, three)
+        # a named tool is one call of it, whatever the request allows
+        named = _plan(provider, "add", parallel_tool_calls=True)[0]
+        assert _accepts(named, write(CALLS[:1], False))
+        assert not _accepts(named, write([CALLS[0], CALLS[2]], True))
+    finally:
+        provider.close()
+
+
+def test_the_generic_prompt_and_auto_grammar_follow_the_request(model: Any) -> None:
+    provider = LlamaProvider(model)
+    try:
+        assert provider.tool_format.name == "generic"
+        grammar, prompt = _plan(provider, "auto", parallel_tool_calls=True, max_tool_calls=2)
+        assert '{"tool_calls": [{"name": "<tool name>"' in prompt
+        assert _accepts(grammar, _generic(CALLS[:2], True)) and _accepts(grammar, '{"response": "3"}')
+        grammar, prompt = _plan(provider, "auto")
+        assert "tool_calls" not in prompt and '{"tool_call": {"name": "<tool name>"' in prompt
+        assert _accepts(grammar, _generic(CALLS[:1], False))
+        assert not _accepts(grammar, _generic(CALLS[:2], True))
+    finally:
+        provider.close()
+
+
+def test_the_provider_refuses_bad_parallel_settings(model: Any) -> None:
+    turns = [Turn("user", [ContentText("Hi.")])]
+    provider = LlamaProvider(model)
+    with pytest.raises(InvalidArgumentError, match="parallel_tool_calls must be True, False or None"):
+        provider.submit(turns, tools=TOOLS, parallel_tool_calls="yes")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="max_tool_calls must be an int >= 1 or None, got 0"):
+        next(iter(provider.stream_perform(turns, tools=TOOLS, max_tool_calls=0)))
+    provider.close()
+
+
+# ---------------------------------------------------------------------------------- the Chat
+class Scripted(Provider):
+    """Replies with prepared generic-format outputs, parsed and streamed by the real parser; records
+    the tool settings of each request."""
+
+    def __init__(self, outputs: Sequence[str]) -> None:
+        self.outputs = list(outputs)
+        self.requests: list[tuple[str, bool | None, int | None]] = []
+
+    def stream_perform(self, turns: Sequence[Turn], *, tools: Sequence[ToolDef] = (), type: Any = None,
+                       params: Any = None, tool_choice: str = "auto", parallel_tool_calls: bool | None = None,
+                       max_tool_calls: int | None = None) -> Iterator[Any]:
+        self.requests.append((str(tool_choice), parallel_tool_calls, max_tool_calls))
+        parser = StreamParser(GenericFormat())
+        yield from parser.feed(self.outputs.pop(0))
+        final, contents = parser.finish()
+        yield from final
+        calls = any(isinstance(c, ContentToolRequest) for c in contents)
+        yield TurnDone(Turn("assistant", contents, finish_reason="tool_calls" if calls else "eog"))
+
+    def format_turns(self, turns: Sequence[Turn], tools: Sequence[ToolDef] = ()) -> Any:
+        return turns
+
+    def tokens_used(self) -> TokenUsage:
+        return TokenUsage()
+
+    def model_info(self) -> dict[str, Any]:
+        return {}
+
+
+def _ran_tools(ran: list[Any]) -> list[ToolDef]:
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        ran.append(("add", a, b))
+        return a + b
+
+    def neg(x: int) -> int:
+        """Negate an integer."""
+        ran.append(("neg", x))
+        return -x
+
+    return [tool(add), tool(neg)]
+
+
+def test_the_calls_of_a_reply_run_in_order_and_their_results_come_back_in_order() -> None:
+    ran: list[Any] = []
+    provider = Scripted([_generic(CALLS[:3], True), '{"response": "3, -3 and 9."}'])
+    chat = Chat(provider, tools=_ran_tools(ran), parallel_tool_calls=True, max_calls_per_round=4)
+    events = list(chat.stream("Add 1 and 2, negate 3, add 4 and 5.", content=True))
+    assert ran == [("add", 1, 2), ("neg", 3), ("add", 4, 5)]
+    _, calls, results, answer = chat.get_turns()
+    requests = calls.tool_requests
+    assert [(r.name, r.arguments) for r in requests] == CALLS[:3]
+    starts = [e for e in events if isinstance(e, ToolRequestStart)]
+    assert [(e.index, e.id) for e in starts] == [(i, r.id) for i, r in enumerate(requests)]
+    streamed = [e.result for e in events if isinstance(e, ToolResultEvent)]
+    assert streamed == results.tool_results
+    assert [r.request_id for r in streamed] == [r.id for r in requests]
+    assert [r.value for r in streamed] == [3, -3, 9]
+    assert answer.text == "3, -3 and 9."
+    # every request is told the chat's setting and its bound on calls
+    assert provider.requests == [("auto", True, 4), ("auto", True, 4)]
+
+
+def test_parallel_tool_calls_per_chat_and_per_call() -> None:
+    provider = Scripted(['{"response": "a"}', '{"response": "b"}', '{"response": "c"}'])
+    chat = Chat(provider, tools=_ran_tools([]))
+    assert chat.parallel_tool_calls is None
+    chat.chat("one")
+    chat.chat("two", parallel_tool_calls=False)
+    chat.parallel_tool_calls = True
+    chat.max_calls_per_round = 3
+    chat.chat("three")
+    assert [r[1:] for r in provider.requests] == [(None, 16), (False, 16), (True, 3)]
+    assert chat.parallel_tool_calls is True
+    with pytest.raises(InvalidArgumentError, match="parallel_tool_calls must be True, False or None, got 1"):
+        chat.parallel_tool_calls = 1  # type: ignore[assignment]
+    with pytest.raises(InvalidArgumentError, match=r"parallel_tool_calls.*got 'no'"):
+        chat.chat("four", parallel_tool_calls="no")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="parallel_tool_calls"):
+        Chat(provider, parallel_tool_calls="yes")  # type: ignore[arg-type]
+    assert len(chat.get_turns()) == 6 and chat.parallel_tool_calls is True
+
+
+def get_temperature(city: str) -> str:
+    """Get the current temperature of a city in degrees Celsius.
+
+    Args:
+        city: the city's name, e.g. "Paris".
+    """
+    celsius = {"paris": 18, "oslo": 4}.get(city.strip().lower())
+    return f"{celsius} °C in {city}" if celsius is not None else f"no data for {city}"
+
+
+def test_two_calls_on_the_default_model_run_and_come_back_in_order(model: Any) -> None:
+    # greedy, the 135M model writes the calls for Paris and Oslo, then the same two again and
+    # again: the grammar ends the array at max_calls_per_round
+    chat = chat_llamaprov(model, tools=[get_temperature], params={"temperature": 0, "max_tokens": 96},
+                          parallel_tool_calls=True, max_calls_per_round=2, max_tool_rounds=1)
+    assert chat.parallel_tool_calls is True
+    events = list(chat.stream("What is the temperature in Paris and in Oslo?", tool_choice="required",
+                              content=True))
+    _, calls, results, answer = chat.get_turns()
+    requests = calls.tool_requests
+    assert [(r.name, r.arguments) for r in requests] == [
+        ("get_temperature", {"city": "Paris"}), ("get_temperature", {"city": "Oslo"})]
+    starts = [e for e in events if isinstance(e, ToolRequestStart)]
+    assert [(e.index, e.id) for e in starts] == [(0, requests[0].id), (1, requests[1].id)]
+    assert [(r.request_id, r.value) for r in results.tool_results] == [
+        (requests[0].id, "18 °C in Paris"), (requests[1].id, "4 °C in Oslo")]
+    assert "18" in answer.text and "4" in answer.text and not answer.tool_requests
+    chat.close()

@@ -16,7 +16,8 @@ class Echo(Provider):
     """Replies with the last user message, upper-cased (no ``submit``, no ``value_turn``)."""
 
     def stream_perform(self, turns: Sequence[Turn], *, tools: Sequence[ToolDef] = (), type: Any = None,
-                       params: Any = None, tool_choice: str = "auto") -> Iterator[Any]:
+                       params: Any = None, tool_choice: str = "auto", parallel_tool_calls: bool | None = None,
+                       max_tool_calls: int | None = None) -> Iterator[Any]:
         yield TurnDone(Turn("assistant", [turns[-1].text.upper()], finish_reason="eog"))
 
     def format_turns(self, turns: Sequence[Turn], tools: Sequence[ToolDef] = ()) -> Any:
@@ -33,10 +34,13 @@ class QueuedEcho(Echo):
     """Echo with ``submit``: each request resolves at once."""
 
     def submit(self, turns: Sequence[Turn], *, tools: Sequence[ToolDef] = (), type: Any = None,
-               params: Any = None, tool_choice: str = "auto") -> Future[Turn]:
+               params: Any = None, tool_choice: str = "auto", parallel_tool_calls: bool | None = None,
+               max_tool_calls: int | None = None) -> Future[Turn]:
         future: Future[Turn] = Future()
         future.set_result(self.chat_perform(turns, tools=tools, type=type, params=params,
-                                            tool_choice=tool_choice))
+                                            tool_choice=tool_choice,
+                                            parallel_tool_calls=parallel_tool_calls,
+                                            max_tool_calls=max_tool_calls))
         return future
 
 

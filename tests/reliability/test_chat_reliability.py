@@ -33,7 +33,8 @@ class Scripted(Provider):
         self.prompts: list[list[Turn]] = []
 
     def stream_perform(self, turns: Sequence[Turn], *, tools: Sequence[ToolDef] = (), type: Any = None,
-                       params: Any = None, tool_choice: str = "auto") -> Iterator[Any]:
+                       params: Any = None, tool_choice: str = "auto", parallel_tool_calls: bool | None = None,
+                       max_tool_calls: int | None = None) -> Iterator[Any]:
         self.prompts.append(list(turns))
         return iter([TurnDone(self.replies.pop(0))])
 
