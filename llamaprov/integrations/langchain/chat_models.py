@@ -32,10 +32,19 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableMap, Runn
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from llamaprov.chat import ChatParams, TurnDone
 from llamaprov.chat._async import iterate_in_thread
+from llamaprov.chat.tools import check_parallel_tool_calls
 from llamaprov.errors import InvalidArgumentError, describe
 from llamaprov.models import check_model
 from llamaprov.models import model_name as display_name
@@ -65,7 +74,8 @@ _IN_BATCH: contextvars.ContextVar[bool] = contextvars.ContextVar("llamaprov_in_b
 _FINISH_REASONS = {"eog": "stop"}
 # every generation knob of ChatParams (and so of the engine's SamplingParams), same names
 _PARAM_FIELDS = tuple(f.name for f in dataclasses.fields(ChatParams) if f.name not in ("stop", "lora"))
-_CALL_KWARGS = frozenset({"tools", "tool_choice", "format", "model", "lora", *_PARAM_FIELDS})
+_CALL_KWARGS = frozenset({"tools", "tool_choice", "parallel_tool_calls", "format", "model", "lora",
+                          *_PARAM_FIELDS})
 
 
 # --------------------------------------------------------------------------------- chat model
@@ -73,7 +83,8 @@ class ChatLlamaProv(BaseChatModel):
     """A LangChain chat model running a local GGUF model with llamaprov.
 
     Tool calling uses the model's native tool format (grammar-constrained calls, with
-    ``tool_choice`` "auto", "any"/"required", "none" or a tool name); structured output is
+    ``tool_choice`` "auto", "any"/"required", "none" or a tool name, and
+    ``parallel_tool_calls``: whether one reply may hold several calls); structured output is
     grammar-constrained JSON (``method="json_schema"``, the default), a forced tool call
     (``"function_calling"``) or any JSON object (``"json_mode"``). Responses carry
     ``usage_metadata`` (cache reads are prompt tokens reused from the KV cache) and
@@ -160,6 +171,11 @@ class ChatLlamaProv(BaseChatModel):
     tool_format: str | None = None
     """Override the detected tool-call format ("hermes", "llama3", "mistral", "functionary",
     "generic")."""
+    parallel_tool_calls: bool | None = None
+    """Whether one reply may hold several tool calls: True, False (exactly one) or None (the
+    tool format's default: several for models with native tool calls, except Llama 3.x; one
+    for the generic format of models without). ``bind_tools(..., parallel_tool_calls=...)``
+    and the call keyword of the same name override it."""
     chat_template: str | None = None
     """Override the model's chat template (Jinja text)."""
     streaming: bool = False
@@ -180,6 +196,11 @@ class ChatLlamaProv(BaseChatModel):
     _pool: ProviderPool | None = PrivateAttr(default=None)
     _queue_provider: LlamaProvider | None = PrivateAttr(default=None)
     _pool_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @field_validator("parallel_tool_calls", mode="before")
+    @classmethod
+    def _check_parallel_tool_calls(cls, value: Any) -> bool | None:
+        return check_parallel_tool_calls(value)  # no coercion of 1 or "true"
 
     @model_validator(mode="after")
     def _validate(self) -> ChatLlamaProv:
@@ -318,6 +339,7 @@ class ChatLlamaProv(BaseChatModel):
         tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
         *,
         tool_choice: str | bool | dict[str, Any] | None = None,
+        parallel_tool_calls: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Offer ``tools`` to the model.
@@ -329,10 +351,14 @@ class ChatLlamaProv(BaseChatModel):
                 one), "none" (it must not), a tool name (it must call that one), True (the
                 single bound tool must be called) or ``{"type": "function", "function":
                 {"name": ...}}``.
+            parallel_tool_calls: True (a reply may hold several calls), False (exactly one),
+                or None (the model's ``parallel_tool_calls``, by default the tool format's).
             **kwargs: other call arguments bound with the tools.
         """
         defs = to_tool_defs(tools)  # validates now rather than at the first call
         choice = normalize_tool_choice(tool_choice, defs)
+        if check_parallel_tool_calls(parallel_tool_calls) is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
         formatted = [convert_to_openai_tool(t) for t in tools]
         return super().bind(tools=formatted, tool_choice=choice, **kwargs)
 
@@ -410,6 +436,8 @@ class ChatLlamaProv(BaseChatModel):
             )
         tools = to_tool_defs(kwargs.get("tools") or ())
         choice = normalize_tool_choice(kwargs.get("tool_choice"), tools)
+        parallel = kwargs.get("parallel_tool_calls")
+        parallel = self.parallel_tool_calls if parallel is None else check_parallel_tool_calls(parallel)
         fmt = kwargs.get("format")
         type_: Any = None
         if fmt == "json":
@@ -426,6 +454,7 @@ class ChatLlamaProv(BaseChatModel):
             "turns": messages_to_turns(messages),
             "tools": tools,
             "tool_choice": choice,
+            "parallel_tool_calls": parallel,
             "type": type_,
             "params": self._params(stop, **kwargs),
         }
