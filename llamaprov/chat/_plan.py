@@ -145,3 +145,16 @@ def _with_schema_note(turns: Sequence[Turn], schema: Mapping[str, Any]) -> list[
         text = turns[0].text
         return [Turn("system", [ContentText(f"{text}\n\n{note}" if text else note)]), *turns[1:]]
     return [Turn("system", [ContentText(note)]), *turns]
+
+
+def _exchanges(turns: Sequence[Turn]) -> tuple[list[Turn], list[list[Turn]]]:
+    """(the system turn if any, the rest in exchanges): an exchange opens with a user message
+    and holds everything answering it, so tool calls stay with their results."""
+    head = list(turns[:1]) if turns and turns[0].role == "system" else []
+    groups: list[list[Turn]] = []
+    for turn in turns[len(head):]:
+        if not groups or (turn.role == "user" and not turn.tool_results):
+            groups.append([turn])
+        else:
+            groups[-1].append(turn)
+    return head, groups

@@ -19,6 +19,7 @@ from llamaprov import grammars
 from llamaprov.chat._batcher import _Batcher
 from llamaprov.chat._plan import (
     _constrained_defaults,
+    _exchanges,
     _Plan,
     _with_schema_note,
     after_thinking,
@@ -62,19 +63,6 @@ DEFAULT_MAX_TOKENS = 512
 DEFAULT_MAX_PARALLEL = 8
 # the tool calls a reply may hold when a request does not say (see ToolCallFormat.call_limit)
 _FORMAT_CALLS: Mapping[str, Any] = MappingProxyType({"parallel": None, "max_calls": None})
-
-
-def _exchanges(turns: Sequence[Turn]) -> tuple[list[Turn], list[list[Turn]]]:
-    """(the system turn if any, the rest in exchanges): an exchange opens with a user message
-    and holds everything answering it, so tool calls stay with their results."""
-    head = list(turns[:1]) if turns and turns[0].role == "system" else []
-    groups: list[list[Turn]] = []
-    for turn in turns[len(head):]:
-        if not groups or (turn.role == "user" and not turn.tool_results):
-            groups.append([turn])
-        else:
-            groups[-1].append(turn)
-    return head, groups
 
 
 class LlamaProvider(Provider):

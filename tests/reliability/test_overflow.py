@@ -15,7 +15,7 @@ from llamaprov.chat import (
     chat_llamaprov,
     tool,
 )
-from llamaprov.chat.provider_llama import _exchanges
+from llamaprov.chat._plan import _exchanges
 from llamaprov.errors import ContextOverflowError, InvalidArgumentError
 
 N_CTX = 256
