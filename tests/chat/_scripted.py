@@ -19,8 +19,8 @@ class Scripted(LlamaProvider):
         super().__init__(model, **kwargs)
         self.scripts = thinking, answer
 
-    def _plan(self, *args: Any) -> Any:
-        plan = super()._plan(*args)
+    def _plan(self, *args: Any, **kwargs: Any) -> Any:
+        plan = super()._plan(*args, **kwargs)
         thinking, answer = self.scripts
         if answer is not None and plan.answer is not None:
             plan = replace(plan, answer=replace(plan.answer, sampling=_script(answer)))
