@@ -9,12 +9,10 @@ from contextlib import contextmanager
 
 from llamaprov.chat.content import (
     Content,
-    ContentText,
-    ContentThinking,
     ContentToolRequest,
     ContentToolResult,
 )
-from llamaprov.chat.events import StreamEvent, TextDelta, ThinkingDelta
+from llamaprov.chat.events import StreamEvent, add_delta
 from llamaprov.chat.turns import Turn
 
 
@@ -39,17 +37,7 @@ class Run:
         """Keep the reply's text and thinking as they stream in."""
         if self.contents is None:
             return
-        last = self.contents[-1] if self.contents else None
-        if isinstance(event, TextDelta):
-            if isinstance(last, ContentText):
-                self.contents[-1] = ContentText(last.text + event.text)
-            else:
-                self.contents.append(ContentText(event.text))
-        elif isinstance(event, ThinkingDelta):
-            if isinstance(last, ContentThinking):
-                self.contents[-1] = ContentThinking(last.thinking + event.text)
-            else:
-                self.contents.append(ContentThinking(event.text))
+        add_delta(self.contents, event)
 
     def repeats(self, requests: Sequence[ContentToolRequest]) -> bool:
         """Whether every one of ``requests`` repeats a call this chat call already made (the

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llamaprov.chat.content import ContentToolRequest, ContentToolResult
+from llamaprov.chat.content import (
+    Content,
+    ContentText,
+    ContentThinking,
+    ContentToolRequest,
+    ContentToolResult,
+)
 from llamaprov.chat.turns import Turn
 
 
@@ -68,3 +74,19 @@ class TurnDone:
 
 
 StreamEvent = ParseEvent | ToolResultEvent | TurnDone
+
+
+def add_delta(contents: list[Content], event: object) -> None:
+    """Add a streamed piece of text or thinking to ``contents``, joined to the last content of
+    its kind (other events are left alone)."""
+    last = contents[-1] if contents else None
+    if isinstance(event, TextDelta):
+        if isinstance(last, ContentText):
+            contents[-1] = ContentText(last.text + event.text)
+        else:
+            contents.append(ContentText(event.text))
+    elif isinstance(event, ThinkingDelta):
+        if isinstance(last, ContentThinking):
+            contents[-1] = ContentThinking(last.thinking + event.text)
+        else:
+            contents.append(ContentThinking(event.text))

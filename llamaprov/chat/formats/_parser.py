@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from llamaprov.chat.content import Content, ContentText, ContentThinking, ContentToolRequest
+from llamaprov.chat.content import Content, ContentToolRequest
 from llamaprov.chat.events import (
     ParseEvent,
     TextDelta,
@@ -13,6 +13,7 @@ from llamaprov.chat.events import (
     ToolRequestArgumentsDelta,
     ToolRequestDone,
     ToolRequestStart,
+    add_delta,
 )
 from llamaprov.chat.formats._base import ToolCallFormat
 from llamaprov.chat.formats._json import PartialCall, clean_json
@@ -98,18 +99,8 @@ class StreamParser:
 
     # -- internals
     def _record(self, event: ParseEvent) -> ParseEvent:
-        last = self._contents[-1] if self._contents else None
-        if isinstance(event, TextDelta):
-            if isinstance(last, ContentText):
-                self._contents[-1] = ContentText(last.text + event.text)
-            else:
-                self._contents.append(ContentText(event.text))
-        elif isinstance(event, ThinkingDelta):
-            if isinstance(last, ContentThinking):
-                self._contents[-1] = ContentThinking(last.thinking + event.text)
-            else:
-                self._contents.append(ContentThinking(event.text))
-        elif isinstance(event, ToolRequestDone):
+        add_delta(self._contents, event)
+        if isinstance(event, ToolRequestDone):
             self._contents.append(event.request)
         return event
 
