@@ -359,13 +359,8 @@ class GbnfCloser:
         """Whether the text so far is a complete sentence of the grammar."""
         return self._accepting
 
-    def closing(self) -> str | None:
-        """The shortest text that completes the text so far ("" when it is complete already);
-        None once the state was given up (see :attr:`failed`)."""
-        if self.failed is not None:
-            return None
-        if self._accepting:
-            return ""
+    def _shortest(self) -> tuple[float, Stack] | None:
+        """(length, stack) of the shortest completion over the live stacks; None when none."""
         g = self._g
         best: tuple[float, Stack] | None = None
         for stack in self._stacks:
@@ -373,9 +368,28 @@ class GbnfCloser:
             cost = 1 + g.suffix_len(sid, i + 1) + sum(g.suffix_len(s, j) for s, j in stack[:-1])
             if best is None or cost < best[0]:
                 best = (cost, stack)
+        return best
+
+    def closing_length(self) -> float | None:
+        """The length in characters of :meth:`closing`, without building it (None likewise)."""
+        if self.failed is not None:
+            return None
+        if self._accepting:
+            return 0
+        best = self._shortest()
+        return None if best is None else best[0]
+
+    def closing(self) -> str | None:
+        """The shortest text that completes the text so far ("" when it is complete already);
+        None once the state was given up (see :attr:`failed`)."""
+        if self.failed is not None:
+            return None
+        if self._accepting:
+            return ""
+        best = self._shortest()
         if best is None:
             return None
-        stack = best[1]
+        g, stack = self._g, best[1]
         sid, i = stack[-1]
         parts = [_pick(g.seqs[sid][i]), g.suffix_text(sid, i + 1)]  # type: ignore[arg-type]
         parts += [g.suffix_text(s, j) for s, j in reversed(stack[:-1])]
@@ -442,10 +456,13 @@ class BudgetCloser:
         cycling = self.cycling()
         if not (cycling or self.at_budget):
             return None
-        closing = self._closer.closing()
-        # the closings are ASCII: their length in characters bounds their length in tokens
-        if not closing or (not cycling and len(closing) + CLOSE_MARGIN < left):
+        # the closings are ASCII: their length in characters bounds their length in tokens, so
+        # the text is built and tokenized only once that length comes near what is left
+        length = self._closer.closing_length()
+        if not length or (not cycling and length + CLOSE_MARGIN < left):
             return None
+        closing = self._closer.closing()
+        assert closing
         tokens = self._model.tokenize(closing, add_special=False, parse_special=False)
         if self._model.detokenize(tokens) != closing:  # a space prefix added
             tokens = [t for ch in closing
