@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ._text import holdback
 
 if TYPE_CHECKING:
-    from ._gbnf_closer import BudgetCloser
+    from ._closing import BudgetCloser
     from ._sampler import Sampler, SamplerChain
     from .generate import Scheduler
 

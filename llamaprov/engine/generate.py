@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ClosedError, ContextOverflowError, GrammarError, InvalidArgumentError
 from . import _loraset
 from ._candidates import _Candidates
+from ._closing import BudgetCloser, grammar_takes
 from ._context import DecodeAborted
 from ._ffi import lib
-from ._gbnf_closer import BudgetCloser
 from ._sampler import allows
 from .completion import Completion, CompletionChunk, Usage, _Sequence
 from .grammar import LazyGrammarSampler
@@ -51,19 +51,6 @@ def _common_prefix(a: Sequence[int], b: Sequence[int], limit: int) -> int:
     while n < limit and a[n] == b[n]:
         n += 1
     return n
-
-
-def _grammar_takes(g: Any, tokens: Sequence[int]) -> bool:
-    """Whether grammar sampler ``g`` accepts ``tokens`` in a row (tried on a copy)."""
-    trial = lib.llama_sampler_clone(g)
-    try:
-        for t in tokens:
-            if not allows(trial, t):
-                return False
-            lib.llama_sampler_accept(trial, t)
-        return True
-    finally:
-        lib.llama_sampler_free(trial)
 
 
 class Scheduler:
@@ -568,7 +555,7 @@ class Scheduler:
         if tokens is None:
             return False
         g = grammar._ptr
-        if not _grammar_takes(g, tokens):  # llama.cpp's grammar disagrees: stop forcing
+        if not grammar_takes(g, tokens):  # llama.cpp's grammar disagrees: stop forcing
             s.closer = None
             return False
         for t in tokens:

@@ -171,7 +171,7 @@ def test_a_cycle_inside_constrained_output_is_closed_early(model, ctx) -> None:
 
 
 def test_a_repeat_shorter_than_a_cycle_is_left_alone(model, ctx) -> None:
-    from llamaprov.engine._gbnf_closer import MIN_CYCLE_SPAN, BudgetCloser
+    from llamaprov.engine._closing import MIN_CYCLE_SPAN, BudgetCloser
 
     closer = BudgetCloser(model, 'root ::= [0-9,]*', "root", at_budget=False, repeats=3)
     for t in [15, 16] * 3:  # "0,0,0," as tokens: three repeats over 6 tokens

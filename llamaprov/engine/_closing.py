@@ -1,0 +1,106 @@
+"""Grammar closing during generation (``SamplingParams.grammar_close`` and
+``grammar_close_repeats``): when constrained output would be cut by the token budget, or runs in
+a cycle, the grammar's shortest completion (see :mod:`._gbnf_closer`) is forced in its place.
+
+:class:`BudgetCloser` follows one sequence's constrained text and says when and what to force;
+the scheduler checks the forced tokens against llama.cpp's own grammar before they are accepted
+(:func:`grammar_takes`): a token the grammar forbids would abort the process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ._ffi import lib
+from ._gbnf_closer import GbnfCloser
+from ._sampler import allows
+
+# force the closing when fewer than this many tokens would be left after it: the closing can
+# grow by a few tokens in one step (a new nested object), and then it would no longer fit
+CLOSE_MARGIN = 3
+# a repeated block counts as a cycle once its repeats span this many tokens (short legitimate
+# repeats such as "0,0,0" do not), and blocks are at most this long
+MIN_CYCLE_SPAN = 12
+MAX_PERIOD = 64
+
+
+class BudgetCloser:
+    """Per generation: follows the grammar-constrained output and says when to force the
+    grammar's shortest completion: when the tokens left would no longer hold it
+    (``SamplingParams(grammar_close=True)``), or when the output's last tokens are one block
+    repeated ``repeats`` times in a row (``grammar_close_repeats``): greedy decoding in such a
+    cycle runs on until the budget ends it."""
+
+    def __init__(self, model: Any, grammar: str, root: str, *, at_budget: bool,
+                 repeats: int) -> None:
+        self._model = model
+        self._closer = GbnfCloser(grammar, root)
+        self.at_budget = at_budget
+        self.repeats = repeats
+        self._recent: list[int] = []
+        self._keep = MAX_PERIOD * max(repeats, MIN_CYCLE_SPAN)
+        self.live = False  # following text: from the start, or from a lazy grammar's trigger
+        self.cycled = False  # the last closing forced was for a cycle, not for the budget
+
+    def follow(self, text: str, token: int | None = None) -> None:
+        """The next piece of constrained text (and the token it came from, if it is one)."""
+        self._closer.feed(text)
+        if token is not None and self.repeats:
+            self._recent.append(token)
+            if len(self._recent) > 2 * self._keep:
+                del self._recent[:-self._keep]
+
+    def cycling(self) -> bool:
+        """Whether the last tokens are one block repeated ``repeats`` times in a row (and span
+        at least MIN_CYCLE_SPAN tokens)."""
+        toks, r = self._recent, self.repeats
+        n = len(toks)
+        if r < 2 or n < MIN_CYCLE_SPAN:
+            return False
+        last = toks[-1]
+        for p in range(1, min(MAX_PERIOD, n // r) + 1):
+            if toks[-1 - p] != last:
+                continue
+            k = max(r, -(-MIN_CYCLE_SPAN // p))
+            if k * p > n:
+                continue
+            window = toks[n - k * p:]
+            if window[p:] == window[:-p]:
+                return True
+        return False
+
+    def forced(self, left: int, budget: int) -> list[int] | None:
+        """The closing's tokens when they must be forced now (``left``: tokens the generation
+        may still produce; ``budget``: of which the closing may take at most), else None."""
+        cycling = self.cycling()
+        if not (cycling or self.at_budget):
+            return None
+        # the closings are ASCII: their length in characters bounds their length in tokens, so
+        # the text is built and tokenized only once that length comes near what is left
+        length = self._closer.closing_length()
+        if not length or (not cycling and length + CLOSE_MARGIN < left):
+            return None
+        closing = self._closer.closing()
+        assert closing
+        tokens = self._model.tokenize(closing, add_special=False, parse_special=False)
+        if self._model.detokenize(tokens) != closing:  # a space prefix added
+            tokens = [t for ch in closing
+                      for t in self._model.tokenize(ch, add_special=False, parse_special=False)]
+        if (not cycling and len(tokens) + CLOSE_MARGIN < left) or len(tokens) > budget:
+            return None
+        self.cycled = cycling
+        return tokens
+
+
+def grammar_takes(g: Any, tokens: Sequence[int]) -> bool:
+    """Whether grammar sampler ``g`` accepts ``tokens`` in a row (tried on a copy)."""
+    trial = lib.llama_sampler_clone(g)
+    try:
+        for t in tokens:
+            if not allows(trial, t):
+                return False
+            lib.llama_sampler_accept(trial, t)
+        return True
+    finally:
+        lib.llama_sampler_free(trial)
