@@ -42,10 +42,48 @@ class BudgetCloser:
         self._keep = MAX_PERIOD * max(repeats, MIN_CYCLE_SPAN)
         self.live = False  # following text: from the start, or from a lazy grammar's trigger
         self.cycled = False  # the last closing forced was for a cycle, not for the budget
+        self._tried: tuple[Any, str] | None = None  # (state before, text) of fits_after
+
+    def fits_after(self, text: str, left: int) -> bool:
+        """Whether the closing still takes at most ``left`` tokens after ``text`` (the next
+        token's): a token that opens a new item can make the closing longer by more than
+        CLOSE_MARGIN in one step, too late to force it then. The text is followed on trial:
+        :meth:`follow` with the same text keeps it, :meth:`undo` drops it."""
+        self.undo()
+        self._tried = self._closer.state(), text
+        self._closer.feed(text)
+        length = self._closer.closing_length()
+        if not length or length <= left:  # characters bound tokens (see forced)
+            return True
+        tokens = self.closing_tokens()
+        return tokens is None or len(tokens) <= left
+
+    def undo(self) -> None:
+        """Drop the text of the last :meth:`fits_after` not followed since."""
+        if self._tried is not None:
+            self._closer.restore(self._tried[0])
+            self._tried = None
+
+    def closing_tokens(self) -> list[int] | None:
+        """The tokens of the grammar's shortest completion from here ([] when the text is
+        complete; None when the reader gave up)."""
+        closing = self._closer.closing()
+        if not closing:
+            return None if closing is None else []
+        tokens: list[int] = self._model.tokenize(closing, add_special=False, parse_special=False)
+        if self._model.detokenize(tokens) != closing:  # a space prefix added
+            tokens = [t for ch in closing
+                      for t in self._model.tokenize(ch, add_special=False, parse_special=False)]
+        return tokens
 
     def follow(self, text: str, token: int | None = None) -> None:
-        """The next piece of constrained text (and the token it came from, if it is one)."""
-        self._closer.feed(text)
+        """The next piece of constrained text (and the token it came from, if it is one); the
+        text of :meth:`fits_after` is kept when it is the same, else undone first."""
+        tried, self._tried = self._tried, None
+        if tried is None or tried[1] != text:
+            if tried is not None:
+                self._closer.restore(tried[0])
+            self._closer.feed(text)
         if token is not None and self.repeats:
             self._recent.append(token)
             if len(self._recent) > 2 * self._keep:
@@ -81,12 +119,8 @@ class BudgetCloser:
         length = self._closer.closing_length()
         if not length or (not cycling and length + CLOSE_MARGIN < left):
             return None
-        closing = self._closer.closing()
-        assert closing
-        tokens = self._model.tokenize(closing, add_special=False, parse_special=False)
-        if self._model.detokenize(tokens) != closing:  # a space prefix added
-            tokens = [t for ch in closing
-                      for t in self._model.tokenize(ch, add_special=False, parse_special=False)]
+        tokens = self.closing_tokens()
+        assert tokens
         if (not cycling and len(tokens) + CLOSE_MARGIN < left) or len(tokens) > budget:
             return None
         self.cycled = cycling

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from llamaprov.errors import GrammarError
 
@@ -352,6 +353,14 @@ class GbnfCloser:
                 self._give_up(f"the grammar does not allow {ch!r} here")
                 return
             self._expand_all(nxt)
+
+    def state(self) -> Any:
+        """The state reached so far, for :meth:`restore` (cheap: states are never changed in place)."""
+        return self._stacks, self._accepting, self.failed
+
+    def restore(self, state: Any) -> None:
+        """Go back to a state of :meth:`state`."""
+        self._stacks, self._accepting, self.failed = state
 
     @property
     def accepting(self) -> bool:

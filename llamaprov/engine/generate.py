@@ -412,7 +412,9 @@ class Scheduler:
             if s.logit_index >= 0:
                 try:
                     if s.grammar is not None:
-                        token = self._sample_with_grammar(s)
+                        token = self._sample_with_grammar(s, n_ctx)
+                        if token is None:  # the grammar was closed in the token's place
+                            continue
                     elif s.owns_chain:  # built from SamplingParams: ends in a selecting sampler
                         token = int(lib.llama_sampler_sample(s.chain._ptr, ctx._ptr, s.logit_index))
                     else:
@@ -442,8 +444,9 @@ class Scheduler:
         lib.llama_sampler_accept(chain, token)
         return token
 
-    def _sample_with_grammar(self, s: _Sequence) -> int:
-        """Sample without the grammar, then check only that token against it.
+    def _sample_with_grammar(self, s: _Sequence, n_ctx: int) -> int | None:
+        """Sample without the grammar, then check only that token against it (None: the
+        grammar's closing went in its place, see :meth:`_closes_instead`).
 
         Applying a grammar to the whole vocabulary is the costly part of constrained
         decoding; most tokens the model picks are allowed, so the full pass runs only when
@@ -477,6 +480,8 @@ class Scheduler:
                     raise _NoTokenLeft("no token is left that the grammar allows: logit_bias or the "
                                        "samplers ruled out every one")
             token = found
+        if s.closer is not None and self._closes_instead(s, token, n_ctx):
+            return None
         lib.llama_sampler_accept(g, token)
         if span is not None:
             lib.llama_sampler_accept(span, token)
@@ -554,8 +559,33 @@ class Scheduler:
         tokens = closer.forced(min(budget, n_ctx - 1 - s.pos), budget)
         if tokens is None:
             return False
-        g = grammar._ptr
-        if not grammar_takes(g, tokens):  # llama.cpp's grammar disagrees: stop forcing
+        return self._append_closing(s, tokens, "stop" if closer.cycled else "length")
+
+    def _closes_instead(self, s: _Sequence, token: int, n_ctx: int) -> bool:
+        """``grammar_close`` one token ahead: when the grammar's shortest completion would no
+        longer fit after ``token`` (sampled, not yet accepted), that completion goes in the
+        token's place, from the state before it. True when it did (the sequence ended)."""
+        closer, grammar = s.closer, s.grammar
+        assert closer is not None and grammar is not None
+        if not closer.at_budget or token in s.eog or (
+                isinstance(grammar, LazyGrammarSampler) and not closer.live):
+            return False
+        left = min(s.max_tokens - len(s.generated), n_ctx - 1 - s.pos)
+        if closer.fits_after(s.piece(token).decode("utf-8", "replace"), left - 1):
+            return False
+        closer.undo()
+        tokens = closer.closing_tokens()
+        if not tokens or len(tokens) > left:  # too late already: the token goes on
+            return False
+        return self._append_closing(s, tokens, "length")
+
+    def _append_closing(self, s: _Sequence, tokens: list[int], reason: str) -> bool:
+        """Append a grammar's closing and end the sequence (``closed``) with ``reason``; when
+        llama.cpp's grammar disagrees with the closing, nothing is appended, the closing is
+        given up for the sequence and False returned."""
+        assert s.grammar is not None
+        g = s.grammar._ptr
+        if not grammar_takes(g, tokens):
             s.closer = None
             return False
         for t in tokens:
@@ -564,7 +594,7 @@ class Scheduler:
             if s.done:
                 return True
         s.closed = True
-        self._finish(s, "stop" if closer.cycled else "length")
+        self._finish(s, reason)
         return True
 
     def _finish(self, s: _Sequence, reason: str, *, flush: bool = True) -> None:
