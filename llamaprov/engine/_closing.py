@@ -10,11 +10,15 @@ the scheduler checks the forced tokens against llama.cpp's own grammar before th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._ffi import lib
 from ._gbnf_closer import GbnfCloser
 from ._sampler import allows
+from .grammar import LazyGrammarSampler
+
+if TYPE_CHECKING:
+    from .completion import _Sequence
 
 # force the closing when fewer than this many tokens would be left after it: the closing can
 # grow by a few tokens in one step (a new nested object), and then it would no longer fit
@@ -138,3 +142,44 @@ def grammar_takes(g: Any, tokens: Sequence[int]) -> bool:
         return True
     finally:
         lib.llama_sampler_free(trial)
+
+
+def closing_after(s: _Sequence, token: int, decoded: str, n_ctx: int) -> tuple[list[int], str] | None:
+    """Follow ``token`` (just generated, its text ``decoded``) of constrained output; when the
+    tokens left would no longer hold the grammar's shortest completion, or the output is caught
+    in a cycle: (that completion's tokens, the finish reason: "length" at the budget, "stop"
+    for a cycle), else None."""
+    closer, grammar = s.closer, s.grammar
+    assert closer is not None and grammar is not None
+    if isinstance(grammar, LazyGrammarSampler):
+        if not grammar.triggered:
+            return None
+        if not closer.live:  # this token triggered it: follow from the trigger on
+            closer.live = True
+            closer.follow(grammar.trigger_text)
+            decoded = ""
+    closer.follow(decoded, token)
+    budget = s.max_tokens - len(s.generated)
+    tokens = closer.forced(min(budget, n_ctx - 1 - s.pos), budget)
+    if tokens is None:
+        return None
+    return tokens, "stop" if closer.cycled else "length"
+
+
+def closing_instead(s: _Sequence, token: int, n_ctx: int) -> list[int] | None:
+    """``grammar_close`` one token ahead: when the grammar's shortest completion would no longer
+    fit after ``token`` (sampled, not yet accepted), that completion from the state before it,
+    to go in the token's place; else None."""
+    closer, grammar = s.closer, s.grammar
+    assert closer is not None and grammar is not None
+    if not closer.at_budget or token in s.eog or (
+            isinstance(grammar, LazyGrammarSampler) and not closer.live):
+        return None
+    left = min(s.max_tokens - len(s.generated), n_ctx - 1 - s.pos)
+    if closer.fits_after(s.piece(token).decode("utf-8", "replace"), left - 1):
+        return None
+    closer.undo()
+    tokens = closer.closing_tokens()
+    if not tokens or len(tokens) > left:  # too late already: the token goes on
+        return None
+    return tokens

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ClosedError, ContextOverflowError, GrammarError, InvalidArgumentError
 from . import _loraset
 from ._candidates import _Candidates
-from ._closing import BudgetCloser, grammar_takes
+from ._closing import BudgetCloser, closing_after, closing_instead, grammar_takes
 from ._context import DecodeAborted
 from ._ffi import lib
 from ._sampler import allows
@@ -446,7 +446,7 @@ class Scheduler:
 
     def _sample_with_grammar(self, s: _Sequence, n_ctx: int) -> int | None:
         """Sample without the grammar, then check only that token against it (None: the
-        grammar's closing went in its place, see :meth:`_closes_instead`).
+        grammar's closing went in its place, see :func:`closing_instead`).
 
         Applying a grammar to the whole vocabulary is the costly part of constrained
         decoding; most tokens the model picks are allowed, so the full pass runs only when
@@ -480,7 +480,8 @@ class Scheduler:
                     raise _NoTokenLeft("no token is left that the grammar allows: logit_bias or the "
                                        "samplers ruled out every one")
             token = found
-        if s.closer is not None and self._closes_instead(s, token, n_ctx):
+        instead = closing_instead(s, token, n_ctx) if s.closer is not None else None
+        if instead and self._append_closing(s, instead, "length"):
             return None
         lib.llama_sampler_accept(g, token)
         if span is not None:
@@ -516,7 +517,8 @@ class Scheduler:
         decoded = self._emit(s, token)
         if s.done:
             return
-        if s.closer is not None and self._close_constrained(s, token, decoded, n_ctx):
+        forced = closing_after(s, token, decoded, n_ctx) if s.closer is not None else None
+        if forced and self._append_closing(s, *forced):
             return
         if len(s.generated) >= s.max_tokens or s.pos + 1 >= n_ctx:
             self._finish(s, "length")
@@ -539,45 +541,6 @@ class Scheduler:
             s.stop_string = stopped
             self._finish(s, "stop", flush=False)
         return decoded
-
-    def _close_constrained(self, s: _Sequence, token: int, decoded: str, n_ctx: int) -> bool:
-        """``grammar_close`` / ``grammar_close_repeats``: follow the constrained text; when the
-        tokens left would no longer hold the grammar's shortest completion, or the output is
-        caught in a cycle, append that completion and end (``closed``; "length" at the budget,
-        "stop" for a cycle). True when the sequence ended."""
-        closer, grammar = s.closer, s.grammar
-        assert closer is not None and grammar is not None
-        if isinstance(grammar, LazyGrammarSampler):
-            if not grammar.triggered:
-                return False
-            if not closer.live:  # this token triggered it: follow from the trigger on
-                closer.live = True
-                closer.follow(grammar.trigger_text)
-                decoded = ""
-        closer.follow(decoded, token)
-        budget = s.max_tokens - len(s.generated)
-        tokens = closer.forced(min(budget, n_ctx - 1 - s.pos), budget)
-        if tokens is None:
-            return False
-        return self._append_closing(s, tokens, "stop" if closer.cycled else "length")
-
-    def _closes_instead(self, s: _Sequence, token: int, n_ctx: int) -> bool:
-        """``grammar_close`` one token ahead: when the grammar's shortest completion would no
-        longer fit after ``token`` (sampled, not yet accepted), that completion goes in the
-        token's place, from the state before it. True when it did (the sequence ended)."""
-        closer, grammar = s.closer, s.grammar
-        assert closer is not None and grammar is not None
-        if not closer.at_budget or token in s.eog or (
-                isinstance(grammar, LazyGrammarSampler) and not closer.live):
-            return False
-        left = min(s.max_tokens - len(s.generated), n_ctx - 1 - s.pos)
-        if closer.fits_after(s.piece(token).decode("utf-8", "replace"), left - 1):
-            return False
-        closer.undo()
-        tokens = closer.closing_tokens()
-        if not tokens or len(tokens) > left:  # too late already: the token goes on
-            return False
-        return self._append_closing(s, tokens, "length")
 
     def _append_closing(self, s: _Sequence, tokens: list[int], reason: str) -> bool:
         """Append a grammar's closing and end the sequence (``closed``) with ``reason``; when
