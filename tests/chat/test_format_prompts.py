@@ -67,7 +67,7 @@ EXPECTED = {
         CHATML,
         [
             "<|im_start|>system\nYou are helpful.\n\nYou can call these tools:\n{\"name\": \"add\"",
-            'reply with only this JSON: {"tool_call"',
+            'Reply with only JSON: {"tool_call"',
             '<|im_start|>user\nWhat is 2 plus 3?\n\nTool add({"a": 2, "b": 3}) returned: 5\n'
             'Use these results to answer the user.<|im_end|>',
             "<|im_start|>assistant\nIt is 5.<|im_end|>",

@@ -49,10 +49,12 @@ class GenericFormat(ToolCallFormat):
         return f"only this JSON: {CALL_EXAMPLE}"
 
     def tools_system_note(self, tools: Sequence[ToolDef], *, parallel: bool = False) -> str:
-        call = (f"To call tools, reply with only this JSON, one entry per call: {CALLS_EXAMPLE}"
-                if parallel else f"To call a tool, reply with {self.call_example()}")
-        return (f"You can call these tools:\n{tool_listing(tools)}\n{call}. "
-                f"Otherwise answer the user with {ANSWER_PREFIX}<your answer>\"}}.")
+        # the call and the answer side by side: put as "to call a tool, reply with...; otherwise
+        # answer", the 135M default model answered from memory what a tool was there to tell
+        call = (f"{CALLS_EXAMPLE} to call tools (one entry per call)" if parallel
+                else f"{CALL_EXAMPLE} to call a tool")
+        return (f"You can call these tools:\n{tool_listing(tools)}\n"
+                f"Reply with only JSON: {call}, or {ANSWER_PREFIX}<your answer>\"}} to answer the user.")
 
     def _call_rules(self, alternatives: str, max_calls: int | None) -> dict[str, str]:
         if max_calls == 1:
