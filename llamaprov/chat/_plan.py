@@ -1,12 +1,12 @@
-"""The plan of one request to a :class:`~llamaprov.chat.LlamaProvider`: its prompt and how to
-decode and parse the reply (in two phases when it starts inside a thinking block), and what a
-request adds to the conversation's prompt (the structured output's schema note) or to its
-sampling (DRY inside constrained output)."""
+"""The plan of one request to a :class:`~llamaprov.chat.LlamaProvider`: its prompt, fitted to the
+context (``context_policy``), and how to decode and parse the reply (in two phases when it starts
+inside a thinking block), and what a request adds to the conversation's prompt (the structured
+output's schema note) or to its sampling (DRY inside constrained output)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -16,6 +16,7 @@ from llamaprov.chat.formats import ToolCallFormat
 from llamaprov.chat.params import ChatParams
 from llamaprov.chat.turns import TokenUsage, Turn
 from llamaprov.engine import Completion, LoraAdapter, Model, SamplingParams
+from llamaprov.errors import ContextOverflowError
 
 
 @dataclass(frozen=True)
@@ -158,3 +159,39 @@ def _exchanges(turns: Sequence[Turn]) -> tuple[list[Turn], list[list[Turn]]]:
         else:
             groups[-1].append(turn)
     return head, groups
+
+
+def fit_prompt(render: Callable[[Sequence[Turn]], tuple[str, list[int]]], turns: Sequence[Turn],
+               room: int, n_ctx: int, *, truncate: bool) -> tuple[str, list[int]]:
+    """The prompt for ``turns`` and its tokens (``render``), leaving ``room`` tokens of the
+    context's ``n_ctx`` for the reply. A conversation that outgrows it raises
+    ContextOverflowError, or with ``truncate`` keeps the system turn and drops the fewest
+    oldest exchanges that make it fit (the latest exchange always stays)."""
+    prompt, tokens = render(turns)
+    if len(tokens) + room <= n_ctx:
+        return prompt, tokens
+    if not truncate:
+        raise ContextOverflowError(
+            f"the conversation needs {len(tokens)} prompt tokens plus {room} for the reply, "
+            f"more than the context of {n_ctx} tokens (start a new chat, raise n_ctx, or use "
+            "context_policy='truncate_oldest')",
+            n_tokens=len(tokens) + room, n_ctx=n_ctx,
+        )
+    head, groups = _exchanges(turns)
+    best: tuple[str, list[int]] | None = None
+    lo, hi = 1, len(groups) - 1  # how many of the oldest exchanges to drop
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        candidate = render(head + [t for g in groups[mid:] for t in g])
+        if len(candidate[1]) + room <= n_ctx:
+            best, hi = candidate, mid - 1
+        else:
+            lo = mid + 1
+    if best is None:
+        last = len(render(head + groups[-1])[1]) if len(groups) > 1 else len(tokens)
+        raise ContextOverflowError(
+            f"the latest exchange alone needs {last} prompt tokens plus {room} for the reply, "
+            f"more than the context of {n_ctx} tokens",
+            n_tokens=last + room, n_ctx=n_ctx,
+        )
+    return best

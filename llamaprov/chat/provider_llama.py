@@ -19,10 +19,10 @@ from llamaprov import grammars
 from llamaprov.chat._batcher import _Batcher
 from llamaprov.chat._plan import (
     _constrained_defaults,
-    _exchanges,
     _Plan,
     _with_schema_note,
     after_thinking,
+    fit_prompt,
     plan_usage,
     thinking_plan,
 )
@@ -49,7 +49,6 @@ from llamaprov.chat.types import to_json_schema
 from llamaprov.engine import LoraAdapter, Model, SamplingParams
 from llamaprov.errors import (
     ClosedError,
-    ContextOverflowError,
     InvalidArgumentError,
     LlamaProvError,
     StateError,
@@ -307,38 +306,9 @@ class LlamaProvider(Provider):
         """The prompt for ``turns`` and its tokens, leaving room for the reply (see the class
         docstring for ``context_policy``); ``calls``: how many tool calls a reply may hold
         (``parallel``, ``max_calls``; by default the format's)."""
-        n_ctx = self._n_ctx
-        room = min(max_tokens, max(1, n_ctx // 4))
-        prompt, tokens = self._render(turns, tools, reasoning, calls)
-        if len(tokens) + room <= n_ctx:
-            return prompt, tokens
-        if self.context_policy == "error":
-            raise ContextOverflowError(
-                f"the conversation needs {len(tokens)} prompt tokens plus {room} for the reply, "
-                f"more than the context of {n_ctx} tokens (start a new chat, raise n_ctx, or use "
-                "context_policy='truncate_oldest')",
-                n_tokens=len(tokens) + room, n_ctx=n_ctx,
-            )
-        head, groups = _exchanges(turns)
-        best: tuple[str, list[int]] | None = None
-        lo, hi = 1, len(groups) - 1  # how many of the oldest exchanges to drop
-        while lo <= hi:
-            mid = (lo + hi) // 2
-            candidate = self._render(head + [t for g in groups[mid:] for t in g], tools, reasoning,
-                                     calls)
-            if len(candidate[1]) + room <= n_ctx:
-                best, hi = candidate, mid - 1
-            else:
-                lo = mid + 1
-        if best is None:
-            last = (len(self._render(head + groups[-1], tools, reasoning, calls)[1])
-                    if len(groups) > 1 else len(tokens))
-            raise ContextOverflowError(
-                f"the latest exchange alone needs {last} prompt tokens plus {room} for the reply, "
-                f"more than the context of {n_ctx} tokens",
-                n_tokens=last + room, n_ctx=n_ctx,
-            )
-        return best
+        room = min(max_tokens, max(1, self._n_ctx // 4))
+        return fit_prompt(lambda kept: self._render(kept, tools, reasoning, calls), turns, room,
+                          self._n_ctx, truncate=self.context_policy == "truncate_oldest")
 
     # -- the KV cache of the conversation (Chat.save / Chat.load, see chat/_persist.py)
     def _kv_export(self, turns: Sequence[Turn], tools: Sequence[ToolDef], max_tokens: int | None,
