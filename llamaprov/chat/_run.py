@@ -16,8 +16,15 @@ from llamaprov.chat.events import StreamEvent, add_delta
 from llamaprov.chat.turns import Turn
 
 
-def _call_key(request: ContentToolRequest) -> tuple[str, str]:
+def call_key(request: ContentToolRequest) -> tuple[str, str]:
+    """A call as (tool name, arguments as canonical JSON): equal for the same call."""
     return request.name, json.dumps(request.arguments, sort_keys=True, default=str)
+
+
+def only_repeats(requests: Sequence[ContentToolRequest], made: frozenset[tuple[str, str]]) -> bool:
+    """Whether ``requests`` are calls and each repeats one of ``made`` (see :func:`call_key`):
+    small models ask again for results they have instead of answering."""
+    return bool(requests) and all(call_key(r) in made for r in requests)
 
 
 class Run:
@@ -42,8 +49,7 @@ class Run:
     def repeats(self, requests: Sequence[ContentToolRequest]) -> bool:
         """Whether every one of ``requests`` repeats a call this chat call already made (the
         same tool with the same arguments): small models loop on a call instead of answering."""
-        made = {_call_key(r) for t in self.turns for r in t.tool_requests}
-        return all(_call_key(r) in made for r in requests)
+        return only_repeats(requests, frozenset(call_key(r) for t in self.turns for r in t.tool_requests))
 
     def interrupted(self) -> list[Turn]:
         """The turns to keep when the call stops now: those so far, tool calls that did not run

@@ -75,10 +75,8 @@ class GenericFormat(ToolCallFormat):
         whole reply constrained (not a lazy grammar)."""
         rules, texts = self._grammar_parts(tools, self.call_limit(parallel, max_calls))
         rules["root"] = f"( {rules['root']} ) | tc-answer"
-        rules["tc-answer"] = f'{gbnf_literal(ANSWER_PREFIX[:-1])} tc-answer-root "}}"'
-        answer = grammars.json_schema_to_gbnf({"type": "string"}, whitespace="compact",
-                                              rule_prefix="tc-answer-")
-        return {"grammar": assemble_grammar(rules, [*texts, answer])}
+        answer_rules, answer = _answer_rules()
+        return {"grammar": assemble_grammar({**rules, **answer_rules}, [*texts, answer])}
 
     def answer_prefix(self) -> str:
         return ANSWER_PREFIX
@@ -139,3 +137,10 @@ class GenericFormat(ToolCallFormat):
         args = json.dumps(request.arguments, ensure_ascii=False) if request else ""
         verb = "failed with" if result.is_error else "returned:"
         return f"Tool {name}({args}) {verb} {result.as_text()}"
+
+
+def _answer_rules() -> tuple[dict[str, str], str]:
+    """The rule ``tc-answer`` of an answer object and the grammar of its JSON string."""
+    string = grammars.json_schema_to_gbnf({"type": "string"}, whitespace="compact",
+                                          rule_prefix="tc-answer-")
+    return {"tc-answer": f'{gbnf_literal(ANSWER_PREFIX[:-1])} tc-answer-root "}}"'}, string
