@@ -4,7 +4,8 @@ A :class:`_Batcher` takes requests from any thread; one worker thread keeps admi
 requests into free sequences of a shared context between decode steps (continuous batching) and
 resolves each request's future with what its ``finish`` callback makes of the completion, or
 goes on decoding the request with the generation the callback returns instead (a request in
-phases: the thinking of a reasoning model, then its answer). It knows nothing of providers: the
+phases: the thinking of a reasoning model, then its answer; or an answer decoded in place of a
+reply that only repeated calls). It knows nothing of providers: the
 model and its settings are given to it.
 """
 
@@ -84,7 +85,9 @@ class _Batcher(Generic[G]):
     Its contexts are created on ``model`` with ``n_ctx`` tokens, ``max_parallel`` sequences and
     ``n_threads`` threads (None: the engine's default); ``finish(request, completion)`` makes the
     turn a request's future resolves to, or returns the request's next generation, which goes on
-    in the same sequence (it reuses the cache of what was decoded so far).
+    in the same sequence: it reuses the cache of what was decoded so far as far as its tokens
+    agree (the scheduler drops the rest, e.g. a reply decoded again from its prompt), and needs
+    no more cells than the request reserved.
 
     The worker creates the shared context when work arrives and frees it when the queue runs
     dry. The context's KV cache is unified: a request is admitted only while the cells reserved

@@ -11,9 +11,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from llamaprov.chat._reasoning import ReasoningFamily, Thought
+from llamaprov.chat._run import call_key, only_repeats
 from llamaprov.chat.content import ContentText
 from llamaprov.chat.formats import ToolCallFormat
 from llamaprov.chat.params import ChatParams
+from llamaprov.chat.tools import ToolDef
 from llamaprov.chat.turns import TokenUsage, Turn
 from llamaprov.engine import Completion, LoraAdapter, Model, SamplingParams
 from llamaprov.errors import ContextOverflowError
@@ -27,6 +29,10 @@ class _Plan:
     set: no grammar, it stops at the family's closing marker or at the budget), then the answer
     (``thought`` set), which continues from the prompt, the thinking and the closing marker with
     the request's grammar and stop strings, and the tokens the thinking left of ``limit``.
+
+    Under ``tool_choice="auto"``, a reply (the answer phase's, after a thinking phase) whose calls
+    all repeat ``answered`` is replaced by one decoded on the same tokens with ``instead``, the
+    grammar of an answer (see :func:`with_answer_instead`, :func:`answer_instead`).
     """
 
     prompt: str
@@ -43,6 +49,10 @@ class _Plan:
     family: ReasoningFamily | None = None  # a thinking phase: whose marker closes it
     answer: _Plan | None = None  # a thinking phase: the plan of the answer (tokens to come)
     thought: Thought | None = None  # an answer after a thinking phase
+    # the calls of the conversation's last exchange whose results the model has (call_key)
+    answered: frozenset[tuple[str, str]] = frozenset()
+    instead: SamplingParams | None = None  # the answer that replaces a reply repeating them
+    spent: TokenUsage | None = None  # a reply that replaces another: the tokens of that one
 
 
 def thinking_plan(model: Model, plan: _Plan, family: ReasoningFamily, budget: int | None,
@@ -85,16 +95,56 @@ def after_thinking(model: Model, n_ctx: int, plan: _Plan,
 
 
 def plan_usage(plan: _Plan, completion: Completion) -> TokenUsage:
-    """The token usage of a request whose latest phase is ``completion``: an answer after a
-    thinking phase counts as input the prompt and the closing marker written after the
-    thinking, as output the thinking and the answer."""
+    """The tokens a request whose latest phase is ``completion`` adds to the usage: an answer
+    after a thinking phase counts as input the prompt and the closing marker written after the
+    thinking, as output the thinking and the answer. A reply that replaces another (``spent``
+    holds that one's) counts its own tokens, not the thinking again."""
     usage = completion.usage
     thought = plan.thought
     if thought is None:
         return TokenUsage(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
     n_input = usage.prompt_tokens - thought.n_kept
+    if plan.spent is not None:
+        return TokenUsage(n_input, usage.completion_tokens, min(usage.cached_tokens, n_input))
     cached = thought.cached if thought.cached is not None else min(usage.cached_tokens, n_input)
     return TokenUsage(n_input, thought.n_generated + usage.completion_tokens, cached)
+
+
+def answered_calls(turns: Sequence[Turn]) -> frozenset[tuple[str, str]]:
+    """The calls (see :func:`call_key`) of the last exchange of ``turns`` whose results are in
+    it."""
+    groups = _exchanges(turns)[1]
+    exchange = groups[-1] if groups else []
+    results = {r.request_id for t in exchange for r in t.tool_results}
+    return frozenset(call_key(r) for t in exchange for r in t.tool_requests if r.id in results)
+
+
+def with_answer_instead(plan: _Plan, turns: Sequence[Turn], tools: Sequence[ToolDef],
+                        settings: ChatParams) -> _Plan:
+    """``plan``, a call-or-answer reply to ``turns`` (``tool_choice="auto"`` with ``tools``
+    shown), set to be replaced by the answer when its calls only repeat calls whose results the
+    model has (see :func:`answer_instead`): for formats with an answer form
+    (:meth:`ToolCallFormat.answer_sampling`), when the last exchange holds such results."""
+    grammar = plan.fmt.answer_sampling(tools) if plan.fmt is not None else None
+    answered = answered_calls(turns) if grammar is not None else frozenset()
+    if grammar is None or not answered:
+        return plan
+    sampling = SamplingParams(**_constrained_defaults(settings, grammar),
+                              **settings.sampling_kwargs(), **grammar)
+    return replace(plan, answered=answered, instead=sampling)
+
+
+def answer_instead(plan: _Plan, turn: Turn) -> _Plan | None:
+    """The plan of the answer that replaces ``turn``, the reply of ``plan`` (its last phase),
+    when its calls all repeat calls whose results the model has (small models ask for them
+    again instead of answering); None when ``turn`` stands. The answer is decoded on the same
+    tokens (the prompt, and the thinking where there was some) with the answer's grammar, and
+    the tokens of ``turn`` count too."""
+    if plan.instead is None or turn.finish_reason != "tool_calls" \
+            or not only_repeats(turn.tool_requests, plan.answered):
+        return None
+    return replace(plan, sampling=plan.instead, answered=frozenset(), instead=None,
+                   spent=turn.tokens)
 
 
 # The DRY penalty inside grammar-constrained output, unless the request sets DRY itself: small

@@ -1,10 +1,11 @@
 """One chat call in progress (:class:`Run`): the turns it added so far, so that an interruption
-can keep them; and the helpers of :class:`~llamaprov.chat.chat.Chat`'s tool rounds."""
+can keep them; and the helpers of tool rounds: of :class:`~llamaprov.chat.chat.Chat`'s, and
+those a provider needs to tell a repeated call (:func:`only_repeats`, :func:`withhold_calls`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from llamaprov.chat.content import (
@@ -12,7 +13,13 @@ from llamaprov.chat.content import (
     ContentToolRequest,
     ContentToolResult,
 )
-from llamaprov.chat.events import StreamEvent, add_delta
+from llamaprov.chat.events import (
+    StreamEvent,
+    ToolRequestArgumentsDelta,
+    ToolRequestDone,
+    ToolRequestStart,
+    add_delta,
+)
 from llamaprov.chat.turns import Turn
 
 
@@ -25,6 +32,17 @@ def only_repeats(requests: Sequence[ContentToolRequest], made: frozenset[tuple[s
     """Whether ``requests`` are calls and each repeats one of ``made`` (see :func:`call_key`):
     small models ask again for results they have instead of answering."""
     return bool(requests) and all(call_key(r) in made for r in requests)
+
+
+def withhold_calls(events: Iterable[StreamEvent], held: list[StreamEvent] | None) -> Iterator[StreamEvent]:
+    """``events``, but the tool-call events go to ``held`` when it is a list (those of a reply
+    that may yet be replaced: they come out once it stands, or never)."""
+    for event in events:
+        if held is not None and isinstance(event, (ToolRequestStart, ToolRequestArgumentsDelta,
+                                                   ToolRequestDone)):
+            held.append(event)
+        else:
+            yield event
 
 
 class Run:

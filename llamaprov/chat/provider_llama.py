@@ -22,11 +22,14 @@ from llamaprov.chat._plan import (
     _Plan,
     _with_schema_note,
     after_thinking,
+    answer_instead,
     fit_prompt,
     plan_usage,
     thinking_plan,
+    with_answer_instead,
 )
 from llamaprov.chat._reasoning import ReasoningFamily, detect_reasoning
+from llamaprov.chat._run import withhold_calls
 from llamaprov.chat.content import Content, ContentText, ContentThinking, ContentToolRequest
 from llamaprov.chat.events import StreamEvent, ThinkingDelta, TurnDone
 from llamaprov.chat.formats import (
@@ -273,6 +276,8 @@ class LlamaProvider(Provider):
             limit=max_tokens,
             cells=len(tokens) + max_tokens + 1,
         )
+        if tool_choice == "auto" and fmt is not None:
+            plan = with_answer_instead(plan, turns, shown, settings)
         if family is None or not family.opens(prompt):
             return plan
         return thinking_plan(self.model, plan, family, settings.reasoning_budget,
@@ -379,6 +384,7 @@ class LlamaProvider(Provider):
         (``ctx.abort()``) keeps ``finish_reason="cancelled"``."""
         tokens = plan_usage(plan, completion)
         self._spend(tokens)
+        tokens = tokens if plan.spent is None else plan.spent + tokens
         finish = finish or completion.finish_reason
         thought = plan.thought
         unfinished = parser.call_unfinished if parser is not None else False
@@ -424,6 +430,12 @@ class LlamaProvider(Provider):
         default (several for the native formats, except Llama 3.x which writes one; one for
         the generic format). A named ``tool_choice`` is always one call.
 
+        Under ``tool_choice="auto"``, a format with an answer form (the generic one) does not
+        return a reply whose calls all repeat calls of the last exchange whose results are in
+        ``turns``: the model is asked for the answer instead, on the same prompt and thinking
+        (the tokens of both count). While a reply could be such a repeat, its tool-call events
+        come when it is complete.
+
         Closing the stream early stops the generation between two decode steps. An exception
         raised inside a step (``KeyboardInterrupt``) may leave a decoded token unrecorded in
         the KV cache, so the next generation starts from an emptied cache.
@@ -436,11 +448,13 @@ class LlamaProvider(Provider):
             self._stale = False
         completion = self._decode(ctx, plan)
         parser = None if plan.answer is not None else self._parser(plan)  # None: thinking
+        held: list[StreamEvent] = []  # the tool-call events of a reply that may be replaced
         turn: Turn | None = None
         paused = False  # at one of our yields: between decode steps
         try:
             finish = None
             while True:
+                hold = held if plan.instead is not None else None
                 with completion:
                     for chunk in completion:
                         if chunk.text:
@@ -448,27 +462,32 @@ class LlamaProvider(Provider):
                             if parser is None:
                                 yield ThinkingDelta(chunk.text)
                             else:
-                                yield from parser.feed(chunk.text)
+                                yield from withhold_calls(parser.feed(chunk.text), hold)
                             paused = False
-                if parser is not None:
-                    break
-                following, finish = after_thinking(self.model, self._n_ctx, plan, completion)
-                if following is None:
-                    break
+                if parser is None:
+                    following, finish = after_thinking(self.model, self._n_ctx, plan, completion)
+                    if following is None:  # the turn ends with its thinking
+                        text = completion.text
+                        thinking: list[Content] = [ContentThinking(text)] if text else []
+                        turn = self._turn(plan, None, thinking, completion, finish)
+                        break
+                else:
+                    final_events, contents = parser.finish()
+                    paused = True
+                    yield from withhold_calls(final_events, hold)
+                    paused = False
+                    turn = self._turn(plan, parser, contents, completion, finish)
+                    following = answer_instead(plan, turn)
+                    if following is None:
+                        break
+                    held.clear()
                 completion = self._decode(ctx, following)
-                plan, parser = following, self._parser(following)
-            if parser is None:  # the turn ended with its thinking
-                contents: list[Content] = [ContentThinking(completion.text)] if completion.text else []
-            else:
-                final_events, contents = parser.finish()
-                paused = True
-                yield from final_events
-                paused = False
-            turn = self._turn(plan, parser, contents, completion, finish)
+                plan, parser, turn = following, self._parser(following), None
         finally:
             if turn is None:
                 self._spend(plan_usage(plan, completion))  # the tokens were spent all the same
                 self._stale = self._stale or not paused
+        yield from held
         yield TurnDone(turn)
 
     def submit(
@@ -509,7 +528,8 @@ class LlamaProvider(Provider):
 
     def _finish_completed(self, plan: _Plan, completion: Any) -> Turn | _Plan:
         """The turn of a completion that was decoded without streaming (see :meth:`submit`), or
-        the answer to decode after a thinking phase."""
+        the answer to decode after a thinking phase or in place of a repeated call (see
+        :meth:`stream_perform`)."""
         if completion.error is not None:  # e.g. a grammar left without tokens: no partial answer
             raise completion.error
         if plan.answer is not None:
@@ -521,7 +541,8 @@ class LlamaProvider(Provider):
         parser = self._parser(plan)
         list(parser.feed(completion.text))
         _, contents = parser.finish()
-        return self._turn(plan, parser, contents, completion)
+        turn = self._turn(plan, parser, contents, completion)
+        return answer_instead(plan, turn) or turn
 
     def _control_tokens(self, texts: Iterable[str]) -> bool:
         """Whether one of ``texts`` is a control token (invisible unless rendered as special)."""

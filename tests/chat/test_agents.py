@@ -7,7 +7,7 @@ import json
 import pytest
 
 from llamaprov import TruncatedOutputError
-from llamaprov.chat import chat_llamaprov
+from llamaprov.chat import ToolRequestDone, ToolRequestStart, chat_llamaprov, tool
 
 
 def secret_word(number: int) -> str:
@@ -77,16 +77,59 @@ def test_a_tool_call_that_max_tokens_would_cut_is_closed_and_runs(model):
     chat.close()
 
 
-def test_a_repeated_call_is_followed_by_the_answer(model):
-    # greedy, the 135M model calls add(7, 7) again after its result instead of answering
+def test_a_call_repeating_one_whose_result_the_model_has_is_replaced_by_the_answer(model):
+    # greedy, the 135M model asks for add(17, 25) again after its result instead of answering
+    from llamaprov.chat import ContentText, ContentToolRequest, ContentToolResult, LlamaProvider, Turn
+
+    turns = [Turn("user", [ContentText("What is 17 + 25?")]),
+             Turn("assistant", [ContentToolRequest("c1", "add", {"a": 17, "b": 25})]),
+             Turn("user", [ContentToolResult("c1", 42, name="add")])]
+    request = {"tools": [tool(add)], "params": {"temperature": 0, "max_tokens": 64}}
+    provider = LlamaProvider(model)
+    n_prompt = len(provider._plan(turns, request["tools"], None, request["params"], "auto").tokens)
+    events = list(provider.stream_perform(turns, **request))
+    queued = provider.submit(turns, **request)
+    plain = provider.submit(turns[:1], tools=request["tools"], params=request["params"], tool_choice="none")
+    for turn in (events[-1].turn, queued.result(300)):
+        assert not turn.tool_requests and "42" in turn.text and turn.finish_reason == "eog"
+        assert turn.tokens.input == 2 * n_prompt  # the repeated call was decoded, then the answer
+    assert not [e for e in events if isinstance(e, (ToolRequestStart, ToolRequestDone))]
+    assert plain.result(300).text  # decoded alongside, unaffected
+    # the provider's usage counts both replies, as the turn does
+    assert provider.tokens_used().input == 4 * n_prompt + plain.result().tokens.input
+    # in a chat: one call, then the answer
     chat = chat_llamaprov(model, n_ctx=2048, tools=[add, secret_word],
                           params={"temperature": 0, "max_tokens": 64})
     chat.chat("What is the secret word for number 7?", tool_choice="auto")
     turns = chat.get_turns()
     calls = [(r.name, json.dumps(r.arguments, sort_keys=True)) for t in turns for r in t.tool_requests]
-    assert len(calls) == 2 and calls[0] == calls[1]  # it did repeat, once: then it had to answer
-    assert not turns[-1].tool_requests and turns[-1].text
+    assert len(calls) == 1 and not turns[-1].tool_requests and turns[-1].text
+    provider.close()
     chat.close()
+
+
+def test_calls_that_are_not_all_repeats_stand(model):
+    # a new call beside a repeated one, a repeat of a call without its result, a forced call:
+    # the reply stands (the plan knows only the calls of the last exchange with their results)
+    from llamaprov.chat import ContentText, ContentToolRequest, ContentToolResult, LlamaProvider, Turn
+    from llamaprov.chat._plan import answer_instead
+
+    provider = LlamaProvider(model)
+    done = ContentToolRequest("c1", "add", {"a": 17, "b": 25})
+    turns = [Turn("user", [ContentText("What is 17 + 25?")]), Turn("assistant", [done]),
+             Turn("user", [ContentToolResult("c1", 42, name="add")])]
+    plan = provider._plan(turns, [tool(add)], None, {}, "auto")
+    assert plan.answered == {("add", '{"a": 17, "b": 25}')} and plan.instead is not None
+    again = ContentToolRequest("c2", "add", {"a": 17, "b": 25})
+    other = ContentToolRequest("c3", "add", {"a": 1, "b": 2})
+    assert answer_instead(plan, Turn("assistant", [again], finish_reason="tool_calls")) is not None
+    assert answer_instead(plan, Turn("assistant", [again, other], finish_reason="tool_calls")) is None
+    assert answer_instead(plan, Turn("assistant", ["42"], finish_reason="eog")) is None
+    assert provider._plan(turns, [tool(add)], None, {}, "add").instead is None
+    assert provider._plan(turns, [tool(add)], None, {}, "required").instead is None
+    asked = [*turns, Turn("assistant", ["It is 42."]), Turn("user", ["And 17 + 25?"])]  # a new exchange
+    assert provider._plan(asked, [tool(add)], None, {}, "auto").instead is None
+    provider.close()
 
 
 def test_a_schema_a_grammar_can_only_widen_is_validated_after_the_call(model):

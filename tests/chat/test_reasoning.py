@@ -6,6 +6,7 @@ path without reasoning."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -229,6 +230,52 @@ def test_gpt_oss_analysis_channel(model):
                Turn("user", ["2 plus 3?"])]
     prompt = provider.format_turns(history)
     assert "<|start|>assistant<|channel|>final<|message|>4<|end|>" in prompt and "Add." not in prompt
+
+
+class _AsksAgain(Scripted):
+    """Thinks, then asks again for a call whose result it has (the answer script); the answer
+    that replaces that call is scripted too (``instead``)."""
+
+    def __init__(self, model: Any, *, instead: str, **kwargs: Any) -> None:
+        super().__init__(model, **kwargs)
+        self.instead = instead
+
+    def _plan(self, *args: Any, **kwargs: Any) -> Any:
+        plan = super()._plan(*args, **kwargs)
+        assert plan.answer is not None and plan.answer.instead is not None
+        instead = plan.answer.instead.replace(grammar=self.instead)
+        return replace(plan, answer=replace(plan.answer, instead=instead))
+
+
+def test_a_repeated_call_after_thinking_is_replaced_by_an_answer_after_the_same_thinking(model):
+    # DeepSeek-R1's template has no tool format (the generic one, call or answer object): the
+    # answer phase's call repeats add(2, 2), whose result the model has
+    history = [Turn("user", ["What is 2 plus 2?"]),
+               Turn("assistant", [ContentToolRequest("c1", "add", {"a": 2, "b": 2})]),
+               Turn("user", [ContentToolResult("c1", value=4, name="add")])]
+    call = '{"tool_call": {"name": "add", "arguments": {"a": 2, "b": 2}}}'
+    answered = '{"response": "It is 4."}'
+    scripts = {"template": DEEPSEEK_R1, "thinking": f'root ::= "{THOUGHT}</think>"'}
+    request: dict[str, Any] = {"tools": TOOLS, "params": {"max_tokens": 96}}
+    direct = Scripted(model, answer=f"root ::= {json.dumps(answered)}", **scripts)
+    baseline = direct.chat_perform(history, **request)  # thinks, then answers
+    direct.close()
+    provider = _AsksAgain(model, answer=f"root ::= {json.dumps(call)}",
+                          instead=f"root ::= {json.dumps(answered)}", **scripts)
+    events = list(provider.stream_perform(history, **request))
+    assert _cache_text(provider).endswith(f"<think>\n{THOUGHT}</think>\n\n{answered}")
+    queued = provider.submit(history, **request).result(timeout=300)
+    provider.close()
+    assert {type(e) for e in events[:-1]} == {ThinkingDelta, TextDelta}  # no call events
+    assert "".join(e.text for e in events if isinstance(e, ThinkingDelta)) == THOUGHT  # once
+    for turn in (events[-1].turn, queued):
+        assert turn.contents == baseline.contents == [ContentThinking(THOUGHT), ContentText("It is 4.")]
+        assert turn.finish_reason == baseline.finish_reason
+        # the prompt and the closing marker read for the call and again for the answer; the
+        # thinking counted once, the call and the answer
+        assert turn.tokens.input == 2 * baseline.tokens.input
+        assert turn.tokens.output > baseline.tokens.output
+    assert provider.tokens_used() == events[-1].turn.tokens + queued.tokens
 
 
 # ------------------------------------------------------------- grammars start after the thinking

@@ -178,6 +178,12 @@ class ToolCallFormat(ABC):
                 "grammar_trigger_patterns": tuple(self.trigger_patterns(tools)),
                 "grammar_trigger_words": tuple(self.trigger_words(tools))}
 
+    def answer_sampling(self, tools: Sequence[ToolDef]) -> dict[str, Any] | None:
+        """The grammar of a reply that must answer while ``tools`` stay shown (the prompt of a
+        call-or-answer reply, unchanged), as :class:`SamplingParams` keywords; None for formats
+        whose answers are plain text."""
+        return None
+
     def answer_prefix(self) -> str:
         """The text that opens an answer wrapped as a JSON string (``{"response": "``), which
         the parser unwraps as it streams; empty when answers are plain text."""

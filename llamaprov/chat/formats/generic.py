@@ -78,6 +78,11 @@ class GenericFormat(ToolCallFormat):
         answer_rules, answer = _answer_rules()
         return {"grammar": assemble_grammar({**rules, **answer_rules}, [*texts, answer])}
 
+    def answer_sampling(self, tools: Sequence[ToolDef]) -> dict[str, Any] | None:
+        """Only the answer object (the tools stay listed in the prompt)."""
+        rules, answer = _answer_rules()
+        return {"grammar": assemble_grammar({"root": "tc-answer", **rules}, [answer])}
+
     def answer_prefix(self) -> str:
         return ANSWER_PREFIX
 
