@@ -1,21 +1,20 @@
 """A LangChain agent with two tools on a local model.
 
-The agent (LangChain's ``create_agent``, a LangGraph ReAct loop) runs on ``ChatLlamaProv``. Small
-models answer from memory instead of calling a tool, so a middleware forces a tool call
-(``tool_choice="any"``) while the user's question has no tool result yet and forbids one
-(``tool_choice="none"``) afterwards, so the model then answers from the result.
+The agent (LangChain's ``create_agent``, a LangGraph ReAct loop) runs on ``ChatLlamaProv`` with the
+packaged default model, a 135M model without tool training. ``create_agent`` binds the tools
+with ``tool_choice="auto"``: the model decides whether to call one. Its chat template has no
+tool format, so llamaprov holds each reply to a tool call or an answer (a grammar), which keeps
+even this small model from answering from memory in prose: it calls the tool, then answers from
+the result.
 
 Run: ``python examples/langchain_agent.py`` (needs ``pip install langchain langgraph``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from langchain.agents import create_agent
-from langchain.agents.middleware import ModelRequest, ModelResponse, wrap_model_call
-from langchain_core.messages import ToolMessage
 from langchain_core.tools import tool
 
 from llamaprov import ChatLlamaProv
@@ -45,15 +44,6 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
-@wrap_model_call
-def tool_first(
-    request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]
-) -> ModelResponse:
-    """Force one tool call per question, then a plain answer from its result."""
-    answered = bool(request.messages) and isinstance(request.messages[-1], ToolMessage)
-    return handler(request.override(tool_choice="none" if answered else "any"))
-
-
 def build_agent(llm: ChatLlamaProv | None = None) -> Any:
     """The agent: a compiled LangGraph graph (``agent.invoke({"messages": [...]})``)."""
     llm = llm or ChatLlamaProv(temperature=0, max_tokens=128)
@@ -61,7 +51,6 @@ def build_agent(llm: ChatLlamaProv | None = None) -> Any:
         llm,
         tools=[get_temperature, add],
         system_prompt="You are a helpful assistant. Use the tools to answer.",
-        middleware=[tool_first],
     )
 
 

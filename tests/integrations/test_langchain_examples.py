@@ -1,13 +1,15 @@
-"""The LangChain examples run on the default model: the agent (tool_choice="any" on the first
-step) and the structured-output chain."""
+"""The LangChain examples run on the default model: the agent (tools bound with tool_choice="auto")
+and the structured-output chain."""
 
 from __future__ import annotations
 
 import importlib.util
 import pathlib
 from types import ModuleType
+from typing import Any
 
 import langchain_core  # noqa: F401 - a dev dependency: fail loudly if missing
+import pytest
 from langchain_core.messages import AIMessage, ToolMessage
 
 from llamaprov.integrations.langchain import ChatLlamaProv
@@ -23,19 +25,27 @@ def _load(name: str) -> ModuleType:
     return module
 
 
-def test_agent_calls_a_tool_then_answers(default_model_path: pathlib.Path) -> None:
+@pytest.mark.parametrize(
+    ("question", "call", "result", "answer"),
+    [
+        ("What is the temperature in Paris?", ("get_temperature", {"city": "Paris"}), "18 °C in Paris", "18"),
+        ("What is 17 + 25?", ("add", {"a": 17, "b": 25}), "42", "42"),
+    ],
+)
+def test_agent_calls_the_right_tool_then_answers_from_its_result(
+    default_model_path: pathlib.Path, question: str, call: tuple[str, dict[str, Any]], result: str,
+    answer: str,
+) -> None:
+    # tool_choice="auto" throughout: create_agent binds the tools, no middleware
     example = _load("langchain_agent")
-    llm = ChatLlamaProv(model=str(default_model_path), temperature=0, max_tokens=64)
+    llm = ChatLlamaProv(model=str(default_model_path), temperature=0, max_tokens=128)
     agent = example.build_agent(llm)
-    result = agent.invoke({"messages": [{"role": "user", "content": "What is 17 + 25?"}]})
-    messages = result["messages"]
-    calls = [c for m in messages if isinstance(m, AIMessage) for c in m.tool_calls]
-    assert [c["name"] for c in calls] == ["add"]
-    assert calls[0]["args"] == {"a": 17, "b": 25}
-    tool_results = [m for m in messages if isinstance(m, ToolMessage)]
-    assert [m.content for m in tool_results] == ["42"]
+    messages = agent.invoke({"messages": [{"role": "user", "content": question}]})["messages"]
+    calls = [(c["name"], c["args"]) for m in messages if isinstance(m, AIMessage) for c in m.tool_calls]
+    assert calls == [call]
+    assert [m.content for m in messages if isinstance(m, ToolMessage)] == [result]
     final = messages[-1]
-    assert isinstance(final, AIMessage) and not final.tool_calls and final.text
+    assert isinstance(final, AIMessage) and not final.tool_calls and answer in final.text
 
 
 def test_structured_chain_returns_the_model(default_model_path: pathlib.Path) -> None:
