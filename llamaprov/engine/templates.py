@@ -28,6 +28,7 @@ from jinja2.visitor import NodeTransformer
 
 from ..errors import InvalidArgumentError, TemplateError, describe
 from ._ffi import c_str, lib
+from ._jinja_compat import GenerationBlock, materialized, plain_safe
 
 if TYPE_CHECKING:
     from .model import Model
@@ -71,6 +72,7 @@ def _tojson(value: Any, indent: int | str | None = None, ensure_ascii: bool = Fa
     width = len(indent) if isinstance(indent, str) else indent or 0
     if width > 16:
         raise TemplateError(f"chat template asked tojson for an indent of {indent!r} (at most 16)")
+    value = materialized(value)
     _require(_budget().size(value) * (1 + width), "JSON text")
     return json.dumps(value, indent=indent, ensure_ascii=ensure_ascii, sort_keys=sort_keys,
                       separators=tuple(separators) if separators else None)
@@ -450,8 +452,9 @@ class _StrictSandbox(ImmutableSandboxedEnvironment):
 @functools.lru_cache(maxsize=1)
 def _environment() -> ImmutableSandboxedEnvironment:
     env = _StrictSandbox(trim_blocks=True, lstrip_blocks=True, undefined=jinja2.ChainableUndefined,
-                         finalize=_finalize)
+                         finalize=_finalize, extensions=["jinja2.ext.loopcontrols", GenerationBlock])
     env.filters["tojson"] = _tojson
+    env.filters["safe"] = plain_safe
     env.filters = {name: _guard_filter(name, func) for name, func in env.filters.items()}
     env.globals.pop("lipsum", None)
     env.globals["range"] = _range

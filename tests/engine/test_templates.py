@@ -58,3 +58,31 @@ def test_bad_messages(model):
         model.apply_chat_template([{"content": "no role"}])
     with pytest.raises(TemplateError):
         model.apply_chat_template(MESSAGES, template="{% for %}")
+
+
+# What Hugging Face's renderer allows and real templates use (issue #16): loop controls
+# (Command-R7B), the generation block (LFM2), tojson of map/select (DeepSeek R1), |safe that does
+# not turn joined text into HTML entities (functionary v3.1).
+@pytest.mark.parametrize(("template", "expected"), [
+    ("{% for m in messages %}{% if loop.index == 1 %}{% continue %}{% endif %}{{ m.role }}"
+     "{% if loop.index == 2 %}{% break %}{% endif %}{% endfor %}", "user"),
+    ("{% for m in messages %}{% generation %}<{{ m.content }}>{% endgeneration %}{% endfor %}",
+     "<Be brief.><Hi!>"),
+    ("{{ messages | map(attribute='role') | tojson }}", '["system", "user"]'),
+    ("{{ messages | selectattr('role', 'eq', 'user') | map(attribute='content') | list | tojson }}",
+     '["Hi!"]'),
+    ("{{ messages | selectattr('role', 'eq', 'user') | tojson }}", '[{"role": "user", "content": "Hi!"}]'),
+    ("{{ (tools[0] | tojson | safe) + '\"<>' }}", '{"name": "add"}"<>'),
+    ("{{ '<tools>' ~ (tools[0] | tojson | safe) }}", '<tools>{"name": "add"}'),
+])
+def test_hugging_face_jinja_features(model, template, expected):
+    out = model.apply_chat_template(MESSAGES, template=template, tools=[{"name": "add"}])
+    assert out == expected
+
+
+def test_tojson_of_a_generator_is_bounded(model):
+    big = "{{ range(100000) | map('string') | map('string') | tojson }}"
+    assert len(model.apply_chat_template(MESSAGES, template=big)) > 100_000
+    huge = "{{ ((range(100000) | list) + (range(100000) | list)) | map('string') | tojson }}"
+    with pytest.raises(TemplateError, match="over 100,000 generated items"):
+        model.apply_chat_template(MESSAGES, template=huge)
