@@ -450,6 +450,7 @@ class LlamaProvider(Provider):
         parser = None if plan.answer is not None else self._parser(plan)  # None: thinking
         held: list[StreamEvent] = []  # the tool-call events of a reply that may be replaced
         turn: Turn | None = None
+        counted = False  # the completion's tokens are spent (_turn spends them before it checks)
         paused = False  # at one of our yields: between decode steps
         try:
             finish = None
@@ -469,6 +470,7 @@ class LlamaProvider(Provider):
                     if following is None:  # the turn ends with its thinking
                         text = completion.text
                         thinking: list[Content] = [ContentThinking(text)] if text else []
+                        counted = True
                         turn = self._turn(plan, None, thinking, completion, finish)
                         break
                 else:
@@ -476,15 +478,16 @@ class LlamaProvider(Provider):
                     paused = True
                     yield from withhold_calls(final_events, hold)
                     paused = False
+                    counted = True
                     turn = self._turn(plan, parser, contents, completion, finish)
                     following = answer_instead(plan, turn)
                     if following is None:
                         break
                     held.clear()
                 completion = self._decode(ctx, following)
-                plan, parser, turn = following, self._parser(following), None
+                plan, parser, turn, counted = following, self._parser(following), None, False
         finally:
-            if turn is None:
+            if turn is None and not counted:
                 self._spend(plan_usage(plan, completion))  # the tokens were spent all the same
                 self._stale = self._stale or not paused
         yield from held

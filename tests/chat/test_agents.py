@@ -39,6 +39,7 @@ def test_structured_output_cut_by_max_tokens_raises_without_grammar_close(model)
     with pytest.raises(TruncatedOutputError) as info:
         chat.chat_structured("Tell me a long story.", type=schema)
     assert info.value.max_tokens == 12
+    assert chat.provider.tokens_used().output == 12  # the cut reply's tokens, counted once
     chat.close()
 
 
