@@ -29,6 +29,7 @@ from jinja2.visitor import NodeTransformer
 from ..errors import InvalidArgumentError, TemplateError, describe
 from ._ffi import c_str, lib
 from ._jinja_compat import GenerationBlock, materialized, plain_safe
+from ._template_caps import fitted, template_caps
 
 if TYPE_CHECKING:
     from .model import Model
@@ -561,6 +562,7 @@ def render_chat(model: Model, messages: Sequence[Mapping[str, Any]], *,
         "bos_token": model.token_to_piece(bos, special=True) if bos is not None else "",
         "eos_token": model.token_to_piece(eos, special=True) if eos is not None else "",
     }
+    variables["messages"] = fitted(msgs, template_caps(source, render_jinja))
     if tools is not None:
         variables["tools"] = list(tools)
     variables.update(extra or {})

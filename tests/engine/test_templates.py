@@ -69,9 +69,10 @@ def test_bad_messages(model):
     ("{% for m in messages %}{% generation %}<{{ m.content }}>{% endgeneration %}{% endfor %}",
      "<Be brief.><Hi!>"),
     ("{{ messages | map(attribute='role') | tojson }}", '["system", "user"]'),
-    ("{{ messages | selectattr('role', 'eq', 'user') | map(attribute='content') | list | tojson }}",
-     '["Hi!"]'),
-    ("{{ messages | selectattr('role', 'eq', 'user') | tojson }}", '[{"role": "user", "content": "Hi!"}]'),
+    ("{{ messages | selectattr('role', 'eq', 'system') | map(attribute='content') | list | tojson }}",
+     '["Be brief."]'),
+    ("{{ messages | selectattr('role', 'eq', 'system') | tojson }}",
+     '[{"role": "system", "content": "Be brief."}]'),
     ("{{ (tools[0] | tojson | safe) + '\"<>' }}", '{"name": "add"}"<>'),
     ("{{ '<tools>' ~ (tools[0] | tojson | safe) }}", '<tools>{"name": "add"}'),
 ])
@@ -86,3 +87,24 @@ def test_tojson_of_a_generator_is_bounded(model):
     huge = "{{ ((range(100000) | list) + (range(100000) | list)) | map('string') | tojson }}"
     with pytest.raises(TemplateError, match="over 100,000 generated items"):
         model.apply_chat_template(MESSAGES, template=huge)
+
+
+GEMMA2_LIKE = (  # Gemma 2's check, shortened
+    "{{ bos_token }}{% if messages[0]['role'] == 'system' %}"
+    "{{ raise_exception('System role not supported') }}{% endif %}"
+    "{% for m in messages %}<start_of_turn>{{ 'model' if m.role == 'assistant' else m.role }}\n"
+    "{{ m.content }}<end_of_turn>\n{% endfor %}<start_of_turn>model\n")
+DROPS_SYSTEM = "{% for m in messages %}{% if m.role != 'system' %}[{{ m.role }}] {{ m.content }}\n{% endif %}{% endfor %}"
+
+
+@pytest.mark.parametrize("template", [GEMMA2_LIKE, DROPS_SYSTEM])
+def test_a_template_without_a_system_role_gets_the_system_prompt_in_the_first_user_turn(model, template):
+    messages = [*MESSAGES, {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "Bye"}]
+    out = model.apply_chat_template(messages, template=template)
+    assert out.count("Be brief.") == 1 and out.index("Be brief.") < out.index("Hi!") < out.index("Bye")
+    assert "Be brief.\n\nHi!" in out
+
+
+def test_a_template_with_a_system_role_keeps_it(model):
+    custom = "{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}"
+    assert model.apply_chat_template(MESSAGES, template=custom) == "[system] Be brief.\n[user] Hi!\n"
