@@ -108,3 +108,23 @@ def test_a_template_without_a_system_role_gets_the_system_prompt_in_the_first_us
 def test_a_template_with_a_system_role_keeps_it(model):
     custom = "{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}"
     assert model.apply_chat_template(MESSAGES, template=custom) == "[system] Be brief.\n[user] Hi!\n"
+
+
+JOINS_ARGUMENTS = (  # DeepSeek R1 / functionary v3.1: arguments joined to strings
+    "{% for m in messages %}{% if m.tool_calls %}{% for t in m.tool_calls %}"
+    "{{ '<call>' + t.function.name + ' ' + t.function.arguments + '</call>' }}{% endfor %}"
+    "{% else %}{{ m.content }}{% endif %}{% endfor %}")
+ITEMS_ARGUMENTS = (  # GLM / Seed-OSS: arguments iterated as a mapping
+    "{% for m in messages %}{% if m.tool_calls %}{% for t in m.tool_calls %}"
+    "{% for k, v in t.function.arguments.items() %}<{{ k }}>{{ v }}</{{ k }}>{% endfor %}"
+    "{% endfor %}{% else %}{{ m.content }}{% endif %}{% endfor %}")
+CALL = [{"role": "user", "content": "Add"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "1", "type": "function", "function": {"name": "add", "arguments": {"a": 1}}}]}]
+
+
+def test_tool_call_arguments_are_given_in_the_shape_the_template_takes(model):
+    joined = model.apply_chat_template(CALL, template=JOINS_ARGUMENTS, add_generation_prompt=False)
+    assert joined == 'Add<call>add {"a": 1}</call>'
+    items = model.apply_chat_template(CALL, template=ITEMS_ARGUMENTS, add_generation_prompt=False)
+    assert items == "Add<a>1</a>"
