@@ -296,6 +296,7 @@ class GbnfCloser:
         self._stacks: set[Stack] = set()
         self._accepting = False
         self.failed: str | None = None  # why the state was given up (then closing() is None)
+        self._length_of: tuple[Any, float | None] = (None, None)  # (stacks, closing_length)
         self._expand_all([((sid, 0),) for sid in self._g.alts[self._g.root]])
 
     # -- following text
@@ -384,8 +385,12 @@ class GbnfCloser:
             return None
         if self._accepting:
             return 0
-        best = self._shortest()
-        return None if best is None else best[0]
+        stacks, length = self._length_of
+        if stacks is not self._stacks:  # asked once per state (a state is never changed in place)
+            best = self._shortest()
+            length = None if best is None else best[0]
+            self._length_of = self._stacks, length
+        return length
 
     def closing(self) -> str | None:
         """The shortest text that completes the text so far ("" when it is complete already);
