@@ -94,7 +94,8 @@ GEMMA2_LIKE = (  # Gemma 2's check, shortened
     "{{ raise_exception('System role not supported') }}{% endif %}"
     "{% for m in messages %}<start_of_turn>{{ 'model' if m.role == 'assistant' else m.role }}\n"
     "{{ m.content }}<end_of_turn>\n{% endfor %}<start_of_turn>model\n")
-DROPS_SYSTEM = "{% for m in messages %}{% if m.role != 'system' %}[{{ m.role }}] {{ m.content }}\n{% endif %}{% endfor %}"
+DROPS_SYSTEM = ("{% for m in messages %}{% if m.role != 'system' %}[{{ m.role }}] {{ m.content }}\n"
+                "{% endif %}{% endfor %}")
 
 
 @pytest.mark.parametrize("template", [GEMMA2_LIKE, DROPS_SYSTEM])
