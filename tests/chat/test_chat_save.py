@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _stub_provider import StubProvider
 
 from llamaprov import InvalidArgumentError, StateError, load_model
 from llamaprov.chat import (
@@ -25,7 +26,6 @@ from llamaprov.chat import (
     ContentToolRequest,
     ContentToolResult,
     LlamaProvider,
-    Provider,
     TokenUsage,
     ToolDef,
     Turn,
@@ -63,7 +63,7 @@ def secret_word(number: int) -> str:
     return "pineapple"
 
 
-class Scripted(Provider):
+class Scripted(StubProvider):
     """A provider with no model: it answers with prepared turns."""
 
     def __init__(self, replies: Sequence[Turn] = ()) -> None:
@@ -73,15 +73,6 @@ class Scripted(Provider):
                        params: Any = None, tool_choice: str = "auto", parallel_tool_calls: bool | None = None,
                        max_tool_calls: int | None = None) -> Iterator[Any]:
         return iter([TurnDone(self.replies.pop(0))])
-
-    def format_turns(self, turns: Sequence[Turn], tools: Sequence[ToolDef] = ()) -> Any:
-        return turns
-
-    def tokens_used(self) -> TokenUsage:
-        return TokenUsage()
-
-    def model_info(self) -> dict[str, Any]:
-        return {}
 
 
 @pytest.fixture(scope="module")

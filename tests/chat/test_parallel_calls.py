@@ -8,14 +8,13 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
+from _stub_provider import StubProvider
 
 from llamaprov.chat import (
     Chat,
     ContentText,
     ContentToolRequest,
     LlamaProvider,
-    Provider,
-    TokenUsage,
     ToolDef,
     ToolRequestArgumentsDelta,
     ToolRequestDone,
@@ -237,7 +236,7 @@ def test_the_provider_refuses_bad_parallel_settings(model: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------- the Chat
-class Scripted(Provider):
+class Scripted(StubProvider):
     """Replies with prepared generic-format outputs, parsed and streamed by the real parser; records
     the tool settings of each request."""
 
@@ -255,15 +254,6 @@ class Scripted(Provider):
         yield from final
         calls = any(isinstance(c, ContentToolRequest) for c in contents)
         yield TurnDone(Turn("assistant", contents, finish_reason="tool_calls" if calls else "eog"))
-
-    def format_turns(self, turns: Sequence[Turn], tools: Sequence[ToolDef] = ()) -> Any:
-        return turns
-
-    def tokens_used(self) -> TokenUsage:
-        return TokenUsage()
-
-    def model_info(self) -> dict[str, Any]:
-        return {}
 
 
 def _ran_tools(ran: list[Any]) -> list[ToolDef]:

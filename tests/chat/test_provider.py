@@ -7,27 +7,19 @@ from concurrent.futures import Future
 from typing import Any
 
 import pytest
+from _stub_provider import StubProvider
 
-from llamaprov.chat import Chat, Provider, TokenUsage, ToolDef, Turn, TurnDone, parallel_chat
+from llamaprov.chat import Chat, ToolDef, Turn, TurnDone, parallel_chat
 from llamaprov.errors import InvalidArgumentError, NotSupportedError
 
 
-class Echo(Provider):
+class Echo(StubProvider):
     """Replies with the last user message, upper-cased (no ``submit``, no ``value_turn``)."""
 
     def stream_perform(self, turns: Sequence[Turn], *, tools: Sequence[ToolDef] = (), type: Any = None,
                        params: Any = None, tool_choice: str = "auto", parallel_tool_calls: bool | None = None,
                        max_tool_calls: int | None = None) -> Iterator[Any]:
         yield TurnDone(Turn("assistant", [turns[-1].text.upper()], finish_reason="eog"))
-
-    def format_turns(self, turns: Sequence[Turn], tools: Sequence[ToolDef] = ()) -> Any:
-        return turns
-
-    def tokens_used(self) -> TokenUsage:
-        return TokenUsage()
-
-    def model_info(self) -> dict[str, Any]:
-        return {}
 
 
 class QueuedEcho(Echo):

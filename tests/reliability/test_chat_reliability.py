@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _stub_provider import StubProvider
 
 from llamaprov.chat import (
     Chat,
     ContentText,
     ContentToolRequest,
-    Provider,
     TokenUsage,
     ToolDef,
     Turn,
@@ -25,7 +25,7 @@ from llamaprov.chat.chat import DEFAULT_MAX_CALLS_PER_ROUND
 from llamaprov.errors import InvalidArgumentError
 
 
-class Scripted(Provider):
+class Scripted(StubProvider):
     """A provider that replies with prepared turns, as a plain iterator (no ``close``)."""
 
     def __init__(self, replies: Sequence[Turn]) -> None:
@@ -40,15 +40,6 @@ class Scripted(Provider):
 
     def value_turn(self, result: Any, *, tools: Sequence[ToolDef] = ()) -> Turn:
         return Turn("assistant", [str(result)])
-
-    def format_turns(self, turns: Sequence[Turn], tools: Sequence[ToolDef] = ()) -> Any:
-        return turns
-
-    def tokens_used(self) -> TokenUsage:
-        return TokenUsage()
-
-    def model_info(self) -> dict[str, Any]:
-        return {}
 
 
 def calls(n: int) -> Turn:
