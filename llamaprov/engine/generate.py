@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import ClosedError, ContextOverflowError, GrammarError, InvalidArgumentError
 from . import _loraset
@@ -35,6 +35,17 @@ __all__ = ["Completion", "CompletionChunk", "Scheduler", "Usage"]
 
 class _NoTokenLeft(GrammarError):
     """Every token was ruled out: by the grammar together with logit_bias or the samplers."""
+
+
+class _SeqSamplers(NamedTuple):
+    """What a sequence samples with, made from its sampling settings."""
+
+    grammar: Sampler | None
+    chain: SamplerChain  # the chain without the grammar
+    owned: bool  # made here (closed with the sequence) rather than the caller's chain
+    greedy: bool
+    span: Sampler | None  # applied only inside the grammar's span (dry_scope="grammar")
+    closer: BudgetCloser | None  # grammar_close / grammar_close_repeats
 
 
 # samples a lazy grammar may refuse in one step (tokens completing a trigger it cannot take)
@@ -115,13 +126,14 @@ class Scheduler:
                 f"(room is also needed for at least one generated token)",
                 n_tokens=len(tokens), n_ctx=n_ctx)
         seq_id = self._pick_seq_id(seq_id)
-        grammar, chain, owns, greedy, span, closer = self._samplers(sampling, sampling_kw)
-        seq = _Sequence(seq_id, tokens, chain, owns, max_tokens, stops, model.vocab.eog_tokens(),
+        samplers = self._samplers(sampling, sampling_kw)
+        seq = _Sequence(seq_id, tokens, samplers.chain, samplers.owned, max_tokens, stops,
+                        model.vocab.eog_tokens(),
                         functools.partial(model.token_bytes, special=True) if special
-                        else model.token_bytes, grammar)
-        seq.greedy = greedy
-        seq.span = span
-        seq.closer = closer
+                        else model.token_bytes, samplers.grammar)
+        seq.greedy = samplers.greedy
+        seq.span = samplers.span
+        seq.closer = samplers.closer
         seq.pending = tokens  # trimmed to the uncached suffix when the sequence starts
         seq.pos = -1  # not started
         self._seqs.append(seq)
@@ -146,17 +158,13 @@ class Scheduler:
         return seq_id
 
     def _samplers(self, sampling: SamplingParams | SamplerChain | None, kw: dict[str, Any]
-                  ) -> tuple[Sampler | None, SamplerChain, bool, bool, Sampler | None,
-                             BudgetCloser | None]:
-        """(grammar sampler or None, the rest of the chain, whether we own them, greedy, the
-        sampler applied only inside the grammar's span or None, the closer of
-        ``grammar_close`` or None)."""
+                  ) -> _SeqSamplers:
         if isinstance(sampling, SamplerChain):
             if kw:
                 raise InvalidArgumentError("pass sampling keywords or a SamplerChain, not both")
             if not len(sampling):
                 raise InvalidArgumentError("the sampler chain is empty")
-            return None, sampling, False, False, None, None
+            return _SeqSamplers(None, sampling, False, False, None, None)
         if sampling is None:
             params = SamplingParams(**kw) if kw else SamplingParams()
         elif isinstance(sampling, SamplingParams):
@@ -174,8 +182,8 @@ class Scheduler:
         span = None
         try:
             span = params.span_sampler(self._model)
-            return (grammar, params._build(self._model, with_grammar=False), True, params.is_greedy,
-                    span, closer)
+            return _SeqSamplers(grammar, params._build(self._model, with_grammar=False), True,
+                                params.is_greedy, span, closer)
         except BaseException:
             for sampler in (grammar, span):
                 if sampler is not None:
