@@ -35,7 +35,10 @@ class ChatParams:
     when ``max_tokens`` is about to cut constrained output, its shortest valid completion is
     appended instead, so a call or a value is never cut off mid-way. ``grammar_close_repeats``
     (the engine's knob): constrained output caught in a cycle (one block of tokens repeated
-    this many times in a row) is closed the same way, there and then.
+    this many times in a row) is closed the same way, there and then. ``grammar_ngram_limit``
+    (the engine's knob; default 4 for tool calls and structured output, 0 turns it off): a token
+    that would make an n-gram (``grammar_ngram_size`` tokens, default 4) of the constrained
+    output occur more often than this ends the string or array it loops in instead.
 
     ``reasoning`` (``"auto"``, the default, ``"on"`` or ``"off"``) turns the thinking of a
     reasoning model on or off through its chat template's switch ("auto": the template's
@@ -74,6 +77,8 @@ class ChatParams:
     logit_bias: Mapping[int, float] | None = None
     grammar_close: bool | None = None
     grammar_close_repeats: int | None = None
+    grammar_ngram_limit: int | None = None
+    grammar_ngram_size: int | None = None
     lora: Mapping[LoraAdapter, float] | None = None
     schema_in_prompt: bool | None = None
     reasoning: str | None = None

@@ -183,3 +183,13 @@ def closing_instead(s: _Sequence, token: int, n_ctx: int) -> list[int] | None:
     if not tokens or len(tokens) > left:  # too late already: the token goes on
         return None
     return tokens
+
+
+def closing_start(s: _Sequence) -> int | None:
+    """The first token of the grammar's shortest completion from where the constrained output
+    is (None when there is none, or no text is followed yet)."""
+    closer, grammar = s.closer, s.grammar
+    if closer is None or (isinstance(grammar, LazyGrammarSampler) and not closer.live):
+        return None
+    tokens = closer.closing_tokens()
+    return tokens[0] if tokens else None

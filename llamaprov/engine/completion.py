@@ -14,6 +14,7 @@ from ._text import holdback
 
 if TYPE_CHECKING:
     from ._closing import BudgetCloser
+    from ._ngram import NgramLimit
     from ._sampler import Sampler, SamplerChain
     from .generate import Scheduler
 
@@ -91,6 +92,7 @@ class _Sequence:
         "max_tokens",
         "n_cached",
         "n_prompt",
+        "ngrams",
         "out",
         "owns_chain",
         "pending",
@@ -115,6 +117,7 @@ class _Sequence:
         self.grammar = grammar
         self.span: Sampler | None = None  # applied only inside the grammar's span (dry_scope)
         self.closer: BudgetCloser | None = None  # SamplingParams.grammar_close
+        self.ngrams: NgramLimit | None = None  # SamplingParams.grammar_ngram_limit
         self.closed = False  # the grammar's shortest completion was forced at the budget
         self.greedy = False
         self.owns_chain = owns_chain

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from ..errors import ClosedError, ContextOverflowError, GrammarError, InvalidArgumentError
 from . import _loraset
 from ._candidates import _Candidates
-from ._closing import BudgetCloser, closing_after, closing_instead, grammar_takes
+from ._closing import BudgetCloser, closing_after, closing_instead, closing_start, grammar_takes
 from ._context import DecodeAborted
 from ._ffi import lib
+from ._ngram import NgramLimit
 from ._sampler import allows
 from .completion import Completion, CompletionChunk, Usage, _Sequence
 from .grammar import LazyGrammarSampler
@@ -45,7 +46,8 @@ class _SeqSamplers(NamedTuple):
     owned: bool  # made here (closed with the sequence) rather than the caller's chain
     greedy: bool
     span: Sampler | None  # applied only inside the grammar's span (dry_scope="grammar")
-    closer: BudgetCloser | None  # grammar_close / grammar_close_repeats
+    closer: BudgetCloser | None  # grammar_close / grammar_close_repeats / grammar_ngram_limit
+    ngrams: NgramLimit | None  # grammar_ngram_limit
 
 
 # samples a lazy grammar may refuse in one step (tokens completing a trigger it cannot take)
@@ -134,6 +136,7 @@ class Scheduler:
         seq.greedy = samplers.greedy
         seq.span = samplers.span
         seq.closer = samplers.closer
+        seq.ngrams = samplers.ngrams
         seq.pending = tokens  # trimmed to the uncached suffix when the sequence starts
         seq.pos = -1  # not started
         self._seqs.append(seq)
@@ -164,7 +167,7 @@ class Scheduler:
                 raise InvalidArgumentError("pass sampling keywords or a SamplerChain, not both")
             if not len(sampling):
                 raise InvalidArgumentError("the sampler chain is empty")
-            return _SeqSamplers(None, sampling, False, False, None, None)
+            return _SeqSamplers(None, sampling, False, False, None, None, None)
         if sampling is None:
             params = SamplingParams(**kw) if kw else SamplingParams()
         elif isinstance(sampling, SamplingParams):
@@ -174,7 +177,8 @@ class Scheduler:
         if params.seed is None and self.ctx.seed is not None:
             params = params.replace(seed=self.ctx.seed)
         closer = None
-        if (params.grammar_close or params.grammar_close_repeats) and params.grammar is not None:
+        if (params.grammar_close or params.grammar_close_repeats or params.grammar_ngram_limit) \
+                and params.grammar is not None:
             closer = BudgetCloser(self._model, params.grammar, params.grammar_root,
                                   at_budget=params.grammar_close,
                                   repeats=params.grammar_close_repeats)
@@ -182,8 +186,10 @@ class Scheduler:
         span = None
         try:
             span = params.span_sampler(self._model)
+            ngrams = (NgramLimit(params.grammar_ngram_size, params.grammar_ngram_limit)
+                      if params.grammar_ngram_limit and params.grammar is not None else None)
             return _SeqSamplers(grammar, params._build(self._model, with_grammar=False), True,
-                                params.is_greedy, span, closer)
+                                params.is_greedy, span, closer, ngrams)
         except BaseException:
             for sampler in (grammar, span):
                 if sampler is not None:
@@ -453,22 +459,56 @@ class Scheduler:
         return token
 
     def _sample_with_grammar(self, s: _Sequence, n_ctx: int) -> int | None:
-        """Sample without the grammar, then check only that token against it (None: the
-        grammar's closing went in its place, see :func:`closing_instead`).
+        """Sample a token the grammar allows and accept it (None: the grammar's closing went
+        in its place, see :func:`closing_instead`)."""
+        grammar = s.grammar
+        assert grammar is not None
+        if isinstance(grammar, LazyGrammarSampler) and not grammar.triggered:
+            return self._sample_before_trigger(s, grammar)
+        token = self._pick_allowed(s, [])
+        if s.ngrams is not None:
+            token = self._within_ngram_limit(s, token)
+        instead = closing_instead(s, token, n_ctx) if s.closer is not None else None
+        if instead and self._append_closing(s, instead, "length"):
+            return None
+        lib.llama_sampler_accept(grammar._ptr, token)
+        if s.span is not None:
+            lib.llama_sampler_accept(s.span._ptr, token)
+        lib.llama_sampler_accept(s.chain._ptr, token)
+        return token
+
+    def _within_ngram_limit(self, s: _Sequence, token: int) -> int:
+        """``token``, or in its place, when it would take an n-gram past ``grammar_ngram_limit``:
+        the first token of the grammar's shortest completion (the way out of the value the
+        output loops in), else the best token within the limit. A token the grammar forces
+        stays."""
+        assert s.ngrams is not None and s.grammar is not None
+        over = s.ngrams.banned(s.generated)
+        if token not in over:
+            return token
+        out = closing_start(s)
+        if out is not None and out not in over and allows(s.grammar._ptr, out):
+            return out
+        try:
+            return self._pick_allowed(s, over)
+        except _NoTokenLeft:
+            return token
+
+    def _pick_allowed(self, s: _Sequence, bans: list[int]) -> int:
+        """The token the samplers choose among those the grammar allows, ``bans`` ruled out.
 
         Applying a grammar to the whole vocabulary is the costly part of constrained
         decoding; most tokens the model picks are allowed, so the full pass runs only when
         the first choice is rejected. No token reaches the grammar unchecked: accepting one
         it forbids would abort the process.
         """
-        grammar = s.grammar
-        assert grammar is not None
-        if isinstance(grammar, LazyGrammarSampler) and not grammar.triggered:
-            return self._sample_before_trigger(s, grammar)
+        assert s.grammar is not None
         cand = self._cands()
-        chain, g = s.chain._ptr, grammar._ptr
+        chain, g = s.chain._ptr, s.grammar._ptr
         span = s.span._ptr if s.span is not None else None
         cur = cand.fill(self.ctx, s.logit_index)
+        if bans:
+            cand.ban(bans)
         if span is not None:
             lib.llama_sampler_apply(span, cur)
         lib.llama_sampler_apply(chain, cur)
@@ -479,6 +519,8 @@ class Scheduler:
             found = cand.best_allowed(g) if s.greedy else None
             if found is None:
                 cur = cand.fill(self.ctx, s.logit_index)
+                if bans:
+                    cand.ban(bans)
                 lib.llama_sampler_apply(g, cur)
                 if span is not None:
                     lib.llama_sampler_apply(span, cur)
@@ -488,13 +530,6 @@ class Scheduler:
                     raise _NoTokenLeft("no token is left that the grammar allows: logit_bias or the "
                                        "samplers ruled out every one")
             token = found
-        instead = closing_instead(s, token, n_ctx) if s.closer is not None else None
-        if instead and self._append_closing(s, instead, "length"):
-            return None
-        lib.llama_sampler_accept(g, token)
-        if span is not None:
-            lib.llama_sampler_accept(span, token)
-        lib.llama_sampler_accept(chain, token)
         return token
 
     def _sample_before_trigger(self, s: _Sequence, grammar: LazyGrammarSampler) -> int:

@@ -239,6 +239,12 @@ class SamplingParams:
     finish_reason "stop", once its last tokens are one block repeated N times in a row (over
     at least 12 tokens): a greedy small model caught in such a cycle (``["data","data",...``,
     objects nested without end) would run on until ``max_tokens``.
+    ``grammar_ngram_limit=N`` (0 off): inside the grammar's span, a token that would make an
+    n-gram (``grammar_ngram_size`` tokens, default 4) of the constrained output occur more than
+    N times is replaced by the first token of the grammar's shortest completion (the way out of
+    the looping string or array), or else ruled out; tokens the grammar forces (the keys of each
+    array item) stay. It ends the loops a penalty only varies (``"the discovery of the
+    discovery of ..."``), and also cuts a run repeated on purpose (``[0,0,0,0,0,0]``) short.
     """
 
     temperature: float = 0.8
@@ -273,6 +279,8 @@ class SamplingParams:
     grammar_trigger_tokens: Sequence[int] = field(default_factory=tuple)
     grammar_close: bool = False
     grammar_close_repeats: int = 0
+    grammar_ngram_limit: int = 0
+    grammar_ngram_size: int = 4
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -311,6 +319,8 @@ class SamplingParams:
         check_int("grammar_close_repeats", self.grammar_close_repeats, 0, 1000)
         if self.grammar_close_repeats == 1:
             raise InvalidArgumentError("grammar_close_repeats must be 0 (off) or at least 2, got 1")
+        check_int("grammar_ngram_limit", self.grammar_ngram_limit, 0, 1_000_000)
+        check_int("grammar_ngram_size", self.grammar_ngram_size, 1, 1024)
         patterns, words, tokens = check_triggers(self.grammar_trigger_patterns, self.grammar_trigger_words,
                                                  self.grammar_trigger_tokens)
         if self.grammar_lazy and not (patterns or words or tokens):

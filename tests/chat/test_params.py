@@ -12,9 +12,12 @@ from llamaprov.chat import ChatParams, ContentText, LlamaProvider, Turn, params
 from llamaprov.engine import SamplingParams
 from llamaprov.errors import InvalidArgumentError
 
-# the grammar itself is the chat's to set (tools, structured output); grammar_close* are knobs
+# the grammar itself is the chat's to set (tools, structured output); grammar_close* and
+# grammar_ngram_* are knobs
+GRAMMAR_SPEC = {"grammar", "grammar_root", "grammar_lazy", "grammar_trigger_patterns",
+                "grammar_trigger_words", "grammar_trigger_tokens"}
 SAMPLING_KNOBS = [f.name for f in dataclasses.fields(SamplingParams)
-                  if not f.name.startswith("grammar") or f.name.startswith("grammar_close")]
+                  if f.name not in GRAMMAR_SPEC]
 
 
 def test_every_sampling_knob_of_the_engine_is_a_chat_param() -> None:
@@ -31,7 +34,8 @@ def test_every_sampling_knob_of_the_engine_is_a_chat_param() -> None:
     ("dry_multiplier", -1), ("dry_base", math.nan), ("dry_allowed_length", -1), ("dry_penalty_last_n", 2**21),
     ("xtc_probability", 2), ("xtc_threshold", -0.1), ("top_n_sigma", math.nan), ("dynatemp_range", -1),
     ("dynatemp_exponent", math.inf), ("logit_bias", [1]), ("logit_bias", {"a": 1.0}),
-    ("logit_bias", {1: math.nan}),
+    ("logit_bias", {1: math.nan}), ("grammar_ngram_limit", -1), ("grammar_ngram_limit", 2.0),
+    ("grammar_ngram_size", 0), ("grammar_ngram_size", True),
 ])
 def test_a_knob_is_refused_exactly_when_the_engine_refuses_it(knob: str, value: object) -> None:
     with pytest.raises(InvalidArgumentError) as engine:

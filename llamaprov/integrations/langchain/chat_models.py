@@ -155,6 +155,12 @@ class ChatLlamaProv(BaseChatModel):
     grammar_close_repeats: int | None = None
     """Close a tool call or structured output the same way once one block of tokens repeats
     this many times in a row (a greedy small model's loop; 0: never)."""
+    grammar_ngram_limit: int | None = None
+    """In a tool call or structured output, a token that would make an n-gram of the output
+    occur more than this many times ends the string or array it loops in instead (default 4;
+    0: off)."""
+    grammar_ngram_size: int | None = None
+    """The n of ``grammar_ngram_limit`` (default 4 tokens)."""
     schema_in_prompt: bool | None = None
     """Structured output shows the model its JSON schema in the prompt (default True)."""
     reasoning: str | None = None
