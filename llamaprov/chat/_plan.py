@@ -156,10 +156,17 @@ def answer_instead(plan: _Plan, turn: Turn) -> _Plan | None:
 CONSTRAINED_DRY = {"dry_multiplier": 0.8, "dry_scope": "grammar", "dry_sequence_breakers": ("\n",)}
 
 
+# The n-gram limit inside grammar-constrained output unless the request sets it: DRY lowers a
+# loop's score and a small model goes on in a variant ("the discovery of the discovery of
+# ..."); no 4-gram of model-chosen tokens may then occur more than 4 times. Measured by
+# bench/bench_forced_calls.py.
+CONSTRAINED_NGRAM_LIMIT = 4
+
+
 def _constrained_defaults(settings: ChatParams, grammar: Mapping[str, Any]) -> dict[str, Any]:
-    """Defaults for constrained output the request did not set: CONSTRAINED_DRY, and
-    ``grammar_close`` (a call or value that max_tokens would cut gets its shortest valid
-    completion instead)."""
+    """Defaults for constrained output the request did not set: CONSTRAINED_DRY,
+    CONSTRAINED_NGRAM_LIMIT and ``grammar_close`` (a call or value that max_tokens would cut
+    gets its shortest valid completion instead)."""
     if "grammar" not in grammar:
         return {}
     out: dict[str, Any] = {}
@@ -167,6 +174,8 @@ def _constrained_defaults(settings: ChatParams, grammar: Mapping[str, Any]) -> d
         out["grammar_close"] = True
     if settings.dry_multiplier is None:
         out.update({k: v for k, v in CONSTRAINED_DRY.items() if getattr(settings, k) is None})
+    if settings.grammar_ngram_limit is None:
+        out["grammar_ngram_limit"] = CONSTRAINED_NGRAM_LIMIT
     return out
 
 

@@ -52,7 +52,7 @@ def forced_call(provider: LlamaProvider, **params) -> tuple[str, int]:
 def test_dry_over_the_whole_context_is_on(provider, model) -> None:
     # llama.cpp reads a DRY window of -1 as no window (the penalty silently off); -1 means the
     # model's training context here, the same as that window given explicitly
-    looping = forced_call(provider, temperature=0, dry_multiplier=0)
+    looping = forced_call(provider, temperature=0, dry_multiplier=0, grammar_ngram_limit=0)
     whole = forced_call(provider, temperature=0, dry_multiplier=0.8, dry_penalty_last_n=-1)
     explicit = forced_call(provider, temperature=0, dry_multiplier=0.8,
                            dry_penalty_last_n=model.n_ctx_train)
@@ -62,8 +62,9 @@ def test_dry_over_the_whole_context_is_on(provider, model) -> None:
 
 
 def test_constrained_output_gets_dry_by_default_and_a_request_can_turn_it_off(provider, model) -> None:
-    (default, n_default), (off, n_off) = (forced_call(provider, temperature=0),
-                                          forced_call(provider, temperature=0, dry_multiplier=0))
+    (default, n_default), (off, n_off) = (
+        forced_call(provider, temperature=0),
+        forced_call(provider, temperature=0, dry_multiplier=0, grammar_ngram_limit=0))
     looping = max_4gram_count(model.tokenize(off, add_special=False))
     assert looping >= 5  # without DRY, "state_id_state_id_..." until max_tokens closes the call
     # the default ends the loop on its own: with the generic tools note that sets the call
@@ -82,3 +83,16 @@ def test_constrained_dry_breaks_repeats_only_at_newlines(provider) -> None:
     assert plan.sampling.dry_sequence_breakers == ("\n",) and plan.sampling.dry_multiplier == 0.8
     own = provider._plan(turns, [LAWSUIT], None, {"temperature": 0, "dry_multiplier": 0.5}, LAWSUIT.name)
     assert own.sampling.dry_multiplier == 0.5 and own.sampling.dry_sequence_breakers != ("\n",)
+
+
+def test_constrained_output_gets_the_ngram_limit_by_default(provider, model) -> None:
+    turns = [Turn("user", [ContentText(PROMPT)])]
+    plan = provider._plan(turns, [LAWSUIT], None, {"temperature": 0}, LAWSUIT.name)
+    assert plan.sampling.grammar_ngram_limit == 4 and plan.sampling.grammar_ngram_size == 4
+    prose = provider._plan(turns, [], None, {"temperature": 0}, "auto")
+    assert prose.sampling.grammar_ngram_limit == 0  # no grammar: prose is left alone
+    off = {"dry_multiplier": 0, "grammar_ngram_limit": 0}
+    looping, _ = forced_call(provider, temperature=0, **off)
+    limited, _ = forced_call(provider, temperature=0, dry_multiplier=0)
+    assert max_4gram_count(model.tokenize(looping, add_special=False)) >= 5
+    assert max_4gram_count(model.tokenize(limited, add_special=False)) <= 5
