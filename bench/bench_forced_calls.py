@@ -6,7 +6,10 @@ what a user writes (``temperature=0``, the default ``max_tokens``) and counts:
   - valid: the turn holds exactly one call of that function and its arguments validate against
     the schema (a cut-off call, an error or plain text counts as invalid);
   - looping: the call's text (the arguments, or the raw reply when no call was parsed) holds a
-    4-gram of model tokens repeated 5 or more times.
+    4-gram of model tokens repeated 5 or more times;
+  - ran to the budget: the output ended within 4 tokens of max_tokens (closed there by
+    grammar_close, or cut), i.e. the model did not end it: a loop that a 4-gram count can miss
+    (one that varies) and that a list of similar objects (keys repeated per item) is not.
 
 Run on a quiet machine: python bench/bench_forced_calls.py [DIR] [--n 200] [--seed 0]
 Extra sampling settings for a comparison: --params '{"dry_multiplier": 0.8}'.
@@ -102,22 +105,25 @@ def main() -> None:
     from llamaprov import LlamaProvError, default_model_path, load_model
     from llamaprov.chat import LlamaProvider, ToolDef, Turn
     from llamaprov.chat.content import ContentText
+    from llamaprov.chat.provider_llama import DEFAULT_MAX_TOKENS
 
     params = {"temperature": 0, **json.loads(args.params)}
     todo = cases(args.dir, args.n, args.seed)
     model = load_model(default_model_path())
     provider = LlamaProvider(model)
-    valid = looping = 0
+    valid = looping = ran_out = 0
+    budget = int(params.get("max_tokens", DEFAULT_MAX_TOKENS))
     failures: collections.Counter[str] = collections.Counter()
     shown = 0
     dump = open(args.dump, "w", encoding="utf-8") if args.dump else None  # noqa: SIM115
     start = time.perf_counter()
     for name, schema, prompt in todo:
         tool = ToolDef(name=name, description=str(schema.get("description", "")), parameters=schema)
-        raw, outcome = "", "valid"
+        raw, outcome, used = "", "valid", budget
         try:
             turn = provider.chat_perform([Turn("user", [ContentText(prompt)])], tools=[tool],
                                          tool_choice=name, params=params)
+            used = turn.tokens.output if turn.tokens is not None else budget
             calls = turn.tool_requests
             if len(calls) == 1 and calls[0].name == name:
                 raw = json.dumps(calls[0].arguments, ensure_ascii=False, separators=(",", ":"))
@@ -136,9 +142,10 @@ def main() -> None:
             failures[outcome] += 1
         loops = repeated_ngram(model.tokenize(raw, add_special=False))
         looping += loops
+        ran_out += used >= budget - 4
         if dump is not None:
             dump.write(json.dumps({"name": name, "prompt": prompt, "outcome": outcome,
-                                   "looping": loops, "raw": raw}, ensure_ascii=False) + "\n")
+                                   "looping": loops, "tokens": used, "raw": raw}, ensure_ascii=False) + "\n")
         if shown < args.show and sum(failures.values()) > shown:
             print(f"  invalid [{name}] {prompt!r}\n    -> {raw[:100]!r} ... {raw[-100:]!r}")
             shown += 1
@@ -147,6 +154,7 @@ def main() -> None:
     print(f"forced calls, default model, params {params}: {n} prompts in {elapsed:.0f} s")
     print(f"  schema-valid: {valid}/{n} = {100 * valid / n:.1f}%")
     print(f"  repeated 4-gram >= 5 times: {looping}/{n} = {100 * looping / n:.1f}%")
+    print(f"  ran to the budget ({budget} tokens): {ran_out}/{n} = {100 * ran_out / n:.1f}%")
     for kind, count in failures.most_common():
         print(f"  invalid: {kind}: {count}")
     if dump is not None:
