@@ -129,3 +129,28 @@ def test_tool_call_arguments_are_given_in_the_shape_the_template_takes(model):
     assert joined == 'Add<call>add {"a": 1}</call>'
     items = model.apply_chat_template(CALL, template=ITEMS_ARGUMENTS, add_generation_prompt=False)
     assert items == "Add<a>1</a>"
+
+
+ALTERNATING = (  # Gemma-like: user and assistant only, in turn; no tool calls shown
+    "{% for m in messages %}{% if m.role not in ['user', 'assistant'] %}"
+    "{{ raise_exception('Conversation roles must be user or assistant') }}{% endif %}"
+    "{% if (m.role == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}"
+    "{% endif %}<{{ m.role }}>{{ m.content }}</{{ m.role }}>{% endfor %}"
+    "{% if add_generation_prompt %}<assistant>{% endif %}")
+ROUND = [*CALL, {"role": "tool", "tool_call_id": "1", "name": "add", "content": "2"},
+         {"role": "user", "content": "Thanks"}]
+
+
+def test_a_template_without_tool_roles_gets_calls_and_results_as_json_text(model):
+    out = model.apply_chat_template(ROUND, template=ALTERNATING)
+    call = '{"tool_calls": [{"name": "add", "arguments": {"a": 1}, "id": "1"}]}'
+    result = '{"tool_response": {"tool": "add", "content": "2", "tool_call_id": "1"}}'
+    assert out == f"<user>Add</user><assistant>{call}</assistant><user>{result}\n\nThanks</user><assistant>"
+
+
+def test_a_template_with_tool_roles_keeps_them(model):
+    chatml = ("{% for m in messages %}<{{ m.role }}>{{ m.content }}"
+              "{% for t in m.tool_calls or [] %}[{{ t.function.name }}]{% endfor %}{% endfor %}")
+    out = model.apply_chat_template(ROUND, template=chatml, add_generation_prompt=False)
+    assert out == "<user>Add<assistant>[add]<tool>2<user>Thanks"
