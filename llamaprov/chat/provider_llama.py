@@ -184,10 +184,10 @@ class LlamaProvider(Provider):
         family = self._reasoning_for(reasoning)
         messages, template_tools = self.tool_format.render_messages(
             turns, tools, parallel=parallel_tool_calls, max_calls=max_tool_calls)
-        extra: dict[str, Any] = {}
+        extra = self.tool_format.template_variables(tools)
         if family is not None:
             messages = family.messages(messages, reasoning)
-            extra = family.variables(reasoning)
+            extra.update(family.variables(reasoning))
         try:
             prompt = str(
                 self.model.apply_chat_template(

@@ -107,3 +107,19 @@ def test_call_grammar_is_valid_and_constrains_generation(model, name):
     (request,) = turn.tool_requests
     assert request.name == "add"
     assert TOOLS[0].validate_arguments(request.arguments) == request.arguments
+
+
+def test_a_format_gives_its_template_the_runtime_variables_it_expects(model) -> None:
+    from llamaprov.chat.formats import HermesFormat
+
+    class Dated(HermesFormat):
+        def template_variables(self, tools):
+            return {"today": "2 Dec 2026", "functions": ", ".join(t.name for t in tools)}
+
+    template = "{{ today }}|{{ functions }}|{% for m in messages %}{{ m.content }}{% endfor %}"
+    provider = LlamaProvider(model, template=template, tool_format=Dated())
+    try:
+        prompt = provider.format_turns([Turn("user", ["Hi"])], TOOLS)
+    finally:
+        provider.close()
+    assert prompt == "2 Dec 2026|add, secret_word|Hi"

@@ -82,6 +82,11 @@ class ToolCallFormat(ABC):
         several = self.call_limit(parallel, max_calls) != 1
         return with_system_note(messages, self.tools_system_note(tools, parallel=several)), None
 
+    def template_variables(self, tools: Sequence[ToolDef]) -> dict[str, Any]:
+        """Variables the family's chat template expects from its runtime besides ``messages``
+        and ``tools`` (firefunction's ``functions`` and ``datetime``); none by default."""
+        return {}
+
     def assistant_message(self, turn: Turn) -> dict[str, Any]:
         """An assistant turn as a template message: its text as ``content``, its thinking apart
         as ``reasoning_content`` (the key templates of reasoning models such as Qwen3 read; the
