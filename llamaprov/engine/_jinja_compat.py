@@ -5,6 +5,8 @@ knows the ``{% generation %}`` block (it marks the assistant's tokens for traini
 only outputs its body). Its ``tojson`` takes what ``map``/``select`` return (generators), and
 with autoescaping off ``|safe`` changes nothing: here it returns plain text, because a
 ``Markup`` value escapes whatever text is joined to it (tool JSON came out as ``&#34;``).
+``{% set message.key = value %}`` (MiroThinker) sets a key of a mapping as llama.cpp's
+renderer does; Jinja allows it only on a ``namespace()``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from jinja2 import nodes
 from jinja2.ext import Extension
 from jinja2.parser import Parser
+from jinja2.runtime import Namespace
 
 from ..errors import TemplateError
 
@@ -56,3 +59,12 @@ def materialized(value: Any, depth: int = 0) -> Any:
 def plain_safe(value: Any) -> Any:
     """``|safe`` without ``Markup``: text stays text (autoescaping is off)."""
     return str(value) if isinstance(value, str) else value
+
+
+def set_attribute(target: Any, attribute: str, value: Any) -> str:
+    """``{% set target.attribute = value %}`` on a namespace or a mapping (outputs nothing)."""
+    if isinstance(target, (Namespace, dict)):
+        target[attribute] = value
+        return ""
+    raise TemplateError(f"chat template assigns {attribute!r} on a {type(target).__name__} object, "
+                        "which is neither a namespace nor a mapping")

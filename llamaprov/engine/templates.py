@@ -10,6 +10,7 @@ render may take at most :data:`RENDER_TIME_LIMIT` seconds, produce at most
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import datetime
 import functools
@@ -28,7 +29,7 @@ from jinja2.visitor import NodeTransformer
 
 from ..errors import InvalidArgumentError, TemplateError, describe
 from ._ffi import c_str, lib
-from ._jinja_compat import GenerationBlock, materialized, plain_safe
+from ._jinja_compat import GenerationBlock, materialized, plain_safe, set_attribute
 from ._template_caps import fitted, template_caps
 
 if TYPE_CHECKING:
@@ -234,6 +235,17 @@ class _InsertGuards(NodeTransformer):
         return self._guard(_value, [node], node.lineno)
 
     visit_List = visit_Dict = _literal
+
+    def visit_Assign(self, node: nodes.Assign) -> nodes.Node:
+        self.generic_visit(node)
+        target = node.target
+        if not isinstance(target, nodes.NSRef):
+            return node
+        ref = nodes.Name(target.name, "load", lineno=node.lineno)
+        attr = nodes.Const(target.attr, lineno=node.lineno)
+        value: nodes.Expr = node.node  # type: ignore[assignment]  # the parser's value is an Expr
+        return nodes.ExprStmt(self._guard(set_attribute, [ref, attr, value], node.lineno),
+                              lineno=node.lineno)
 
     def visit_Tuple(self, node: nodes.Tuple) -> nodes.Node:
         return self._literal(node) if node.ctx == "load" else self.generic_visit(node) or node
@@ -563,7 +575,7 @@ def render_chat(model: Model, messages: Sequence[Mapping[str, Any]], *,
         "eos_token": model.token_to_piece(eos, special=True) if eos is not None else "",
     }
     variables["messages"] = fitted(msgs, template_caps(source, render_jinja))
-    if tools is not None:
-        variables["tools"] = list(tools)
+    if tools is not None:  # copies: a template may set keys of them
+        variables["tools"] = copy.deepcopy(list(tools))
     variables.update(extra or {})
     return render_jinja(source, **variables)

@@ -16,9 +16,6 @@ _MESSAGES = [
 
 # Templates that cannot render a plain conversation in a standard Jinja sandbox, with why.
 _FAILING = {
-    # sets attributes of message dicts (`set message.tool_calls = ...`); Jinja allows that on namespaces only
-    "MiroThinker-v1.jinja":
-        "chat template failed: TemplateRuntimeError: cannot assign attribute on non-namespace object",
     # needs the caller to pass `functions` (and `datetime`) variables
     "fireworks-ai-llama-3-firefunction-v2.jinja":
         "chat template failed: UndefinedError: 'functions' is undefined",

@@ -154,3 +154,14 @@ def test_a_template_with_tool_roles_keeps_them(model):
               "{% for t in m.tool_calls or [] %}[{{ t.function.name }}]{% endfor %}{% endfor %}")
     out = model.apply_chat_template(ROUND, template=chatml, add_generation_prompt=False)
     assert out == "<user>Add<assistant>[add]<tool>2<user>Thanks"
+
+
+def test_a_template_may_set_keys_of_a_message_as_llama_cpp_renders_it(model):
+    # MiroThinker: {% set message.key = value %}, which Jinja allows on a namespace() only
+    template = ("{% for m in messages %}{% set m.shown = m.content | upper %}{{ m.shown }}|{% endfor %}"
+                "{% set ns = namespace(n=0) %}{% set ns.n = 2 %}{{ ns.n }}")
+    messages = [{"role": "user", "content": "hi"}]
+    assert model.apply_chat_template(messages, template=template) == "HI|2"
+    assert messages == [{"role": "user", "content": "hi"}]  # the caller's messages are unchanged
+    with pytest.raises(TemplateError, match="assigns 'x' on a str object"):
+        model.apply_chat_template(messages, template="{% set s = 'a' %}{% set s.x = 1 %}")
