@@ -259,7 +259,7 @@ class LlamaProvider(Provider):
         mode = settings.reasoning or "auto"
         family = self._reasoning_for(mode)
         prompt, tokens = self._fit(turns, shown, max_tokens, mode, calls)
-        fmt = self.tool_format if shown else None
+        fmt = self.tool_format.for_tools(shown) if shown else None
         plan = _Plan(
             prompt=prompt,
             tokens=tokens,
@@ -561,7 +561,8 @@ class LlamaProvider(Provider):
         text = result if isinstance(result, str) else getattr(result, "text", None)
         if not isinstance(text, str):
             raise InvalidArgumentError(f"value_turn needs a Completion or str, got {describe(result)}")
-        contents, _ = parse_output(text, self.tool_format if tools else None, tags=self._tags)
+        contents, _ = parse_output(text, self.tool_format.for_tools(tools) if tools else None,
+                                   tags=self._tags)
         tokens = None
         usage = getattr(result, "usage", None)
         if usage is not None:

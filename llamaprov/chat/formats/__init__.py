@@ -4,6 +4,10 @@ that starts one, and the parser of the output (whole and streaming).
 One :class:`ToolCallFormat` subclass per family, one module each:
 
 * ``hermes``       Hermes 2 Pro / Qwen 2.5+: ``<tool_call>{"name": ..., "arguments": ...}</tool_call>``
+* ``glm``          GLM 4.5-4.7: ``<tool_call>name<arg_key>k</arg_key><arg_value>v</arg_value></tool_call>``
+* ``qwen3_coder``  Qwen3-Coder: ``<tool_call><function=name><parameter=k>v</parameter></function>...``
+* ``seed_oss``     Seed-OSS: ``<seed:tool_call><function=name><parameter=k>v</parameter></function>...``
+* ``minimax``      MiniMax-M2: ``<minimax:tool_call><invoke name="name"><parameter name="k">v</parameter>...``
 * ``llama3``       Llama 3.1-3.3 JSON: ``{"name": ..., "parameters": ...}``, optionally after
   ``<|python_tag|>``
 * ``mistral``      ``[TOOL_CALLS] [{"name": ..., "arguments": ...}, ...]``
@@ -38,9 +42,14 @@ from llamaprov.chat.formats.llama3 import Llama3Format  # isort: skip
 from llamaprov.chat.formats.mistral import MistralFormat  # isort: skip
 from llamaprov.chat.formats.functionary import FunctionaryFormat  # isort: skip
 from llamaprov.chat.formats.generic import GenericFormat  # isort: skip
+from llamaprov.chat.formats.glm import GlmFormat  # isort: skip
+from llamaprov.chat.formats.qwen3_coder import Qwen3CoderFormat  # isort: skip
+from llamaprov.chat.formats.seed_oss import SeedOssFormat  # isort: skip
+from llamaprov.chat.formats.minimax import MiniMaxFormat  # isort: skip
 
 __all__ = [
-    "THINKING_TAGS", "TOOL_FORMATS", "FunctionaryFormat", "GenericFormat", "HermesFormat", "Llama3Format",
-    "MistralFormat", "ParsedCalls", "PartialCall", "StreamParser", "ToolCallFormat", "detect_tool_format",
-    "get_tool_format", "make_parser", "parse_output", "register_tool_format", "thinking_tags",
+    "THINKING_TAGS", "TOOL_FORMATS", "FunctionaryFormat", "GenericFormat", "GlmFormat", "HermesFormat",
+    "Llama3Format", "MiniMaxFormat", "MistralFormat", "ParsedCalls", "PartialCall", "Qwen3CoderFormat",
+    "SeedOssFormat", "StreamParser", "ToolCallFormat", "detect_tool_format", "get_tool_format",
+    "make_parser", "parse_output", "register_tool_format", "thinking_tags",
 ]

@@ -205,6 +205,12 @@ class ToolCallFormat(ABC):
         return [rf"\s*({re.escape(t)})[\s\S]*" for t in self.start_triggers]
 
     # ---- parsing
+    def for_tools(self, tools: Sequence[ToolDef]) -> ToolCallFormat:
+        """This format for parsing the reply to a request that offers ``tools``: itself, or for
+        formats that read argument values by the tools' schemas (a value written as raw text
+        may be a string or a number), a copy that knows them."""
+        return self
+
     @abstractmethod
     def parse_calls(self, region: str) -> ParsedCalls:
         """Parse a complete call region (it starts with a trigger). Raises ``ValueError``."""
