@@ -53,6 +53,7 @@ class _Plan:
     answered: frozenset[tuple[str, str]] = frozenset()
     instead: SamplingParams | None = None  # the answer that replaces a reply repeating them
     spent: TokenUsage | None = None  # a reply that replaces another: the tokens of that one
+    forced: bool = False  # the reply must call a tool (tool_choice "required" or a tool's name)
 
 
 def thinking_plan(model: Model, plan: _Plan, family: ReasoningFamily, budget: int | None,

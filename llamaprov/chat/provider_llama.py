@@ -275,6 +275,7 @@ class LlamaProvider(Provider):
             lora=lora,
             limit=max_tokens,
             cells=len(tokens) + max_tokens + 1,
+            forced=fmt is not None and tool_choice not in ("auto", "none"),
         )
         if tool_choice == "auto" and fmt is not None:
             plan = with_answer_instead(plan, turns, shown, settings)
@@ -388,7 +389,9 @@ class LlamaProvider(Provider):
         finish = finish or completion.finish_reason
         thought = plan.thought
         unfinished = parser.call_unfinished if parser is not None else False
-        if finish == "length" and (plan.structured or unfinished) and not completion.closed:
+        # a forced call that never started: the thinking, or text before it, took the budget
+        unstarted = plan.forced and not any(isinstance(c, ContentToolRequest) for c in contents)
+        if finish == "length" and (plan.structured or unfinished or unstarted) and not completion.closed:
             what = "structured output" if plan.structured else "tool call"
             spent = len(completion.tokens) if parser is None else thought.n_generated if thought else 0
             note = f"; the thinking took {spent} of them" if spent else ""

@@ -316,6 +316,16 @@ def test_structured_output_cut_off_while_thinking_says_so(model):
         provider.structured_output([Turn("user", ["2 plus 2?"])], type=dict, params={"max_tokens": 6})
 
 
+@pytest.mark.parametrize("tool_choice", ["required", "add"])
+def test_a_forced_call_the_thinking_left_no_room_for_says_so(model, tool_choice):
+    # the thinking takes every token: no call was made, and that is no answer
+    provider = Scripted(model, template=QWEN3, thinking=YES)
+    with pytest.raises(TruncatedOutputError, match=r"max_tokens=6 .*the thinking took 6 of them"):
+        _events(provider, tools=TOOLS, tool_choice=tool_choice, params={"max_tokens": 6})
+    _, auto = _events(provider, tools=TOOLS, tool_choice="auto", params={"max_tokens": 6})
+    assert auto.finish_reason == "length" and auto.thinking  # under auto it may end so
+
+
 def test_a_stream_closed_while_thinking_leaves_the_provider_usable(model):
     provider = Scripted(model, template=QWEN3, thinking=YES, answer=f'root ::= "{ANSWER}"')
     stream = provider.stream_perform([Turn("user", ["What is 2 plus 2?"])],
