@@ -8,6 +8,8 @@ One :class:`ToolCallFormat` subclass per family, one module each:
   ``<|python_tag|>``
 * ``mistral``      ``[TOOL_CALLS] [{"name": ..., "arguments": ...}, ...]``
 * ``functionary``  Functionary v3.2: ``>>>name\\n{arguments}``
+* ``deepseek-r1``  DeepSeek-R1 and its distills: ``<｜tool▁call▁begin｜>function<｜tool▁sep｜>name`` and a
+  fenced JSON block, in a ``<｜tool▁calls▁begin｜>`` section
 * ``generic``      any template without tool support (SmolLM2, Gemma...): tools are described in the
   system prompt and a call is ``{"tool_call": {"name": ..., "arguments": ...}}``
 
@@ -38,9 +40,11 @@ from llamaprov.chat.formats.llama3 import Llama3Format  # isort: skip
 from llamaprov.chat.formats.mistral import MistralFormat  # isort: skip
 from llamaprov.chat.formats.functionary import FunctionaryFormat  # isort: skip
 from llamaprov.chat.formats.generic import GenericFormat  # isort: skip
+from llamaprov.chat.formats.deepseek_r1 import DeepSeekR1Format  # isort: skip
 
 __all__ = [
-    "THINKING_TAGS", "TOOL_FORMATS", "FunctionaryFormat", "GenericFormat", "HermesFormat", "Llama3Format",
-    "MistralFormat", "ParsedCalls", "PartialCall", "StreamParser", "ToolCallFormat", "detect_tool_format",
-    "get_tool_format", "make_parser", "parse_output", "register_tool_format", "thinking_tags",
+    "THINKING_TAGS", "TOOL_FORMATS", "DeepSeekR1Format", "FunctionaryFormat", "GenericFormat",
+    "HermesFormat", "Llama3Format", "MistralFormat", "ParsedCalls", "PartialCall", "StreamParser",
+    "ToolCallFormat", "detect_tool_format", "get_tool_format", "make_parser", "parse_output",
+    "register_tool_format", "thinking_tags",
 ]
