@@ -23,6 +23,8 @@ from llamaprov.chat.formats import StreamParser, detect_tool_format, get_tool_fo
 
 B, E = "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>"
 CB, CE, SEP = "<｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>", "<｜tool▁sep｜>"
+KB, KS = "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>"
+KC, KA, KE = "<|tool_call_begin|>", "<|tool_call_argument_begin|>", "<|tool_call_end|>"
 
 
 def _r1(name: str, args: str) -> str:
@@ -43,10 +45,26 @@ CASES = {
          f"{B}{CB}add{E}",
          f'{B}{_r1("add", "{}")} garbage {_r1("neg", "{}")}{E}'],
     ),
+    "deepseek-v3.1": (
+        f"{B}{CB}add{SEP}{ADD_ARGS}{CE}{E}",
+        f"{B}{CB}add{SEP}{ADD_ARGS}{CE}{CB}neg{SEP}{NEG_ARGS}{CE}{E}",
+        f"Let me add. {B}{CB}add{SEP}{ADD_ARGS}{CE}{E}",
+        [f"{B}{CB}add{SEP}[1]{CE}{E}", f'{B}{CB}add{SEP}{{"a": 2{E}', f"{B}{CB}add{E}",
+         f"{B}{CB}add{SEP}{{}}{CE} and {CB}neg{SEP}{{}}{CE}{E}"],
+    ),
+    "kimi-k2": (
+        f"{KB}{KC}functions.add:0{KA}{ADD_ARGS}{KE}{KS}",
+        f"{KB}{KC}functions.add:0{KA}{ADD_ARGS}{KE}{KC}functions.neg:1{KA}{NEG_ARGS}{KE}{KS}",
+        f"Let me add. {KB}{KC}functions.add:0{KA}{ADD_ARGS}{KE}{KS}",
+        [f"{KB}{KC}functions.add{KA}{ADD_ARGS}{KE}{KS}", f"{KB}{KC}functions.add:0{KA}null{KE}{KS}",
+         f'{KB}{KC}functions.add:0{KA}{{"a": {KE}{KS}'],
+    ),
 }
 EXPECTED_ONE = [("add", {"a": 2, "b": 3})]
 EXPECTED_PARALLEL = {
     "deepseek-r1": [("add", {"a": 2, "b": 3}), ("neg", {"x": "}```"})],
+    "deepseek-v3.1": [("add", {"a": 2, "b": 3}), ("neg", {"x": "}```"})],
+    "kimi-k2": [("add", {"a": 2, "b": 3}), ("neg", {"x": "}```"})],
 }
 
 
@@ -65,6 +83,12 @@ def _text(contents):
         (T.DEEPSEEK_R1_LLAMACPP, "deepseek-r1", True),
         (T.DEEPSEEK_R1_DISTILL_QWEN, "deepseek-r1", False),
         (T.DEEPSEEK_R1_DISTILL_LLAMA, "deepseek-r1", False),
+        (T.DEEPSEEK_V31, "deepseek-v3.1", False),
+        (T.DEEPSEEK_V32, "generic", False),  # DSML calls, a syntax of its own
+        (T.KIMI_K2, "kimi-k2", True),
+        (T.KIMI_K2_INSTRUCT, "kimi-k2", True),
+        (T.KIMI_K2_THINKING, "kimi-k2", True),
+        (T.KIMI_K2_THINKING_MOONSHOT, "kimi-k2", True),
     ],
 )
 def test_detected_from_the_real_template(template, name, template_tools):
@@ -110,6 +134,35 @@ def test_malformed_raises_and_is_kept_as_text(name, k):
     contents, error = parse_output(out, fmt)
     assert error is not None and name in error
     assert _text(contents) == out  # the region kept as text (calls done while streaming stay)
+
+
+def test_kimi_keeps_the_models_call_ids_and_numbers_the_history_its_way():
+    from llamaprov.chat import ContentToolResult, Turn
+
+    fmt = get_tool_format("kimi-k2", None)
+    contents, error = parse_output(CASES["kimi-k2"][1], fmt)
+    assert error is None
+    assert [c.id for c in contents if isinstance(c, ContentToolRequest)] == [
+        "functions.add:0", "functions.neg:1"]
+    events, _ = _stream(fmt, CASES["kimi-k2"][1])
+    assert [e.id for e in events if isinstance(e, ToolRequestStart)] == ["functions.add:0", "functions.neg:1"]
+    # a repeated id is not kept (results are matched to calls by id)
+    twice = CASES["kimi-k2"][1].replace("functions.neg:1", "functions.add:0")
+    ids = [c.id for c in parse_output(twice, fmt)[0] if isinstance(c, ContentToolRequest)]
+    assert ids[0] == "functions.add:0" and ids[1] != ids[0]
+    turns = [Turn("user", [ContentText("Hi")]),
+             Turn("assistant", [ContentToolRequest("x1", "add", {"a": 1})]),
+             Turn("user", [ContentToolResult("x1", 2, name="add")]),
+             Turn("assistant", [ContentToolRequest("x2", "neg", {"x": "1"}),
+                                ContentToolRequest("x3", "add", {"a": 2})]),
+             Turn("user", [ContentToolResult("x3", 4, name="add"), ContentToolResult("x2", -1, name="neg")])]
+    messages, _ = fmt.render_messages(turns, [ADD, NEG])
+    assert [c["id"] for m in messages for c in m.get("tool_calls", [])] == [
+        "functions.add:0", "functions.neg:1", "functions.add:2"]
+    assert [m["tool_call_id"] for m in messages if m["role"] == "tool"] == [
+        "functions.add:0", "functions.add:2", "functions.neg:1"]
+    first = next(m for m in messages if m.get("tool_calls"))
+    assert first["tool_calls"][0]["function"]["arguments"] == {"a": 1}
 
 
 # ---------------------------------------------------------------------------------- streaming
@@ -201,7 +254,8 @@ def secret_word(number: int) -> str:
     return {7: "pineapple"}.get(number, "unknown")
 
 
-ROUND_TRIP = {"deepseek-r1": T.DEEPSEEK_R1_DISTILL_QWEN}
+ROUND_TRIP = {"deepseek-r1": T.DEEPSEEK_R1_DISTILL_QWEN, "deepseek-v3.1": T.DEEPSEEK_V31,
+              "kimi-k2": T.KIMI_K2}
 
 
 @pytest.mark.parametrize("name", list(ROUND_TRIP))
