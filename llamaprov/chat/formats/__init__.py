@@ -12,6 +12,10 @@ One :class:`ToolCallFormat` subclass per family, one module each:
   ``<|python_tag|>``
 * ``mistral``      ``[TOOL_CALLS] [{"name": ..., "arguments": ...}, ...]``
 * ``functionary``  Functionary v3.2: ``>>>name\\n{arguments}``
+* ``deepseek-r1``  DeepSeek-R1 and its distills: ``<｜tool▁call▁begin｜>function<｜tool▁sep｜>name`` and a
+  fenced JSON block, in a ``<｜tool▁calls▁begin｜>`` section
+* ``deepseek-v3.1`` DeepSeek-V3.1: ``<｜tool▁call▁begin｜>name<｜tool▁sep｜>{arguments}<｜tool▁call▁end｜>``
+* ``kimi-k2``      Kimi-K2: ``<|tool_call_begin|>functions.name:0<|tool_call_argument_begin|>{arguments}``
 * ``generic``      any template without tool support (SmolLM2, Gemma...): tools are described in the
   system prompt and a call is ``{"tool_call": {"name": ..., "arguments": ...}}``
 
@@ -46,10 +50,14 @@ from llamaprov.chat.formats.glm import GlmFormat  # isort: skip
 from llamaprov.chat.formats.qwen3_coder import Qwen3CoderFormat  # isort: skip
 from llamaprov.chat.formats.seed_oss import SeedOssFormat  # isort: skip
 from llamaprov.chat.formats.minimax import MiniMaxFormat  # isort: skip
+from llamaprov.chat.formats.deepseek_r1 import DeepSeekR1Format  # isort: skip
+from llamaprov.chat.formats.deepseek_v3 import DeepSeekV31Format  # isort: skip
+from llamaprov.chat.formats.kimi_k2 import KimiK2Format  # isort: skip
 
 __all__ = [
-    "THINKING_TAGS", "TOOL_FORMATS", "FunctionaryFormat", "GenericFormat", "GlmFormat", "HermesFormat",
-    "Llama3Format", "MiniMaxFormat", "MistralFormat", "ParsedCalls", "PartialCall", "Qwen3CoderFormat",
-    "SeedOssFormat", "StreamParser", "ToolCallFormat", "detect_tool_format", "get_tool_format",
-    "make_parser", "parse_output", "register_tool_format", "thinking_tags",
+    "THINKING_TAGS", "TOOL_FORMATS", "DeepSeekR1Format", "DeepSeekV31Format", "FunctionaryFormat",
+    "GenericFormat", "GlmFormat", "HermesFormat", "KimiK2Format", "Llama3Format", "MiniMaxFormat",
+    "MistralFormat", "ParsedCalls", "PartialCall", "Qwen3CoderFormat", "SeedOssFormat", "StreamParser",
+    "ToolCallFormat", "detect_tool_format", "get_tool_format", "make_parser", "parse_output",
+    "register_tool_format", "thinking_tags",
 ]

@@ -47,6 +47,9 @@ class ToolCallFormat(ABC):
     start_triggers: ClassVar[tuple[str, ...]] = ()
     # when detection tries this format: lower first (see register_tool_format)
     detect_order: ClassVar[int] = 0
+    # the model writes an id with each call, kept as the request's id (Kimi-K2's
+    # ``functions.NAME:IDX``); otherwise ids are made up and any the output holds are ignored
+    keeps_call_ids: ClassVar[bool] = False
 
     @classmethod
     def detects(cls, template: str) -> bool:

@@ -57,11 +57,13 @@ def json_value_end(text: str, start: int) -> int | None:
 
 @dataclass
 class PartialCall:
-    """A tool call as far as it has been generated: name once known, raw argument text so far."""
+    """A tool call as far as it has been generated: name once known, raw argument text so far,
+    and the id the model wrote for it (Kimi-K2's ``functions.NAME:IDX``; None: one is made up)."""
 
     name: str | None
     arguments_text: str = ""
     complete: bool = False
+    id: str | None = None
 
 
 def _json_string(body: str) -> str:

@@ -236,7 +236,7 @@ class StreamParser:
                 break
             if k >= len(self._started):
                 self._started.append(partial)
-                self._ids.append(new_tool_call_id())
+                self._ids.append(self._new_id(partial.id))
                 self._sent_args.append(0)
                 events.append(ToolRequestStart(k, self._ids[k], clean_json(partial.name)))
             text = partial.arguments_text
@@ -255,25 +255,33 @@ class StreamParser:
                     self._n_done += 1
         return events
 
+    def _new_id(self, model_id: str | None) -> str:
+        """The id of the next call: the model's own (a format that has ids), unless it has none
+        or repeats one of this reply's; else a fresh one."""
+        if model_id and self.fmt is not None and self.fmt.keeps_call_ids and model_id not in self._ids:
+            return model_id
+        return new_tool_call_id()
+
     def _finish_calls(self) -> list[ParseEvent]:
         assert self.fmt is not None and self._region is not None
         events: list[ParseEvent] = []
         try:
             events += self._scan()
             parsed = self.fmt.parse_calls(self._region)
-            calls = [(clean_json(name), clean_json(args)) for name, args, _model_id in parsed.calls]
+            calls = [(clean_json(name), clean_json(args), model_id)
+                     for name, args, model_id in parsed.calls]
         except Exception as exc:  # ValueError, ToolError, RecursionError (deep nesting)...
             self.call_unfinished = True
             self.error = (f"malformed {self.fmt.name} tool call ({type(exc).__name__}: "
                           f"{str(exc)[:200]}); kept as text: {self._region[:200]!r}")
             events.append(self._record(TextDelta(self._region)))
             return events
-        for k, (name, args) in enumerate(calls):
+        for k, (name, args, model_id) in enumerate(calls):
             if k < self._n_done:
                 continue
             if k >= len(self._started):
                 self._started.append(PartialCall(name, json.dumps(args), True))
-                self._ids.append(new_tool_call_id())
+                self._ids.append(self._new_id(model_id))
                 events.append(ToolRequestStart(k, self._ids[k], name))
                 events.append(ToolRequestArgumentsDelta(k, self._ids[k], json.dumps(args)))
             request = ContentToolRequest(self._ids[k], name, args)
