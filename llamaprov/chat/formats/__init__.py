@@ -7,6 +7,8 @@ One :class:`ToolCallFormat` subclass per family, one module each:
 * ``llama3``       Llama 3.1-3.3 JSON: ``{"name": ..., "parameters": ...}``, optionally after
   ``<|python_tag|>``
 * ``mistral``      ``[TOOL_CALLS] [{"name": ..., "arguments": ...}, ...]``
+* ``mistral_args`` Mistral Small 3.2 / Devstral / Magistral / Ministral 3:
+  ``[TOOL_CALLS]name[ARGS]{arguments}`` per call
 * ``functionary``  Functionary v3.2: ``>>>name\\n{arguments}``
 * ``generic``      any template without tool support (SmolLM2, Gemma...): tools are described in the
   system prompt and a call is ``{"tool_call": {"name": ..., "arguments": ...}}``
@@ -38,9 +40,11 @@ from llamaprov.chat.formats.llama3 import Llama3Format  # isort: skip
 from llamaprov.chat.formats.mistral import MistralFormat  # isort: skip
 from llamaprov.chat.formats.functionary import FunctionaryFormat  # isort: skip
 from llamaprov.chat.formats.generic import GenericFormat  # isort: skip
+from llamaprov.chat.formats.mistral_args import MistralArgsFormat  # isort: skip
 
 __all__ = [
     "THINKING_TAGS", "TOOL_FORMATS", "FunctionaryFormat", "GenericFormat", "HermesFormat", "Llama3Format",
-    "MistralFormat", "ParsedCalls", "PartialCall", "StreamParser", "ToolCallFormat", "detect_tool_format",
-    "get_tool_format", "make_parser", "parse_output", "register_tool_format", "thinking_tags",
+    "MistralArgsFormat", "MistralFormat", "ParsedCalls", "PartialCall", "StreamParser", "ToolCallFormat",
+    "detect_tool_format", "get_tool_format", "make_parser", "parse_output", "register_tool_format",
+    "thinking_tags",
 ]
