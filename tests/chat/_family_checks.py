@@ -84,8 +84,9 @@ def forced_call(model: Any, fmt: ToolCallFormat, prompt: str, tool: ToolDef = WE
     return args
 
 
-def forced_round_trip(model: Any, template: str, fmt_name: str, **chat_kwargs: Any) -> Any:
-    """System prompt, one tool, a forced call to it, then the answer: the chat's turns."""
+def forced_round_trip(model: Any, template: str, fmt_name: str, reasoning: str = "auto") -> Any:
+    """System prompt, one tool, a forced call to it, then the answer: the chat's turns
+    (``reasoning``: the chat's setting; a thinking template may spend the few tokens thinking)."""
     from llamaprov.chat import chat_llamaprov
 
     seen = []
@@ -102,7 +103,7 @@ def forced_round_trip(model: Any, template: str, fmt_name: str, **chat_kwargs: A
 
     chat = chat_llamaprov(model, template=template, n_ctx=4096, tools=[get_weather],
                           system_prompt="You are a helpful assistant.", max_tool_rounds=1,
-                          params={"temperature": 0, "max_tokens": 40}, **chat_kwargs)
+                          params={"temperature": 0, "max_tokens": 40, "reasoning": reasoning})
     try:
         assert chat.provider.tool_format.name == fmt_name
         chat.chat("What is the weather in Paris tomorrow?", tool_choice="get_weather")

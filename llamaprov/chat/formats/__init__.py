@@ -9,6 +9,9 @@ One :class:`ToolCallFormat` subclass per family, one module each:
 * ``mistral``      ``[TOOL_CALLS] [{"name": ..., "arguments": ...}, ...]``
 * ``mistral_args`` Mistral Small 3.2 / Devstral / Magistral / Ministral 3:
   ``[TOOL_CALLS]name[ARGS]{arguments}`` per call
+* ``nemotron``     Nemotron Nano v2 / Super v1.5: ``<TOOLCALL>[{"name": ..., "arguments": ...}]</TOOLCALL>``
+* ``granite``      Granite 3.x: ``<|tool_call|>[{"name": ..., "arguments": ...}]``
+* ``firefunction`` firefunction v2: `` functools[{"name": ..., "arguments": ...}]``
 * ``functionary``  Functionary v3.2: ``>>>name\\n{arguments}``
 * ``generic``      any template without tool support (SmolLM2, Gemma...): tools are described in the
   system prompt and a call is ``{"tool_call": {"name": ..., "arguments": ...}}``
@@ -41,10 +44,14 @@ from llamaprov.chat.formats.mistral import MistralFormat  # isort: skip
 from llamaprov.chat.formats.functionary import FunctionaryFormat  # isort: skip
 from llamaprov.chat.formats.generic import GenericFormat  # isort: skip
 from llamaprov.chat.formats.mistral_args import MistralArgsFormat  # isort: skip
+from llamaprov.chat.formats.nemotron import NemotronFormat  # isort: skip
+from llamaprov.chat.formats.granite import GraniteFormat  # isort: skip
+from llamaprov.chat.formats.firefunction import FirefunctionFormat  # isort: skip
 
 __all__ = [
-    "THINKING_TAGS", "TOOL_FORMATS", "FunctionaryFormat", "GenericFormat", "HermesFormat", "Llama3Format",
-    "MistralArgsFormat", "MistralFormat", "ParsedCalls", "PartialCall", "StreamParser", "ToolCallFormat",
+    "THINKING_TAGS", "TOOL_FORMATS", "FirefunctionFormat", "FunctionaryFormat", "GenericFormat",
+    "GraniteFormat", "HermesFormat", "Llama3Format", "MistralArgsFormat", "MistralFormat", "NemotronFormat",
+    "ParsedCalls", "PartialCall", "StreamParser", "ToolCallFormat",
     "detect_tool_format", "get_tool_format", "make_parser", "parse_output", "register_tool_format",
     "thinking_tags",
 ]
