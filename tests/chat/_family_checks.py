@@ -73,7 +73,7 @@ def forced_call(model: Any, fmt: ToolCallFormat, prompt: str, tool: ToolDef = WE
     check_gbnf(grammar)
     ctx = model.new_context(n_ctx=1024)
     try:
-        out = ctx.completion(prompt, max_tokens=60,
+        out = ctx.completion(prompt, max_tokens=100,
                              sampling=SamplingParams(temperature=0, grammar=grammar)).result().text
     finally:
         ctx.close()
@@ -84,9 +84,11 @@ def forced_call(model: Any, fmt: ToolCallFormat, prompt: str, tool: ToolDef = WE
     return args
 
 
-def forced_round_trip(model: Any, template: str, fmt_name: str, reasoning: str = "auto") -> Any:
+def forced_round_trip(model: Any, template: str, fmt_name: str, reasoning: str = "auto",
+                      max_tokens: int = 40) -> Any:
     """System prompt, one tool, a forced call to it, then the answer: the chat's turns
-    (``reasoning``: the chat's setting; a thinking template may spend the few tokens thinking)."""
+    (``reasoning``: the chat's setting; a thinking template may spend the few tokens thinking;
+    ``max_tokens``: a reply's budget, more where the syntax is long in the model's tokens)."""
     from llamaprov.chat import chat_llamaprov
 
     seen = []
@@ -103,7 +105,7 @@ def forced_round_trip(model: Any, template: str, fmt_name: str, reasoning: str =
 
     chat = chat_llamaprov(model, template=template, n_ctx=4096, tools=[get_weather],
                           system_prompt="You are a helpful assistant.", max_tool_rounds=1,
-                          params={"temperature": 0, "max_tokens": 40, "reasoning": reasoning})
+                          params={"temperature": 0, "max_tokens": max_tokens, "reasoning": reasoning})
     try:
         assert chat.provider.tool_format.name == fmt_name
         chat.chat("What is the weather in Paris tomorrow?", tool_choice="get_weather")

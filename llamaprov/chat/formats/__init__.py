@@ -14,6 +14,8 @@ One :class:`ToolCallFormat` subclass per family, one module each:
 * ``functionary_v31`` Functionary v3.1: ``<function=name>{arguments}</function>``
 * ``apertus``      Apertus: ``<|tools_prefix|>[{"name": {arguments}}]<|tools_suffix|>``
 * ``phi4``         Phi-4-mini: ``<|tool_call|>{"name": ..., "arguments": ...}<|/tool_call|>``
+* ``command_r7b``  Command-R7B / Cohere2: ``<|START_ACTION|>[{"tool_call_id": ..., "tool_name": ...,
+  "parameters": ...}]<|END_ACTION|>``
 * ``firefunction`` firefunction v2: `` functools[{"name": ..., "arguments": ...}]``
 * ``functionary``  Functionary v3.2: ``>>>name\\n{arguments}``
 * ``generic``      any template without tool support (SmolLM2, Gemma...): tools are described in the
@@ -53,11 +55,12 @@ from llamaprov.chat.formats.firefunction import FirefunctionFormat  # isort: ski
 from llamaprov.chat.formats.functionary_v31 import FunctionaryV31Format  # isort: skip
 from llamaprov.chat.formats.apertus import ApertusFormat  # isort: skip
 from llamaprov.chat.formats.phi4 import Phi4Format  # isort: skip
+from llamaprov.chat.formats.command_r7b import CommandR7BFormat  # isort: skip
 
 __all__ = [
-    "THINKING_TAGS", "TOOL_FORMATS", "ApertusFormat", "FirefunctionFormat", "FunctionaryFormat",
-    "FunctionaryV31Format", "GenericFormat", "GraniteFormat", "HermesFormat", "Llama3Format",
-    "MistralArgsFormat", "MistralFormat", "NemotronFormat", "ParsedCalls", "PartialCall", "Phi4Format",
-    "StreamParser", "ToolCallFormat", "detect_tool_format", "get_tool_format", "make_parser", "parse_output",
-    "register_tool_format", "thinking_tags",
+    "THINKING_TAGS", "TOOL_FORMATS", "ApertusFormat", "CommandR7BFormat", "FirefunctionFormat",
+    "FunctionaryFormat", "FunctionaryV31Format", "GenericFormat", "GraniteFormat", "HermesFormat",
+    "Llama3Format", "MistralArgsFormat", "MistralFormat", "NemotronFormat", "ParsedCalls", "PartialCall",
+    "Phi4Format", "StreamParser", "ToolCallFormat", "detect_tool_format", "get_tool_format", "make_parser",
+    "parse_output", "register_tool_format", "thinking_tags",
 ]
