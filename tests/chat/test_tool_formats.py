@@ -329,3 +329,21 @@ def test_a_registered_format_is_named_and_detected_before_the_built_in_ones():
         del TOOL_FORMATS["bracket"]
     with pytest.raises(InvalidArgumentError, match="ToolCallFormat subclass"):
         register_tool_format(dict)  # type: ignore[type-var]
+
+
+def test_text_markers_are_dropped_from_the_text_as_it_streams():
+    class Wrapped(HermesFormat):
+        text_markers = ("<|START_RESPONSE|>", "<|END_RESPONSE|>")
+
+    out = "<|START_RESPONSE|>It is <b>sunny</b>.<|END_RESPONSE|>"
+    for step in (1, 4, 100):
+        parser = StreamParser(Wrapped())
+        events = []
+        for i in range(0, len(out), step):
+            events += parser.feed(out[i:i + step])
+        final, contents = parser.finish()
+        assert "".join(e.text for e in events + final if isinstance(e, TextDelta)) == "It is <b>sunny</b>."
+        assert _text(contents) == "It is <b>sunny</b>." and parser.error is None
+    # a format without markers keeps them as text
+    contents, _ = parse_output(out, HermesFormat())
+    assert _text(contents) == out

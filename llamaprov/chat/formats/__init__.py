@@ -11,6 +11,16 @@ One :class:`ToolCallFormat` subclass per family, one module each:
 * ``llama3``       Llama 3.1-3.3 JSON: ``{"name": ..., "parameters": ...}``, optionally after
   ``<|python_tag|>``
 * ``mistral``      ``[TOOL_CALLS] [{"name": ..., "arguments": ...}, ...]``
+* ``mistral_args`` Mistral Small 3.2 / Devstral / Magistral / Ministral 3:
+  ``[TOOL_CALLS]name[ARGS]{arguments}`` per call
+* ``nemotron``     Nemotron Nano v2 / Super v1.5: ``<TOOLCALL>[{"name": ..., "arguments": ...}]</TOOLCALL>``
+* ``granite``      Granite 3.x: ``<|tool_call|>[{"name": ..., "arguments": ...}]``
+* ``functionary_v31`` Functionary v3.1: ``<function=name>{arguments}</function>``
+* ``apertus``      Apertus: ``<|tools_prefix|>[{"name": {arguments}}]<|tools_suffix|>``
+* ``phi4``         Phi-4-mini: ``<|tool_call|>{"name": ..., "arguments": ...}<|/tool_call|>``
+* ``command_r7b``  Command-R7B / Cohere2: ``<|START_ACTION|>[{"tool_call_id": ..., "tool_name": ...,
+  "parameters": ...}]<|END_ACTION|>``
+* ``firefunction`` firefunction v2: `` functools[{"name": ..., "arguments": ...}]``
 * ``functionary``  Functionary v3.2: ``>>>name\\n{arguments}``
 * ``deepseek-r1``  DeepSeek-R1 and its distills: ``<｜tool▁call▁begin｜>function<｜tool▁sep｜>name`` and a
   fenced JSON block, in a ``<｜tool▁calls▁begin｜>`` section
@@ -53,11 +63,21 @@ from llamaprov.chat.formats.minimax import MiniMaxFormat  # isort: skip
 from llamaprov.chat.formats.deepseek_r1 import DeepSeekR1Format  # isort: skip
 from llamaprov.chat.formats.deepseek_v3 import DeepSeekV31Format  # isort: skip
 from llamaprov.chat.formats.kimi_k2 import KimiK2Format  # isort: skip
+from llamaprov.chat.formats.mistral_args import MistralArgsFormat  # isort: skip
+from llamaprov.chat.formats.nemotron import NemotronFormat  # isort: skip
+from llamaprov.chat.formats.granite import GraniteFormat  # isort: skip
+from llamaprov.chat.formats.firefunction import FirefunctionFormat  # isort: skip
+from llamaprov.chat.formats.functionary_v31 import FunctionaryV31Format  # isort: skip
+from llamaprov.chat.formats.apertus import ApertusFormat  # isort: skip
+from llamaprov.chat.formats.phi4 import Phi4Format  # isort: skip
+from llamaprov.chat.formats.command_r7b import CommandR7BFormat  # isort: skip
 
 __all__ = [
-    "THINKING_TAGS", "TOOL_FORMATS", "DeepSeekR1Format", "DeepSeekV31Format", "FunctionaryFormat",
-    "GenericFormat", "GlmFormat", "HermesFormat", "KimiK2Format", "Llama3Format", "MiniMaxFormat",
-    "MistralFormat", "ParsedCalls", "PartialCall", "Qwen3CoderFormat", "SeedOssFormat", "StreamParser",
-    "ToolCallFormat", "detect_tool_format", "get_tool_format", "make_parser", "parse_output",
-    "register_tool_format", "thinking_tags",
+    "THINKING_TAGS", "TOOL_FORMATS", "ApertusFormat", "CommandR7BFormat", "DeepSeekR1Format",
+    "DeepSeekV31Format", "FirefunctionFormat", "FunctionaryFormat", "FunctionaryV31Format",
+    "GenericFormat", "GlmFormat", "GraniteFormat", "HermesFormat", "KimiK2Format", "Llama3Format",
+    "MiniMaxFormat", "MistralArgsFormat", "MistralFormat", "NemotronFormat", "ParsedCalls", "PartialCall",
+    "Phi4Format", "Qwen3CoderFormat", "SeedOssFormat", "StreamParser", "ToolCallFormat",
+    "detect_tool_format", "get_tool_format", "make_parser", "parse_output", "register_tool_format",
+    "thinking_tags",
 ]

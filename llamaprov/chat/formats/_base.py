@@ -45,6 +45,9 @@ class ToolCallFormat(ABC):
     triggers: ClassVar[tuple[str, ...]] = ()
     # literal texts that start a call only at the very beginning of the output (after spaces)
     start_triggers: ClassVar[tuple[str, ...]] = ()
+    # literal markers that wrap a plain-text answer (Command-R7B's <|START_RESPONSE|>): dropped
+    # from the reply's text
+    text_markers: ClassVar[tuple[str, ...]] = ()
     # when detection tries this format: lower first (see register_tool_format)
     detect_order: ClassVar[int] = 0
     # the model writes an id with each call, kept as the request's id (Kimi-K2's

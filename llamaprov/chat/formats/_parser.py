@@ -177,10 +177,18 @@ class StreamParser:
             i = buf.find(t)
             if i >= 0:
                 hits.append((i, "call", t))
+        text_markers = self.fmt.text_markers if self.fmt else ()
+        for t in text_markers:
+            i = buf.find(t)
+            if i >= 0:
+                hits.append((i, "drop", t))
         if hits:
             i, kind, marker = min(hits)
             if i:
                 self._emit_text(buf[:i], events)
+            if kind == "drop":
+                self._buf = buf[i + len(marker):]
+                return True
             if kind == "think":
                 self._open_tag = marker
                 self.in_thinking = True
@@ -197,7 +205,7 @@ class StreamParser:
             self._region = buf[i:]
             self._buf = ""
             return True
-        markers = [o for o, _ in self.tags] + list(triggers)
+        markers = [o for o, _ in self.tags] + list(triggers) + list(text_markers)
         keep = 0 if final else holdback(buf, markers)
         out = buf[: len(buf) - keep]
         if out:
