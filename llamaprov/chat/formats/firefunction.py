@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
+import json
+from collections.abc import Sequence
+from typing import Any
+
 from llamaprov.chat.formats._json_list import JsonListFormat
 from llamaprov.chat.formats._registry import register_tool_format
+from llamaprov.chat.tools import ToolDef
 
 
 @register_tool_format
@@ -26,3 +32,10 @@ class FirefunctionFormat(JsonListFormat):
     @classmethod
     def detects(cls, template: str) -> bool:
         return " functools[" in template
+
+    def template_variables(self, tools: Sequence[ToolDef]) -> dict[str, Any]:
+        functions = [{"name": t.name, "description": t.description, "parameters": t.parameters}
+                     for t in tools]
+        now = datetime.datetime.now(datetime.timezone.utc)
+        return {"functions": json.dumps(functions, ensure_ascii=False, indent=2),
+                "datetime": now.strftime("%b %d %Y %H:%M:%S GMT")}
