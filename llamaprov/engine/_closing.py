@@ -169,7 +169,8 @@ def closing_after(s: _Sequence, token: int, decoded: str, n_ctx: int) -> tuple[l
 def closing_instead(s: _Sequence, token: int, n_ctx: int) -> list[int] | None:
     """``grammar_close`` one token ahead: when the grammar's shortest completion would no longer
     fit after ``token`` (sampled, not yet accepted), that completion from the state before it,
-    to go in the token's place; else None."""
+    to go in the token's place ([] where the output is complete there: a token that would open
+    another call or item it has no room for ends it instead); else None."""
     closer, grammar = s.closer, s.grammar
     assert closer is not None and grammar is not None
     if not closer.at_budget or token in s.eog or (
@@ -180,9 +181,9 @@ def closing_instead(s: _Sequence, token: int, n_ctx: int) -> list[int] | None:
         return None
     closer.undo()
     tokens = closer.closing_tokens()
-    if not tokens or len(tokens) > left:  # too late already: the token goes on
+    if tokens is None or len(tokens) > left:  # too late already: the token goes on
         return None
-    return tokens
+    return tokens  # [] when the output is complete: it ends here
 
 
 def closing_start(s: _Sequence) -> int | None:

@@ -469,7 +469,7 @@ class Scheduler:
         if s.ngrams is not None:
             token = self._within_ngram_limit(s, token)
         instead = closing_instead(s, token, n_ctx) if s.closer is not None else None
-        if instead and self._append_closing(s, instead, "length"):
+        if instead is not None and self._append_closing(s, instead, "length"):
             return None
         lib.llama_sampler_accept(grammar._ptr, token)
         if s.span is not None:

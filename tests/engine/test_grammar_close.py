@@ -152,6 +152,23 @@ def test_a_token_that_would_outgrow_the_budget_is_replaced_by_the_closing(model,
         jsonschema.validate(json.loads(done.text), PEOPLE)
 
 
+def test_output_complete_where_the_next_item_would_not_fit_ends_there(model, ctx) -> None:
+    # calls one after another, each complete on its own (a native format's parallel calls):
+    # with the end of generation banned, the model opens call after call; one it has no room
+    # to finish must not be opened (the function-call loops of the template collection)
+    import re
+
+    grammar = 'root ::= call (">>>" call)*\ncall ::= "get_city\\n{\\"city\\": \\"" [A-Za-z ]{1,12} "\\"}"'
+    no_end = dict.fromkeys(model.vocab.eog_tokens(), float("-inf"))
+    prompt = model.apply_chat_template([{"role": "user", "content": "Name cities, one per call."}])
+    sampling = SamplingParams(temperature=0, grammar=grammar, grammar_close=True, logit_bias=no_end)
+    call = r'get_city\n\{"city": "[A-Za-z ]{1,12}"\}'
+    for max_tokens in range(20, 60, 3):
+        done = ctx.completion(prompt, max_tokens=max_tokens, sampling=sampling).result()
+        assert done.closed and len(done.tokens) <= max_tokens, (max_tokens, done.text)
+        assert re.fullmatch(rf"{call}(>>>{call})*", done.text), (max_tokens, done.text)
+
+
 def test_a_budget_too_small_for_any_completion_still_cuts(model, ctx) -> None:
     done = generate(model, ctx, 4, grammar_close=True)
     assert done.finish_reason == "length" and not done.closed and len(done.tokens) == 4
