@@ -43,7 +43,9 @@ class KimiK2Format(MarkedCallsFormat):
 
     @classmethod
     def detects(cls, template: str) -> bool:
-        return SECTION_BEGIN in template and CALL_BEGIN in template
+        # the first Kimi-K2 template declares the tools ("tool_declare") but shows no calls
+        return (SECTION_BEGIN in template and CALL_BEGIN in template) or \
+            "<|im_system|>tool_declare<|im_middle|>" in template
 
     def call_example(self) -> str:
         return (f"{SECTION_BEGIN}{CALL_BEGIN}functions.<tool name>:<call number>{ARGS_BEGIN}"
