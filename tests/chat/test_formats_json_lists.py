@@ -40,7 +40,7 @@ FORMATS = [NemotronFormat(), GraniteFormat(), FirefunctionFormat()]
     [(NEMOTRON_NANO_V2, "nemotron"), (NEMOTRON_SUPER_49B, "nemotron"), (GRANITE_33, "granite"),
      (FIREFUNCTION_V2, "firefunction"),
      # Nemotron 3 Nano writes Qwen3-Coder XML inside <tool_call>; Granite 4.x writes Hermes
-     (NEMOTRON_3_NANO, "hermes"), (GRANITE_40, "hermes"), (GRANITE_41, "hermes"),
+     (NEMOTRON_3_NANO, "qwen3_coder"), (GRANITE_40, "hermes"), (GRANITE_41, "hermes"),
      (LLAMA31, "llama3"), (QWEN25, "hermes")],
 )
 def test_detection(template, name):

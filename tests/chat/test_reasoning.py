@@ -248,14 +248,15 @@ class _AsksAgain(Scripted):
 
 
 def test_a_repeated_call_after_thinking_is_replaced_by_an_answer_after_the_same_thinking(model):
-    # DeepSeek-R1's template has no tool format (the generic one, call or answer object): the
+    # DeepSeek-R1's template with the generic tool format (a call or an answer object): the
     # answer phase's call repeats add(2, 2), whose result the model has
     history = [Turn("user", ["What is 2 plus 2?"]),
                Turn("assistant", [ContentToolRequest("c1", "add", {"a": 2, "b": 2})]),
                Turn("user", [ContentToolResult("c1", value=4, name="add")])]
     call = '{"tool_call": {"name": "add", "arguments": {"a": 2, "b": 2}}}'
     answered = '{"response": "It is 4."}'
-    scripts = {"template": DEEPSEEK_R1, "thinking": f'root ::= "{THOUGHT}</think>"'}
+    scripts = {"template": DEEPSEEK_R1, "tool_format": "generic",
+               "thinking": f'root ::= "{THOUGHT}</think>"'}
     request: dict[str, Any] = {"tools": TOOLS, "params": {"max_tokens": 96}}
     direct = Scripted(model, answer=f"root ::= {json.dumps(answered)}", **scripts)
     baseline = direct.chat_perform(history, **request)  # thinks, then answers
