@@ -75,7 +75,7 @@ def test_a_forced_tool_round_trip(model, name: str) -> None:
 
 
 # the format detected for each template; "generic" where llamaprov has no native format for the
-# family yet (gpt-oss, LFM2, Gemma 4, DeepSeek-V3.2's DSML, Apriel, GigaChat, Kimi-K3 among those
+# family yet (gpt-oss, Gemma 4, DeepSeek-V3.2's DSML, Apriel, GigaChat, Kimi-K3 among those
 # that write calls) or the template has no tool syntax
 DETECTED = {
     "Apertus-8B-Instruct.jinja": "apertus",
@@ -95,9 +95,9 @@ DETECTED = {
     "Kimi-K2-Instruct.jinja": "kimi-k2",
     "Kimi-K2-Thinking.jinja": "kimi-k2",
     "Kimi-K3.jinja": "generic",
-    "LFM2-8B-A1B.jinja": "generic",
-    "LFM2.5-8B-A1B.jinja": "generic",
-    "LFM2.5-Instruct.jinja": "generic",
+    "LFM2-8B-A1B.jinja": "lfm2",
+    "LFM2.5-8B-A1B.jinja": "lfm2",
+    "LFM2.5-Instruct.jinja": "lfm2",
     "MiMo-VL.jinja": "hermes",
     "MiniMax-M2.jinja": "minimax",
     "MiroThinker-v1.jinja": "hermes",
@@ -128,7 +128,7 @@ DETECTED = {
     "ibm-granite-granite-4.0.jinja": "hermes",
     "ibm-granite-granite-4.1.jinja": "hermes",
     "llama-cpp-deepseek-r1.jinja": "deepseek-r1",
-    "llama-cpp-lfm2.jinja": "generic",
+    "llama-cpp-lfm2.jinja": "lfm2",
     "llama-cpp-microsoft-Phi-4-mini-instruct.jinja": "phi4",
     "llama-cpp-rwkv-world.jinja": "generic",
     "meetkai-functionary-medium-v3.1.jinja": "functionary_v31",
