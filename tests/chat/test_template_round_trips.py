@@ -75,7 +75,7 @@ def test_a_forced_tool_round_trip(model, name: str) -> None:
 
 
 # the format detected for each template; "generic" where llamaprov has no native format for the
-# family yet (gpt-oss, Gemma 4, DeepSeek-V3.2's DSML, Apriel, GigaChat, Kimi-K3 among those
+# family yet (gpt-oss, DeepSeek-V3.2's DSML, Apriel, GigaChat, Kimi-K3 among those
 # that write calls) or the template has no tool syntax
 DETECTED = {
     "Apertus-8B-Instruct.jinja": "apertus",
@@ -119,11 +119,11 @@ DETECTED = {
     "deepseek-ai-DeepSeek-V3.1.jinja": "deepseek-v3.1",
     "deepseek-ai-DeepSeek-V3.2.jinja": "generic",
     "fireworks-ai-llama-3-firefunction-v2.jinja": "firefunction",
-    "gemma4.jinja": "generic",
+    "gemma4.jinja": "gemma4",
     "glm_4_5.jinja": "glm",
     "google-gemma-2-2b-it.jinja": "generic",
-    "google-gemma-4-31B-it-interleaved.jinja": "generic",
-    "google-gemma-4-31B-it.jinja": "generic",
+    "google-gemma-4-31B-it-interleaved.jinja": "gemma4",
+    "google-gemma-4-31B-it.jinja": "gemma4",
     "ibm-granite-granite-3.3-2B-Instruct.jinja": "granite",
     "ibm-granite-granite-4.0.jinja": "hermes",
     "ibm-granite-granite-4.1.jinja": "hermes",

@@ -25,6 +25,7 @@ One :class:`ToolCallFormat` subclass per family, one module each:
 * ``deepseek-r1``  DeepSeek-R1 and its distills: ``<｜tool▁call▁begin｜>function<｜tool▁sep｜>name`` and a
   fenced JSON block, in a ``<｜tool▁calls▁begin｜>`` section
 * ``deepseek-v3.1`` DeepSeek-V3.1: ``<｜tool▁call▁begin｜>name<｜tool▁sep｜>{arguments}<｜tool▁call▁end｜>``
+* ``gemma4``       Gemma 4: ``<|tool_call>call:name{key:<|"|>text<|"|>}<tool_call|>`` per call
 * ``kimi-k2``      Kimi-K2: ``<|tool_call_begin|>functions.name:0<|tool_call_argument_begin|>{arguments}``
 * ``lfm2``         LFM2 / LFM2.5: ``<|tool_call_start|>[name(key=value, ...), ...]<|tool_call_end|>``
 * ``generic``      any template without tool support (SmolLM2, Gemma...): tools are described in the
@@ -73,13 +74,14 @@ from llamaprov.chat.formats.apertus import ApertusFormat  # isort: skip
 from llamaprov.chat.formats.phi4 import Phi4Format  # isort: skip
 from llamaprov.chat.formats.command_r7b import CommandR7BFormat  # isort: skip
 from llamaprov.chat.formats.lfm2 import Lfm2Format  # isort: skip
+from llamaprov.chat.formats.gemma4 import Gemma4Format  # isort: skip
 
 __all__ = [
     "THINKING_TAGS", "TOOL_FORMATS", "ApertusFormat", "CommandR7BFormat", "DeepSeekR1Format",
     "DeepSeekV31Format", "FirefunctionFormat", "FunctionaryFormat", "FunctionaryV31Format",
-    "GenericFormat", "GlmFormat", "GraniteFormat", "HermesFormat", "KimiK2Format", "Lfm2Format",
-    "Llama3Format",
-    "MiniMaxFormat", "MistralArgsFormat", "MistralFormat", "NemotronFormat", "ParsedCalls", "PartialCall",
+    "Gemma4Format", "GenericFormat", "GlmFormat", "GraniteFormat", "HermesFormat", "KimiK2Format",
+    "Lfm2Format", "Llama3Format", "MiniMaxFormat", "MistralArgsFormat", "MistralFormat",
+    "NemotronFormat", "ParsedCalls", "PartialCall",
     "Phi4Format", "Qwen3CoderFormat", "SeedOssFormat", "StreamParser", "ToolCallFormat",
     "detect_tool_format", "get_tool_format", "make_parser", "parse_output", "register_tool_format",
     "thinking_tags",
