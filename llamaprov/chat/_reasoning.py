@@ -95,7 +95,12 @@ class ReasoningFamily:
         return prompt.rfind(self.open) > prompt.rfind(self.close)
 
     def _closed(self, prompt: str) -> bool:
-        return prompt.rstrip().endswith((self.close + self.after).rstrip())
+        """Whether ``prompt`` ends with an empty block the template closed: the closing marker
+        right after the opening one (harmony's generation prompt ends with ``<|end|>`` and the
+        next message's header, the closing of a family that leaves the channel open, without
+        an empty block)."""
+        text, tail = prompt.rstrip(), (self.close + self.after).rstrip()
+        return text.endswith(tail) and text[:-len(tail)].rstrip().endswith(self.open.rstrip())
 
     def prepare(self, prompt: str, mode: str) -> str:
         """The rendered ``prompt`` opened or closed for ``mode`` (see the module docstring)."""
