@@ -26,6 +26,8 @@ One :class:`ToolCallFormat` subclass per family, one module each:
   fenced JSON block, in a ``<｜tool▁calls▁begin｜>`` section
 * ``deepseek-v3.1`` DeepSeek-V3.1: ``<｜tool▁call▁begin｜>name<｜tool▁sep｜>{arguments}<｜tool▁call▁end｜>``
 * ``kimi-k2``      Kimi-K2: ``<|tool_call_begin|>functions.name:0<|tool_call_argument_begin|>{arguments}``
+* ``harmony``      gpt-oss: ``<|channel|>commentary to=functions.name <|constrain|>json``
+  ``<|message|>{arguments}``, after the ``analysis`` channel's thinking
 * ``generic``      any template without tool support (SmolLM2, Gemma...): tools are described in the
   system prompt and a call is ``{"tool_call": {"name": ..., "arguments": ...}}``
 
@@ -71,13 +73,14 @@ from llamaprov.chat.formats.functionary_v31 import FunctionaryV31Format  # isort
 from llamaprov.chat.formats.apertus import ApertusFormat  # isort: skip
 from llamaprov.chat.formats.phi4 import Phi4Format  # isort: skip
 from llamaprov.chat.formats.command_r7b import CommandR7BFormat  # isort: skip
+from llamaprov.chat.formats.harmony import HarmonyFormat  # isort: skip
 
 __all__ = [
     "THINKING_TAGS", "TOOL_FORMATS", "ApertusFormat", "CommandR7BFormat", "DeepSeekR1Format",
     "DeepSeekV31Format", "FirefunctionFormat", "FunctionaryFormat", "FunctionaryV31Format",
-    "GenericFormat", "GlmFormat", "GraniteFormat", "HermesFormat", "KimiK2Format", "Llama3Format",
-    "MiniMaxFormat", "MistralArgsFormat", "MistralFormat", "NemotronFormat", "ParsedCalls", "PartialCall",
-    "Phi4Format", "Qwen3CoderFormat", "SeedOssFormat", "StreamParser", "ToolCallFormat",
-    "detect_tool_format", "get_tool_format", "make_parser", "parse_output", "register_tool_format",
-    "thinking_tags",
+    "GenericFormat", "GlmFormat", "GraniteFormat", "HarmonyFormat", "HermesFormat", "KimiK2Format",
+    "Llama3Format", "MiniMaxFormat", "MistralArgsFormat", "MistralFormat", "NemotronFormat",
+    "ParsedCalls", "PartialCall", "Phi4Format", "Qwen3CoderFormat", "SeedOssFormat", "StreamParser",
+    "ToolCallFormat", "detect_tool_format", "get_tool_format", "make_parser", "parse_output",
+    "register_tool_format", "thinking_tags",
 ]
