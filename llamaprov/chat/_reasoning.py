@@ -24,10 +24,10 @@ inside the block, others (``think``) start it where the template's generation pr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from llamaprov.chat.formats import THINKING_TAGS
+from llamaprov.chat.formats import THINKING_TAGS, ToolCallFormat
 from llamaprov.engine import Model
 
 
@@ -95,7 +95,12 @@ class ReasoningFamily:
         return prompt.rfind(self.open) > prompt.rfind(self.close)
 
     def _closed(self, prompt: str) -> bool:
-        return prompt.rstrip().endswith((self.close + self.after).rstrip())
+        """Whether ``prompt`` ends with an empty block the template closed: the closing marker
+        right after the opening one (harmony's generation prompt ends with ``<|end|>`` and the
+        next message's header, the closing of a family that leaves the channel open, without
+        an empty block)."""
+        text, tail = prompt.rstrip(), (self.close + self.after).rstrip()
+        return text.endswith(tail) and text[:-len(tail)].rstrip().endswith(self.open.rstrip())
 
     def prepare(self, prompt: str, mode: str) -> str:
         """The rendered ``prompt`` opened or closed for ``mode`` (see the module docstring)."""
@@ -159,6 +164,25 @@ def detect_reasoning(template: str | None) -> ReasoningFamily | None:
         if opening in template:
             return ReasoningFamily("think", opening, closing)
     return None
+
+
+def with_tools(family: ReasoningFamily | None, fmt: ToolCallFormat) -> ReasoningFamily | None:
+    """``family`` for a request that shows tools in ``fmt``: what follows its thinking as the
+    format has it (:meth:`~llamaprov.chat.formats.ToolCallFormat.thinking_after`)."""
+    if family is None:
+        return None
+    after = fmt.thinking_after(family.after)
+    return family if after == family.after else replace(family, after=after)
+
+
+def tool_tags(tags: Sequence[tuple[str, str]], family: ReasoningFamily | None,
+              fmt: ToolCallFormat) -> list[tuple[str, str]]:
+    """The thinking markers ``tags`` for a reply to a request with tools in ``fmt``: the
+    family's closing marker as :func:`with_tools` has it."""
+    changed = with_tools(family, fmt)
+    if family is None or changed is None:
+        return list(tags)
+    return [changed.tag if t == family.tag else t for t in tags]
 
 
 @dataclass(frozen=True)

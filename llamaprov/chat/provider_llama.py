@@ -28,7 +28,7 @@ from llamaprov.chat._plan import (
     thinking_plan,
     with_answer_instead,
 )
-from llamaprov.chat._reasoning import ReasoningFamily, detect_reasoning
+from llamaprov.chat._reasoning import ReasoningFamily, detect_reasoning, tool_tags, with_tools
 from llamaprov.chat._run import withhold_calls
 from llamaprov.chat.content import Content, ContentText, ContentThinking, ContentToolRequest
 from llamaprov.chat.events import StreamEvent, ThinkingDelta, TurnDone
@@ -132,6 +132,7 @@ class LlamaProvider(Provider):
         self._tags = thinking_tags(self.template)
         if self.reasoning_family is not None and self.reasoning_family.tag not in self._tags:
             self._tags.insert(0, self.reasoning_family.tag)
+        self._tool_tags = tool_tags(self._tags, self.reasoning_family, self.tool_format)
         self._n_ctx = n_ctx or min(model.info().n_ctx_train or 4096, 4096)
         self._n_threads = n_threads
         self._ctx: Any = None
@@ -182,6 +183,7 @@ class LlamaProvider(Provider):
         describes the tools in the system prompt describes the calls a reply may hold
         (``parallel_tool_calls``, ``max_tool_calls``: see :meth:`stream_perform`)."""
         family = self._reasoning_for(reasoning)
+        family = with_tools(family, self.tool_format) if tools else family
         messages, template_tools = self.tool_format.render_messages(
             turns, tools, parallel=parallel_tool_calls, max_calls=max_tool_calls)
         extra = self.tool_format.template_variables(tools)
@@ -258,6 +260,7 @@ class LlamaProvider(Provider):
         lora = self._check_lora(settings.lora)
         mode = settings.reasoning or "auto"
         family = self._reasoning_for(mode)
+        family = with_tools(family, self.tool_format) if shown else family
         prompt, tokens = self._fit(turns, shown, max_tokens, mode, calls)
         fmt = self.tool_format.for_tools(shown) if shown else None
         plan = _Plan(
@@ -372,7 +375,8 @@ class LlamaProvider(Provider):
         return n_tokens
 
     def _parser(self, plan: _Plan) -> Any:
-        return make_parser(plan.fmt, [] if plan.structured else self._tags, plan.prompt)
+        tags = [] if plan.structured else self._tool_tags if plan.fmt else self._tags
+        return make_parser(plan.fmt, tags, plan.prompt)
 
     def _spend(self, tokens: TokenUsage) -> None:
         with self._lock:
@@ -565,7 +569,7 @@ class LlamaProvider(Provider):
         if not isinstance(text, str):
             raise InvalidArgumentError(f"value_turn needs a Completion or str, got {describe(result)}")
         contents, _ = parse_output(text, self.tool_format.for_tools(tools) if tools else None,
-                                   tags=self._tags)
+                                   tags=self._tool_tags if tools else self._tags)
         tokens = None
         usage = getattr(result, "usage", None)
         if usage is not None:

@@ -75,7 +75,7 @@ def test_a_forced_tool_round_trip(model, name: str) -> None:
 
 
 # the format detected for each template; "generic" where llamaprov has no native format for the
-# family yet (gpt-oss, DeepSeek-V3.2's DSML, Apriel, GigaChat, Kimi-K3 among those
+# family yet (DeepSeek-V3.2's DSML, Apriel, GigaChat, Kimi-K3 among those
 # that write calls) or the template has no tool syntax
 DETECTED = {
     "Apertus-8B-Instruct.jinja": "apertus",
@@ -143,7 +143,7 @@ DETECTED = {
     "moonshotai-Kimi-K2-Thinking.jinja": "kimi-k2",
     "moonshotai-Kimi-K2.jinja": "kimi-k2",
     "nvidia-Llama-3_3-Nemotron-Super-49B-v1_5.jinja": "nemotron",
-    "openai-gpt-oss-120b.jinja": "generic",
+    "openai-gpt-oss-120b.jinja": "harmony",
     "stepfun-ai-Step-3.5-Flash.jinja": "qwen3_coder",
     "unsloth-Apriel-1.5.jinja": "hermes",
     "unsloth-MiniMax-M2.jinja": "minimax",

@@ -28,6 +28,9 @@ One :class:`ToolCallFormat` subclass per family, one module each:
 * ``gemma4``       Gemma 4: ``<|tool_call>call:name{key:<|"|>text<|"|>}<tool_call|>`` per call
 * ``kimi-k2``      Kimi-K2: ``<|tool_call_begin|>functions.name:0<|tool_call_argument_begin|>{arguments}``
 * ``lfm2``         LFM2 / LFM2.5: ``<|tool_call_start|>[name(key=value, ...), ...]<|tool_call_end|>``
+* ``gemma4``       Gemma 4: ``<|tool_call>call:name{key:value,...}<tool_call|>``, strings in ``<|"|>``
+* ``harmony``      gpt-oss: ``<|channel|>commentary to=functions.name <|constrain|>json``
+  ``<|message|>{arguments}``, after the ``analysis`` channel's thinking
 * ``generic``      any template without tool support (SmolLM2, Gemma...): tools are described in the
   system prompt and a call is ``{"tool_call": {"name": ..., "arguments": ...}}``
 
@@ -75,14 +78,14 @@ from llamaprov.chat.formats.phi4 import Phi4Format  # isort: skip
 from llamaprov.chat.formats.command_r7b import CommandR7BFormat  # isort: skip
 from llamaprov.chat.formats.lfm2 import Lfm2Format  # isort: skip
 from llamaprov.chat.formats.gemma4 import Gemma4Format  # isort: skip
+from llamaprov.chat.formats.harmony import HarmonyFormat  # isort: skip
 
 __all__ = [
     "THINKING_TAGS", "TOOL_FORMATS", "ApertusFormat", "CommandR7BFormat", "DeepSeekR1Format",
     "DeepSeekV31Format", "FirefunctionFormat", "FunctionaryFormat", "FunctionaryV31Format",
-    "Gemma4Format", "GenericFormat", "GlmFormat", "GraniteFormat", "HermesFormat", "KimiK2Format",
-    "Lfm2Format", "Llama3Format", "MiniMaxFormat", "MistralArgsFormat", "MistralFormat",
-    "NemotronFormat", "ParsedCalls", "PartialCall",
-    "Phi4Format", "Qwen3CoderFormat", "SeedOssFormat", "StreamParser", "ToolCallFormat",
-    "detect_tool_format", "get_tool_format", "make_parser", "parse_output", "register_tool_format",
-    "thinking_tags",
+    "Gemma4Format", "GenericFormat", "GlmFormat", "GraniteFormat", "HarmonyFormat", "HermesFormat",
+    "KimiK2Format", "Lfm2Format", "Llama3Format", "MiniMaxFormat", "MistralArgsFormat", "MistralFormat",
+    "NemotronFormat", "ParsedCalls", "PartialCall", "Phi4Format", "Qwen3CoderFormat", "SeedOssFormat",
+    "StreamParser", "ToolCallFormat", "detect_tool_format", "get_tool_format", "make_parser",
+    "parse_output", "register_tool_format", "thinking_tags",
 ]

@@ -225,6 +225,12 @@ class ToolCallFormat(ABC):
         """Calls in a partial region, for streaming."""
         return scan_json_calls(region)
 
+    def thinking_after(self, after: str) -> str:
+        """What follows the closing marker of a reply's thinking when tools are shown, given
+        ``after``, the reasoning family's (the answer's header): unchanged by default; harmony
+        leaves the channel to the model, so that the reply may be a call."""
+        return after
+
     def text_prefix(self) -> str:
         """What follows a trigger when it introduces plain text instead of a call (stripped)."""
         return ""
