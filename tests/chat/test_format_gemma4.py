@@ -16,7 +16,6 @@ from llamaprov.chat import (
     LlamaProvider,
     ToolDef,
     Turn,
-    chat_llamaprov,
 )
 from llamaprov.chat.formats import Gemma4Format, detect_tool_format, parse_output
 from llamaprov.chat.formats.gemma4 import format_gemma_value, gemma_to_json
@@ -196,23 +195,3 @@ def test_nested_grammar_is_accepted_by_llama_cpp(model):
     finally:
         ctx.close()
     assert "<|tool_call>call:plan{".startswith(out) and out
-
-
-@pytest.mark.parametrize("name", GEMMA4)
-def test_forced_tool_round_trip(model, name):
-    chat = chat_llamaprov(model, template=read_template(name), system_prompt="You are a weather assistant.",
-                          params={"temperature": 0, "max_tokens": 96, "reasoning_budget": 8},
-                          n_ctx=4096, max_tool_rounds=2)
-    chat.register_tool(get_temperature)
-    try:
-        assert chat.provider.tool_format.name == "gemma4"
-        answer = chat.chat("What is the temperature in Paris?", tool_choice="get_temperature")
-        turns = chat.get_turns()
-    finally:
-        chat.close()
-    requests = [c for t in turns for c in t.contents if isinstance(c, ContentToolRequest)]
-    results = [c for t in turns for c in t.contents if isinstance(c, ContentToolResult)]
-    assert requests and requests[0].name == "get_temperature"
-    assert isinstance(requests[0].arguments.get("city"), str)
-    assert results and results[0].error is None and results[0].value == "18"
-    assert turns[-1].role == "assistant" and not turns[-1].tool_requests and answer == turns[-1].text

@@ -22,7 +22,6 @@ from llamaprov.chat import (
     LlamaProvider,
     Turn,
     TurnDone,
-    chat_llamaprov,
     tool,
 )
 from llamaprov.chat._reasoning import GPT_OSS as GPT_OSS_FAMILY
@@ -188,21 +187,3 @@ def test_an_unforced_call_after_thinking_is_recognised(model):
     assert turn.contents[0] == ContentThinking(THOUGHT)
     assert [(r.name, r.arguments) for r in turn.tool_requests] == [("get_temperature", {"city": "Rome"})]
     assert turn.finish_reason == "tool_calls"
-
-
-def test_forced_round_trip_as_the_template_collection_runs_it(model):
-    chat = chat_llamaprov(model, template=TEMPLATE, system_prompt="You are a weather assistant.",
-                          params={"temperature": 0, "max_tokens": 96, "reasoning_budget": 8},
-                          n_ctx=4096, max_tool_rounds=2)
-    chat.register_tool(get_temperature)
-    try:
-        assert chat.provider.tool_format.name == "harmony"
-        answer = chat.chat("What is the temperature in Paris?", tool_choice="get_temperature")
-        turns = chat.get_turns()
-    finally:
-        chat.close()
-    requests = [c for t in turns for c in t.contents if isinstance(c, ContentToolRequest)]
-    results = [c for t in turns for c in t.contents if isinstance(c, ContentToolResult)]
-    assert requests[0].name == "get_temperature" and isinstance(requests[0].arguments.get("city"), str)
-    assert results and results[0].error is None and json.dumps(results[0].value) == '"18"'
-    assert turns[-1].role == "assistant" and not turns[-1].tool_requests and answer == turns[-1].text
