@@ -108,10 +108,15 @@ def test_broken_file_and_timeout_do_not_stop_the_run(tmp_path: pathlib.Path) -> 
     assert summary["schemas"] == 2
     assert summary["passing"] == 1
     assert summary["compile_error"] == 1
-    # a worker that overruns its time is killed and replaced; the run goes on
-    summary = run(tmp_path, workers=1, timeout=0.0001)
-    assert summary["timeout"] >= 1
-    assert summary["schemas"] == 2
+    # a worker that overruns its time is killed and replaced; the run goes on. The slow case
+    # takes seconds (60,000 integers checked one token at a time), far past the timeout: a
+    # timeout of 0.1 ms alone lost the race to a quick case on a quiet machine
+    slow = {"schema": {"type": "array", "items": {"type": "integer"}},
+            "tests": [{"valid": True, "data": list(range(200))}] * 300}
+    (tmp_path / "slow.json").write_text(json.dumps(slow))
+    summary = run(tmp_path, workers=1, timeout=0.05)
+    assert summary["timeout"] == 1
+    assert summary["schemas"] == 3 and summary["passing"] == 1
 
 
 def test_cli_json_output() -> None:
