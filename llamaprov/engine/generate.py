@@ -12,19 +12,19 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ClosedError, ContextOverflowError, GrammarError, InvalidArgumentError
 from . import _loraset
 from ._candidates import _Candidates
-from ._closing import BudgetCloser, closing_after, closing_instead, closing_start, grammar_takes
+from ._closing import closing_after, closing_instead, closing_start, grammar_takes
 from ._context import DecodeAborted
 from ._ffi import lib
-from ._ngram import NgramLimit
 from ._sampler import allows
+from ._seq_samplers import seq_samplers
 from .completion import Completion, CompletionChunk, Usage, _Sequence
 from .grammar import LazyGrammarSampler
-from .sampling import Sampler, SamplerChain, SamplingParams
+from .sampling import SamplerChain, SamplingParams
 
 if TYPE_CHECKING:
     from ._context import ContextCore as Context
@@ -36,18 +36,6 @@ __all__ = ["Completion", "CompletionChunk", "Scheduler", "Usage"]
 
 class _NoTokenLeft(GrammarError):
     """Every token was ruled out: by the grammar together with logit_bias or the samplers."""
-
-
-class _SeqSamplers(NamedTuple):
-    """What a sequence samples with, made from its sampling settings."""
-
-    grammar: Sampler | None
-    chain: SamplerChain  # the chain without the grammar
-    owned: bool  # made here (closed with the sequence) rather than the caller's chain
-    greedy: bool
-    span: Sampler | None  # applied only inside the grammar's span (dry_scope="grammar")
-    closer: BudgetCloser | None  # grammar_close / grammar_close_repeats / grammar_ngram_limit
-    ngrams: NgramLimit | None  # grammar_ngram_limit
 
 
 # samples a lazy grammar may refuse in one step (tokens completing a trigger it cannot take)
@@ -128,7 +116,7 @@ class Scheduler:
                 f"(room is also needed for at least one generated token)",
                 n_tokens=len(tokens), n_ctx=n_ctx)
         seq_id = self._pick_seq_id(seq_id)
-        samplers = self._samplers(sampling, sampling_kw)
+        samplers = seq_samplers(self._model, self.ctx.seed, sampling, sampling_kw)
         seq = _Sequence(seq_id, tokens, samplers.chain, samplers.owned, max_tokens, stops,
                         model.vocab.eog_tokens(),
                         functools.partial(model.token_bytes, special=True) if special
@@ -159,42 +147,6 @@ class Scheduler:
         if seq_id in used:
             raise InvalidArgumentError(f"sequence {seq_id} is already generating")
         return seq_id
-
-    def _samplers(self, sampling: SamplingParams | SamplerChain | None, kw: dict[str, Any]
-                  ) -> _SeqSamplers:
-        if isinstance(sampling, SamplerChain):
-            if kw:
-                raise InvalidArgumentError("pass sampling keywords or a SamplerChain, not both")
-            if not len(sampling):
-                raise InvalidArgumentError("the sampler chain is empty")
-            return _SeqSamplers(None, sampling, False, False, None, None, None)
-        if sampling is None:
-            params = SamplingParams(**kw) if kw else SamplingParams()
-        elif isinstance(sampling, SamplingParams):
-            params = sampling.replace(**kw) if kw else sampling
-        else:
-            raise InvalidArgumentError(f"sampling must be SamplingParams or SamplerChain, got {sampling!r}")
-        if params.seed is None and self.ctx.seed is not None:
-            params = params.replace(seed=self.ctx.seed)
-        closer = None
-        if (params.grammar_close or params.grammar_close_repeats or params.grammar_ngram_limit) \
-                and params.grammar is not None:
-            closer = BudgetCloser(self._model, params.grammar, params.grammar_root,
-                                  at_budget=params.grammar_close,
-                                  repeats=params.grammar_close_repeats)
-        grammar = params.grammar_sampler(self._model)
-        span = None
-        try:
-            span = params.span_sampler(self._model)
-            ngrams = (NgramLimit(params.grammar_ngram_size, params.grammar_ngram_limit)
-                      if params.grammar_ngram_limit and params.grammar is not None else None)
-            return _SeqSamplers(grammar, params._build(self._model, with_grammar=False), True,
-                                params.is_greedy, span, closer, ngrams)
-        except BaseException:
-            for sampler in (grammar, span):
-                if sampler is not None:
-                    sampler.close()
-            raise
 
     # -- running ----------------------------------------------------------------------------
     def step(self) -> list[Completion]:
