@@ -14,37 +14,34 @@ _MESSAGES = [
     {"role": "user", "content": "Name a colour."},
 ]
 
-# Templates that cannot render a plain conversation in a standard Jinja sandbox, with why.
-_FAILING = {
-    # needs the caller to pass `functions` (and `datetime`) variables
-    "fireworks-ai-llama-3-firefunction-v2.jinja":
+# Variables a template reads from its runtime, not from the conversation (the chat layer's
+# tool format supplies them: FirefunctionFormat.template_variables); without them it fails
+# with the recorded error
+_RUNTIME = {
+    "fireworks-ai-llama-3-firefunction-v2.jinja": (
+        {"functions": "[]", "datetime": "Dec 02 2026 12:00:00 GMT"},
         "chat template failed: UndefinedError: 'functions' is undefined",
+    ),
 }
-
-
-def _params() -> list[object]:
-    params: list[object] = []
-    for file in template_files():
-        reason = _FAILING.get(file.name)
-        marks = [pytest.mark.xfail(strict=True, raises=TemplateError, reason=reason)] if reason else []
-        params.append(pytest.param(file.name, id=file.name, marks=marks))
-    return params
 
 
 def test_collection_is_present() -> None:
     assert len(template_files()) >= 60
-    assert set(_FAILING) <= {f.name for f in template_files()}
+    assert set(_RUNTIME) <= {f.name for f in template_files()}
 
 
-@pytest.mark.parametrize("name", _params())
+@pytest.mark.parametrize("name", [f.name for f in template_files()])
 def test_template_renders_plain_conversation(model: Model, name: str) -> None:
-    prompt = model.apply_chat_template(_MESSAGES, template=read_template(name), add_generation_prompt=True)
+    extra = _RUNTIME[name][0] if name in _RUNTIME else {}
+    prompt = model.apply_chat_template(_MESSAGES, template=read_template(name), add_generation_prompt=True,
+                                       **extra)
     assert isinstance(prompt, str)
     assert "Name a colour." in prompt
 
 
-@pytest.mark.parametrize("name", list(_FAILING))
-def test_failing_templates_fail_with_the_recorded_error(model: Model, name: str) -> None:
+@pytest.mark.parametrize("name", list(_RUNTIME))
+def test_without_its_runtime_variables_a_template_fails_with_the_recorded_error(model: Model,
+                                                                                 name: str) -> None:
     with pytest.raises(TemplateError) as info:
         model.apply_chat_template(_MESSAGES, template=read_template(name), add_generation_prompt=True)
-    assert str(info.value) == _FAILING[name]
+    assert str(info.value) == _RUNTIME[name][1]
