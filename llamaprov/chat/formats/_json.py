@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,20 @@ class PartialCall:
     arguments_text: str = ""
     complete: bool = False
     id: str | None = None
+
+
+def finished_calls(partials: Sequence[PartialCall], *, keep_ids: bool = True
+                   ) -> list[tuple[str, dict[str, Any], str | None]]:
+    """The calls of a parsed region's partials: each one's arguments text read as a JSON object
+    (``ValueError`` otherwise), with the id the model wrote when ``keep_ids``."""
+    calls: list[tuple[str, dict[str, Any], str | None]] = []
+    for partial in partials:
+        args = json.loads(partial.arguments_text)
+        if not isinstance(args, dict):
+            raise ValueError(f"tool call {partial.name!r}: arguments must be an object, "
+                             f"got {describe(args)}")
+        calls.append((str(partial.name), args, partial.id if keep_ids else None))
+    return calls
 
 
 def _json_string(body: str) -> str:

@@ -6,16 +6,14 @@ JSON arguments and a closing marker, as DeepSeek and Kimi-K2 write them.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from llamaprov.chat.formats._base import ParsedCalls, ToolCallFormat
 from llamaprov.chat.formats._gbnf import gbnf_literal, repeated
-from llamaprov.chat.formats._json import PartialCall, json_value_end
+from llamaprov.chat.formats._json import PartialCall, finished_calls, json_value_end
 from llamaprov.chat.tools import ToolDef
-from llamaprov.errors import describe
 
 
 class MarkedCallsFormat(ToolCallFormat):
@@ -96,13 +94,7 @@ class MarkedCallsFormat(ToolCallFormat):
         partials, pos = self._calls(region, whole=True)
         if not partials:
             raise ValueError(f"no tool call found in {region[:200]!r}")
-        calls: list[tuple[str, dict[str, Any], str | None]] = []
-        for partial in partials:
-            args = json.loads(partial.arguments_text)
-            if not isinstance(args, dict):
-                raise ValueError(f"tool call {partial.name!r}: arguments must be an object, "
-                                 f"got {describe(args)}")
-            calls.append((str(partial.name), args, partial.id))
+        calls = finished_calls(partials)
         rest = _skip_space(region, pos)
         if region.startswith(self.section_end, rest):
             pos = rest + len(self.section_end)

@@ -15,17 +15,14 @@ grammar and the trigger are the model's order.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from llamaprov.chat.formats._base import ParsedCalls, ToolCallFormat
 from llamaprov.chat.formats._gbnf import gbnf_literal
-from llamaprov.chat.formats._json import PartialCall, json_value_end
+from llamaprov.chat.formats._json import PartialCall, finished_calls, json_value_end
 from llamaprov.chat.formats._registry import register_tool_format
 from llamaprov.chat.tools import ToolDef
-from llamaprov.errors import describe
 
 ASSISTANT = "<|start|>assistant"
 CALL_OPEN = "<|channel|>commentary to=functions."
@@ -104,13 +101,7 @@ class HarmonyFormat(ToolCallFormat):
 
     def parse_calls(self, region: str) -> ParsedCalls:
         partials, pos = self._calls(region, whole=True)
-        calls: list[tuple[str, dict[str, Any], str | None]] = []
-        for partial in partials:
-            args = json.loads(partial.arguments_text)
-            if not isinstance(args, dict):
-                raise ValueError(f"tool call {partial.name!r}: arguments must be an object, "
-                                 f"got {describe(args)}")
-            calls.append((str(partial.name), args, None))
+        calls = finished_calls(partials, keep_ids=False)
         rest = region[pos:]
         if "to=functions." in rest:
             raise ValueError(f"unexpected text between tool calls: {rest[:60]!r}")
