@@ -11,8 +11,10 @@ A family is recognised from the text of the chat template:
   ``reasoning_effort`` (it always thinks: "off" asks for low effort and closes an empty
   analysis message); thinking goes back as ``thinking``
 * ``think``: any other template that knows a thinking block (``<think>``, ``<thinking>``,
-  ``<|START_THINKING|>``), without a switch: DeepSeek-R1 and QwQ open the block in the
-  generation prompt, others leave it to the model
+  ``<|START_THINKING|>``, Seed-OSS's ``<seed:think>``, Magistral's ``[THINK]``, Apertus's
+  ``<|inner_prefix|>``), with the ``enable_thinking`` switch where the template reads it
+  (Apertus): DeepSeek-R1 and QwQ open the block in the generation prompt, others leave it to
+  the model
 
 ``reasoning="on"`` sets the switch and starts the reply inside a thinking block (the opening
 marker is appended to the prompt where the template did not write it); ``"off"`` turns the
@@ -151,6 +153,11 @@ GPT_OSS = ReasoningFamily("gpt-oss", "<|channel|>analysis<|message|>", "<|end|>"
                           history_key="thinking")
 
 
+# the text between a block's markers and its thinking, and after its closing marker, where the
+# family writes them flush (the default is a newline inside and a blank line after, as <think>)
+_TAG_LAYOUT = {"<seed:think>": ("", "\n"), "[THINK]": ("", ""), "<|inner_prefix|>": ("", "")}
+
+
 def detect_reasoning(template: str | None) -> ReasoningFamily | None:
     """The reasoning family of a chat template (see the module docstring); None when the
     template knows no thinking."""
@@ -162,7 +169,10 @@ def detect_reasoning(template: str | None) -> ReasoningFamily | None:
         return SMOLLM3 if "/no_think" in template else QWEN3
     for opening, closing in THINKING_TAGS:
         if opening in template:
-            return ReasoningFamily("think", opening, closing)
+            switch = _SWITCH if "enable_thinking" in template else ((), ())
+            sep, after = _TAG_LAYOUT.get(opening, ("\n", "\n\n"))
+            return ReasoningFamily("think", opening, closing, sep=sep, after=after,
+                                   on=switch[0], off=switch[1])
     return None
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from _scripted import ANSWER, THOUGHT, YES, YES_TOKEN, Scripted
+from _template_files import read_template
 from _templates import DEEPSEEK_R1, GPT_OSS, QWEN3, SMOLLM3
 
 from llamaprov.chat import (
@@ -26,6 +27,7 @@ from llamaprov.chat import (
     TurnDone,
     tool,
 )
+from llamaprov.chat.formats import parse_output, thinking_tags
 from llamaprov.errors import InvalidArgumentError, TruncatedOutputError
 
 
@@ -338,3 +340,31 @@ def test_a_stream_closed_while_thinking_leaves_the_provider_usable(model):
     _, turn = _events(provider, params={"max_tokens": 64, "reasoning_budget": 2})
     assert turn.contents == [ContentThinking(" yes" * 2), ContentText(ANSWER)]
     assert provider.tokens_used() == spent + turn.tokens
+
+
+# ------------------------------------------------------- thinking markers of more families
+@pytest.mark.parametrize(("name", "opening", "closing"), [
+    ("ByteDance-Seed-OSS.jinja", "<seed:think>", "</seed:think>"),
+    ("mistralai-Ministral-3-14B-Reasoning-2512.jinja", "[THINK]", "[/THINK]"),
+    ("Apertus-8B-Instruct.jinja", "<|inner_prefix|>", "<|inner_suffix|>"),
+])
+def test_each_family_s_own_thinking_markers_split_thinking_from_the_answer(model, name, opening, closing):
+    template = read_template(name)
+    provider = LlamaProvider(model, template=template)
+    try:
+        assert provider.model_info()["reasoning"] == "think"
+        assert provider.reasoning_family is not None
+        assert (provider.reasoning_family.open, provider.reasoning_family.close) == (opening, closing)
+        contents, error = parse_output(f"{opening}Two and two make four.{closing}It is 4.",
+                                       provider.tool_format, tags=thinking_tags(template))
+    finally:
+        provider.close()
+    assert error is None
+    assert [type(c) for c in contents] == [ContentThinking, ContentText]
+    assert contents[0].thinking.strip() == "Two and two make four." and contents[1].text.strip() == "It is 4."
+
+
+def test_apertus_deliberation_switch(model):
+    template = read_template("Apertus-8B-Instruct.jinja")
+    assert "Deliberation: enabled" in _prompt(model, template, "on")
+    assert "Deliberation: disabled" in _prompt(model, template, "off")

@@ -25,6 +25,9 @@ THINKING_TAGS: tuple[tuple[str, str], ...] = (
     ("<think>", "</think>"),
     ("<thinking>", "</thinking>"),
     ("<|START_THINKING|>", "<|END_THINKING|>"),
+    ("<seed:think>", "</seed:think>"),  # Seed-OSS
+    ("[THINK]", "[/THINK]"),  # Magistral, Ministral 3 reasoning
+    ("<|inner_prefix|>", "<|inner_suffix|>"),  # Apertus
 )
 
 
