@@ -1,12 +1,13 @@
 """Tool formats that write each argument of a call in its own element (GLM, Qwen3-Coder, Seed-OSS,
-MiniMax-M2): detection from the real templates, calls as the templates render them in history
-parsed back, scripted outputs whole and streamed, and the grammar in llama.cpp."""
+MiniMax-M2, MiniCPM 5, Hunyuan 3): detection from the real templates, calls as the templates render
+them in history parsed back, scripted outputs whole and streamed, and the grammar in llama.cpp."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from _template_files import read_template
 from _templates import QWEN25
 from _templates_xml_families import (
     GLM_4_5,
@@ -29,6 +30,8 @@ from llamaprov.chat import (
 )
 from llamaprov.chat.formats import (
     GlmFormat,
+    Hunyuan3Format,
+    MiniCpm5Format,
     MiniMaxFormat,
     Qwen3CoderFormat,
     SeedOssFormat,
@@ -88,6 +91,28 @@ FAMILIES = {
                 "</parameter>\n<parameter name=\"tags\">[\"a\", \"b c\"]</parameter>\n</invoke>\n"
                 "<invoke name=\"search\">\n<parameter name=\"query\">42</parameter>\n</invoke>\n"
                 "</minimax:tool_call>"),
+    # MiniCPM 5's template wraps a string holding "<", "&" or a newline in CDATA
+    "minicpm5": (MiniCpm5Format, [read_template("openbmb-MiniCPM5-1B")],
+                 "Let me check.\n<function name=\"get_weather\"><param name=\"city\">"
+                 "<![CDATA[Paris\n75001]]></param><param name=\"days\">3</param>"
+                 "<param name=\"metric\">true</param><param name=\"where\">{\"lat\": 48.85}</param>"
+                 "<param name=\"tags\">[\"a\", \"b c\"]</param></function>\n"
+                 "<function name=\"search\"><param name=\"query\">42</param></function>"),
+    "hunyuan3": (Hunyuan3Format, [read_template("tencent-Hy3")],
+                 "Let me check.\n<tool_calls:opensource>\n<tool_call:opensource>get_weather"
+                 "<tool_sep:opensource>\n"
+                 "<arg_key:opensource>city</arg_key:opensource>\n<arg_value:opensource>Paris\n75001"
+                 "</arg_value:opensource>\n<arg_key:opensource>days</arg_key:opensource>\n"
+                 "<arg_value:opensource>3</arg_value:opensource>\n"
+                 "<arg_key:opensource>metric</arg_key:opensource>\n"
+                 "<arg_value:opensource>true</arg_value:opensource>\n"
+                 "<arg_key:opensource>where</arg_key:opensource>\n"
+                 "<arg_value:opensource>{\"lat\": 48.85}</arg_value:opensource>\n"
+                 "<arg_key:opensource>tags</arg_key:opensource>\n<arg_value:opensource>[\"a\", \"b c\"]"
+                 "</arg_value:opensource>\n</tool_call:opensource>\n<tool_call:opensource>search"
+                 "<tool_sep:opensource>\n<arg_key:opensource>query</arg_key:opensource>\n"
+                 "<arg_value:opensource>42</arg_value:opensource>\n</tool_call:opensource>\n"
+                 "</tool_calls:opensource>"),
 }
 
 

@@ -8,6 +8,9 @@ One :class:`ToolCallFormat` subclass per family, one module each:
 * ``qwen3_coder``  Qwen3-Coder: ``<tool_call><function=name><parameter=k>v</parameter></function>...``
 * ``seed_oss``     Seed-OSS: ``<seed:tool_call><function=name><parameter=k>v</parameter></function>...``
 * ``minimax``      MiniMax-M2: ``<minimax:tool_call><invoke name="name"><parameter name="k">v</parameter>...``
+* ``minicpm5``     MiniCPM 5: ``<function name="name"><param name="k">v</param>...</function>``
+* ``hunyuan3``     Hunyuan 3: ``<tool_calls:opensource><tool_call:opensource>name<tool_sep:opensource>``
+  and ``<arg_key:opensource>``/``<arg_value:opensource>`` elements
 * ``llama3``       Llama 3.1-3.3 JSON: ``{"name": ..., "parameters": ...}``, optionally after
   ``<|python_tag|>``
 * ``mistral``      ``[TOOL_CALLS] [{"name": ..., "arguments": ...}, ...]``
@@ -65,6 +68,8 @@ from llamaprov.chat.formats.glm import GlmFormat  # isort: skip
 from llamaprov.chat.formats.qwen3_coder import Qwen3CoderFormat  # isort: skip
 from llamaprov.chat.formats.seed_oss import SeedOssFormat  # isort: skip
 from llamaprov.chat.formats.minimax import MiniMaxFormat  # isort: skip
+from llamaprov.chat.formats.minicpm5 import MiniCpm5Format  # isort: skip
+from llamaprov.chat.formats.hunyuan3 import Hunyuan3Format  # isort: skip
 from llamaprov.chat.formats.deepseek_r1 import DeepSeekR1Format  # isort: skip
 from llamaprov.chat.formats.deepseek_v3 import DeepSeekV31Format  # isort: skip
 from llamaprov.chat.formats.kimi_k2 import KimiK2Format  # isort: skip
@@ -84,7 +89,8 @@ __all__ = [
     "THINKING_TAGS", "TOOL_FORMATS", "ApertusFormat", "CommandR7BFormat", "DeepSeekR1Format",
     "DeepSeekV31Format", "FirefunctionFormat", "FunctionaryFormat", "FunctionaryV31Format",
     "Gemma4Format", "GenericFormat", "GlmFormat", "GraniteFormat", "HarmonyFormat", "HermesFormat",
-    "KimiK2Format", "Lfm2Format", "Llama3Format", "MiniMaxFormat", "MistralArgsFormat", "MistralFormat",
+    "Hunyuan3Format", "KimiK2Format", "Lfm2Format", "Llama3Format", "MiniCpm5Format", "MiniMaxFormat",
+    "MistralArgsFormat", "MistralFormat",
     "NemotronFormat", "ParsedCalls", "PartialCall", "Phi4Format", "Qwen3CoderFormat", "SeedOssFormat",
     "StreamParser", "ToolCallFormat", "detect_tool_format", "get_tool_format", "make_parser",
     "parse_output", "register_tool_format", "thinking_tags",
