@@ -368,3 +368,10 @@ def test_apertus_deliberation_switch(model):
     template = read_template("Apertus-8B-Instruct.jinja")
     assert "Deliberation: enabled" in _prompt(model, template, "on")
     assert "Deliberation: disabled" in _prompt(model, template, "off")
+
+
+def test_minimax_m3_thinking_markers_are_recognised_beside_think(model):
+    template = read_template("MiniMax-M3.jinja")
+    assert ("<mm:think>", "</mm:think>") in thinking_tags(template)
+    contents, error = parse_output("<mm:think>Check.</mm:think>It is 4.", None, tags=thinking_tags(template))
+    assert error is None and [type(c) for c in contents] == [ContentThinking, ContentText]

@@ -28,6 +28,7 @@ THINKING_TAGS: tuple[tuple[str, str], ...] = (
     ("<seed:think>", "</seed:think>"),  # Seed-OSS
     ("[THINK]", "[/THINK]"),  # Magistral, Ministral 3 reasoning
     ("<|inner_prefix|>", "<|inner_suffix|>"),  # Apertus
+    ("<mm:think>", "</mm:think>"),  # MiniMax-M3
 )
 
 
