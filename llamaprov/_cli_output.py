@@ -135,4 +135,5 @@ class ReplyWriter:
             self.tool_call(event.request.name, event.request.arguments)
         elif isinstance(event, ToolResultEvent):
             result = event.result
-            self.tool_result(result.name, result.as_text(), error=result.is_error)
+            text = result.error if result.error is not None else result.as_text()
+            self.tool_result(result.name, text, error=result.is_error)

@@ -230,7 +230,8 @@ class Repl:
         per_turn = self.chat.tokens_used(per_turn=True)
         line = (f"(tokens: {used.input} prompt ({used.cached} from cache), {used.output} generated, "
                 f"{used.total} in all")
-        n_ctx = getattr(self.chat.provider.context, "n_ctx", None) if per_turn else None
+        context = getattr(self.chat.provider, "context", None) if per_turn else None
+        n_ctx = getattr(context, "n_ctx", None)
         if n_ctx:
             last = per_turn[-1]
             line += f"; context: {last.input + last.output} of {n_ctx}"

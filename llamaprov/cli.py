@@ -184,6 +184,8 @@ def _embed(args: argparse.Namespace) -> int:
     from .integrations.embedding import LlamaProvEmbedder
 
     texts = _embed_inputs(args)
+    if args.output and Path(args.output).suffix != ".npy":  # before the model loads
+        raise InvalidArgumentError(f"--output: numpy writes .npy files, got {args.output!r}")
     with _load_model(args) as model, LlamaProvEmbedder(
         model, pooling=args.pooling, normalize=not args.no_normalize
     ) as embedder, ProgressBar(len(texts), enabled=None if len(texts) > _EMBED_BATCH else False,
@@ -195,8 +197,6 @@ def _embed(args: argparse.Namespace) -> int:
     vectors = np.concatenate(parts).astype(np.float32, copy=False)
     if args.output:
         target = Path(args.output)
-        if target.suffix != ".npy":
-            raise InvalidArgumentError(f"--output: numpy writes .npy files, got {args.output!r}")
         try:
             np.save(target, vectors)
         except OSError as exc:
