@@ -33,7 +33,8 @@ def _model_spec(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         return args.model, {}
     if args.model:
         raise LlamaProvError("give either a MODEL path or --hf, not both")
-    return hf
+    repo, options = hf
+    return repo, {**options, "progress": sys.stderr.isatty()}  # a download's bar only on a terminal
 
 
 def _load_model(args: argparse.Namespace) -> Model:
