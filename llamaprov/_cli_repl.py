@@ -45,9 +45,12 @@ def load_tool_functions(path: str | os.PathLike[str]) -> list[Callable[..., Any]
     if spec is None or spec.loader is None:
         raise ToolError(f"cannot load {str(p)!r} as a Python module")
     module = importlib.util.module_from_spec(spec)
+    # registered, as an imported module is: dataclasses and string annotations look it up there
+    sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:  # the user's code: any failure is reported, not raised
+        del sys.modules[module_name]
         raise ToolError(f"{str(p)!r} failed to run: {type(exc).__name__}: {exc}") from None
     functions: list[Callable[..., Any]] = [
         value for name, value in vars(module).items()

@@ -4,6 +4,7 @@ rendering, slash commands, tools from a file, history) on scripted chats."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -33,11 +34,26 @@ from llamaprov.errors import ToolError
 
 REPO = Path(__file__).resolve().parents[1]
 TOOLS_FILE = '''
+from __future__ import annotations
+
+from dataclasses import dataclass
 from os.path import join  # imported: not a tool
+
+
+@dataclass
+class Point:
+    x: int
+    y: int
+
 
 def add(a: int, b: int) -> int:
     """Add two integers."""
     return a + b
+
+
+def norm1(p: Point) -> int:
+    """The taxicab length of a point."""
+    return abs(p.x) + abs(p.y)
 
 def _helper() -> None:
     pass
@@ -63,7 +79,7 @@ def test_chat_in_a_terminal(tmp_path):
         assert int(child.match.group(1)) > 5 and 0 < int(child.match.group(2)) <= 16
         child.expect("> ")
         child.sendline("/tools tools.py")
-        child.expect(r"tools added: add\)")
+        child.expect(r"tools added: add, norm1\)")
         child.expect("> ")
         child.sendline("/save conv.chat")
         child.expect("saved 2 turns")
@@ -139,7 +155,12 @@ def test_tool_file_gives_its_own_public_functions(tmp_path):
     path = tmp_path / "tools.py"
     path.write_text(TOOLS_FILE)
     functions = load_tool_functions(path)
-    assert [f.__name__ for f in functions] == ["add"] and functions[0](2, 3) == 5
+    assert [f.__name__ for f in functions] == ["add", "norm1"] and functions[0](2, 3) == 5
+    chat = Chat(Scripted([]))
+    for func in functions:  # string annotations naming the file's own classes resolve
+        chat.register_tool(func)
+    norm1 = chat.get_tools()[1]
+    assert norm1.name == "norm1" and "x" in json.dumps(norm1.parameters)
 
 
 @pytest.mark.parametrize(("name", "source", "message"), [
