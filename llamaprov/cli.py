@@ -185,8 +185,11 @@ def _embed(args: argparse.Namespace) -> int:
     from .integrations.embedding import LlamaProvEmbedder
 
     texts = _embed_inputs(args)
-    if args.output and Path(args.output).suffix != ".npy":  # before the model loads
-        raise InvalidArgumentError(f"--output: numpy writes .npy files, got {args.output!r}")
+    if args.output:  # checked before the model loads
+        if Path(args.output).suffix != ".npy":
+            raise InvalidArgumentError(f"--output: numpy writes .npy files, got {args.output!r}")
+        if not Path(args.output).parent.is_dir():
+            raise InvalidArgumentError(f"--output: cannot write {args.output!r}: no such folder")
     with _load_model(args) as model, LlamaProvEmbedder(
         model, pooling=args.pooling, normalize=not args.no_normalize
     ) as embedder, ProgressBar(len(texts), enabled=None if len(texts) > _EMBED_BATCH else False,
