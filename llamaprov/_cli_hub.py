@@ -8,6 +8,7 @@ stored as ``func`` in the parsed namespace, takes it and returns the exit status
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,7 +47,8 @@ def _ls(args: argparse.Namespace) -> int:
 
 def _pull(args: argparse.Namespace) -> int:
     path = hub.download(
-        args.repo, args.file, quant=args.quant, revision=args.revision, progress=not args.quiet
+        args.repo, args.file, quant=args.quant, revision=args.revision,
+        progress=not args.quiet and sys.stderr.isatty(),  # no bar in a log or a pipe
     )
     print(path)
     return 0

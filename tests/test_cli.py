@@ -67,10 +67,11 @@ def test_hf_options_go_to_the_model_resolver(capsys, monkeypatch, default_model_
 
     monkeypatch.setattr(hub, "load_model_hf", fake_hub)
     assert main(["info", "--hf", "owner/repo-GGUF", "--quant", "Q8_0", "--revision", "v1"]) == 0
-    assert asked == [("owner/repo-GGUF", {"quant": "Q8_0", "revision": "v1"})]
+    # stderr is no terminal here: no download bar
+    assert asked == [("owner/repo-GGUF", {"quant": "Q8_0", "revision": "v1", "progress": False})]
     assert "n_embd" in capsys.readouterr().out
     assert main(["embed", "hi", "--hf", "owner/repo-GGUF", "--hf-file", "m.gguf"]) == 0
-    assert asked[-1] == ("owner/repo-GGUF", {"filename": "m.gguf"})
+    assert asked[-1] == ("owner/repo-GGUF", {"filename": "m.gguf", "progress": False})
     assert len(json.loads(capsys.readouterr().out)[0]) == 576
 
 
