@@ -10,6 +10,7 @@ import importlib
 from typing import Any
 
 from . import errors
+from ._version import __version__ as __version__
 from .engine import (
     BackendDevice,
     Batch,
@@ -69,8 +70,6 @@ from .errors import (
     TruncatedOutputError,
     UnsupportedSchemaError,
 )
-
-__version__ = "0.1.0"
 
 # name -> module that defines it, imported on first access.
 _LAZY = {

@@ -28,9 +28,11 @@ class Context(ContextCore):
 
     Args:
         n_ctx: context window in tokens (default: the training length, at most 4096).
-        n_batch, n_ubatch: logical and physical batch sizes.
+        n_batch: logical batch size (tokens per ``llama_decode`` call).
+        n_ubatch: physical batch size (tokens per compute step).
         n_seq_max: how many sequences can share the context (parallel generation).
-        n_threads, n_threads_batch: CPU threads for generation and prompt processing.
+        n_threads: CPU threads for generation.
+        n_threads_batch: CPU threads for prompt processing.
         embeddings: extract embeddings; ``pooling``: none, mean, cls, last or rank
             (default: the model's own, else mean).
         flash_attn: "auto", True or False. ``type_k``/``type_v``: KV cache types ("f16", "q8_0", ...).
