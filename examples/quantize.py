@@ -1,0 +1,50 @@
+"""Quantize a GGUF model: store its weights in fewer bits, then load and run the smaller file.
+
+    python examples/quantize.py [MODEL.gguf] [TYPE]
+
+TYPE is a llama.cpp file type: Q8_0, Q6_K, Q5_K_M, Q4_K_M (a good default), Q4_0, F16 ...
+(default Q4_K_M). Start from an F32, F16 or BF16 file where you have one: the packaged default
+model (SmolLM2-135M) is already quantized (Q4_1), so it is requantized here, which costs a
+little more quality. The result is written into a temporary folder and removed at the end; pass
+a real path to ``quantize`` to keep it.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from llamaprov import default_model_path, load_model, quantize
+
+PROMPT = "The capital of France is"
+
+
+def greedy(path: Path) -> str:
+    """A short greedy continuation of PROMPT by the model at ``path``."""
+    with load_model(path) as model, model.new_context(n_ctx=128) as ctx:
+        return ctx.completion(PROMPT, max_tokens=8, temperature=0).result().text
+
+
+def main() -> None:
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else default_model_path()
+    ftype = sys.argv[2] if len(sys.argv) > 2 else "Q4_K_M"
+
+    with load_model(source, vocab_only=True) as model:  # vocab_only: reads metadata, no weights
+        print(f"source: {source.name}: {model.desc}, {source.stat().st_size} bytes")
+
+    with tempfile.TemporaryDirectory(prefix="llamaprov-quantize-") as tmp:
+        target = Path(tmp) / f"{source.stem}-{ftype}.gguf"
+        # allow_requantize: the source may already be quantized (as the default model is).
+        quantize(source, target, ftype, allow_requantize=True, progress=False)
+        with load_model(target, vocab_only=True) as model:
+            print(f"quantized: {target.name}: {model.desc}, {target.stat().st_size} bytes")
+        print(f"size ratio: {target.stat().st_size / source.stat().st_size:.2f}")
+
+        # Both files load and generate; compare their greedy continuations.
+        print(f"source continues: {greedy(source)!r}")
+        print(f"quantized continues: {greedy(target)!r}")
+
+
+if __name__ == "__main__":
+    main()
