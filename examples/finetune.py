@@ -20,7 +20,7 @@ from llamaprov import default_model_path, load_model, quantize
 
 # The text to learn: here a short made-up passage, repeated so there are a few training windows.
 TEXT = ("The lighthouse keeper of Varrow Point lights the lamp at dusk and logs every passing "
-        "ship in a green notebook. ") * 12
+        "ship in a green notebook. ") * 36
 
 
 def main() -> None:

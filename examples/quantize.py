@@ -20,30 +20,25 @@ from llamaprov import default_model_path, load_model, quantize
 PROMPT = "The capital of France is"
 
 
-def greedy(path: Path) -> str:
-    """A short greedy continuation of PROMPT by the model at ``path``."""
+def describe(path: Path) -> str:
+    """The model at ``path``: its description, file size and a short greedy continuation."""
     with load_model(path) as model, model.new_context(n_ctx=128) as ctx:
-        return ctx.completion(PROMPT, max_tokens=8, temperature=0).result().text
+        text = ctx.completion(PROMPT, max_tokens=8, temperature=0).result().text
+        return f"{path.name}: {model.desc}, {path.stat().st_size} bytes; continues {text!r}"
 
 
 def main() -> None:
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else default_model_path()
     ftype = sys.argv[2] if len(sys.argv) > 2 else "Q4_K_M"
-
-    with load_model(source, vocab_only=True) as model:  # vocab_only: reads metadata, no weights
-        print(f"source: {source.name}: {model.desc}, {source.stat().st_size} bytes")
+    print(f"source: {describe(source)}")
 
     with tempfile.TemporaryDirectory(prefix="llamaprov-quantize-") as tmp:
         target = Path(tmp) / f"{source.stem}-{ftype}.gguf"
         # allow_requantize: the source may already be quantized (as the default model is).
         quantize(source, target, ftype, allow_requantize=True, progress=False)
-        with load_model(target, vocab_only=True) as model:
-            print(f"quantized: {target.name}: {model.desc}, {target.stat().st_size} bytes")
+        # The new file loads and generates like any other (compare the continuations).
+        print(f"quantized: {describe(target)}")
         print(f"size ratio: {target.stat().st_size / source.stat().st_size:.2f}")
-
-        # Both files load and generate; compare their greedy continuations.
-        print(f"source continues: {greedy(source)!r}")
-        print(f"quantized continues: {greedy(target)!r}")
 
 
 if __name__ == "__main__":

@@ -124,12 +124,21 @@ def check_hub_download(out: str, files: Files) -> None:
     assert "model: llama" in out and "parameters" in out
 
 
+CAPITALS = {"France": "Paris", "Italy": "Rome", "Japan": "Tokyo"}
+
+
 def check_parallel_chat(out: str, files: Files) -> None:
+    # batched decoding is not bit-identical to decoding alone, so a reply may drift; but each
+    # answers its own prompt, in order, and names no other prompt's country or capital
     for how in ("parallel_chat", "submit"):
         replies = dict(re.findall(rf"^{how} (\w+): (.+)$", out, re.M))
-        assert list(replies) == ["France", "Italy", "Japan"]
-        for country, city in (("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo")):
-            assert city in replies[country], (how, replies)
+        assert list(replies) == list(CAPITALS), out
+        for country, reply in replies.items():
+            assert country in reply or CAPITALS[country] in reply, (how, replies)
+            others = [w for c, city in CAPITALS.items() if c != country for w in (c, city)]
+            assert not any(w in reply for w in others), (how, replies)
+    assert all(int(n) > 0 for n in re.findall(r"\[(?:eog|length), (\d+) tokens\]", out))
+    assert len(re.findall(r"^submit \w+: .+ \[(?:eog|length), \d+ tokens\]$", out, re.M)) == 3
     assert _value(out, "chat turns after parallel_chat:") == "0"
 
 
@@ -140,11 +149,13 @@ def check_lora(out: str, files: Files) -> None:
 
 
 def check_quantize(out: str, files: Files) -> None:
-    source = int(re.search(r"^source: .*, (\d+) bytes$", out, re.M).group(1))  # type: ignore[union-attr]
-    quantized = re.search(r"^quantized: (\S+): (.*), (\d+) bytes$", out, re.M)
-    assert quantized and "Q8_0" in quantized.group(2) and quantized.group(1).endswith("-Q8_0.gguf")
-    assert int(quantized.group(3)) < 0.6 * source  # F32 -> ~8.5 bits a weight
-    assert _value(out, "source continues:") and _value(out, "quantized continues:")
+    line = re.compile(r"^(source|quantized): (\S+): (.*), (\d+) bytes; continues '(.*)'$", re.M)
+    found = {m[0]: m[1:] for m in line.findall(out)}
+    (_, _, source_size, _), (name, desc, size, text) = found["source"], found["quantized"]
+    assert name.endswith("-Q8_0.gguf") and "Q8_0" in desc
+    assert int(size) < 0.6 * int(source_size)  # F32 -> ~8.5 bits a weight
+    assert text  # the quantized file loads and generates
+    assert float(_value(out, "size ratio:")) == pytest.approx(int(size) / int(source_size), abs=0.01)
 
 
 def check_finetune(out: str, files: Files) -> None:
@@ -165,14 +176,15 @@ def check_structured(out: str, files: Files) -> None:
     lines = out.splitlines()
     assert re.match(r"name='Rex' kind=<Kind\.dog: 'dog'> age=\d+", lines[0])
     assert re.match(r"\{'age': \d+\}$", lines[1])
-    assert re.match(r"name='Tweety' kind=<Kind\.bird: 'bird'>", lines[2])
-    assert re.match(r"name='Tom' kind=<Kind\.cat: 'cat'> age=4", lines[3])
+    # the two decoded together: Pets that validated, not asserted word for word
+    for line in lines[2:4]:
+        assert re.match(r"name='.{1,16}' kind=<Kind\.(cat|dog|bird): '\w+'> age=(\d+|None)$", line), line
 
 
 def check_langchain_structured(out: str, files: Files) -> None:
-    contacts = re.findall(r"^Contact\(name='(.*)', email='(.*)', age=(\d+)\)$", out, re.M)
-    assert len(contacts) == 2
-    assert contacts[1] == ("Alan Turing", "alan@example.com", "41")
+    # batched, so not asserted word for word: two Contacts that validated against the schema
+    contacts = re.findall(r"^Contact\(name='(.+)', email='(.+)', age=(\d+)\)$", out, re.M)
+    assert len(contacts) == 2 and all("@" in email for _, email, _ in contacts), out
 
 
 def check_langchain_agent(out: str, files: Files) -> None:
