@@ -44,13 +44,17 @@ def main() -> None:
         store.insert([read_document(p) for p in sorted(folder.iterdir())])
         print(f"indexed {store.n_documents} documents from {folder.name}/")
 
-        # 2. A chat with the retrieval tool: search_documents(query) returns the best passages.
-        chat = chat_llamaprov(model, params={"temperature": 0, "max_tokens": 64},
-                              system_prompt="Answer from the documents you find.")
-        register_retrieve_tool(chat, store, k=2)
+        # 2. Search the store directly: hybrid search (BM25 and vectors), best passage first.
+        for hit in store.retrieve(QUESTION, k=2):
+            print(f"hit {Path(hit.source or '?').name}: {hit.text.splitlines()[-1][:70]}")
 
-        # 3. Ask. tool_choice="required" makes the first reply a search; the model then answers
-        # from what the search returned.
+        # 3. A chat with the retrieval tool: search_documents(query) returns the best passages.
+        chat = chat_llamaprov(model, params={"temperature": 0, "max_tokens": 48}, max_tool_rounds=2)
+        register_retrieve_tool(chat, store, k=3)
+
+        # 4. Ask. tool_choice="required" makes the first reply a search; the model then answers
+        # from what the search returned. (A 135M model writes poor search queries; a larger
+        # one, e.g. "Qwen/Qwen3-0.6B-GGUF", writes real ones and answers better.)
         for event in chat.stream(QUESTION, content=True, tool_choice="required"):
             if isinstance(event, ToolRequestDone):
                 print(f"[call] {event.request.name}({event.request.arguments})")

@@ -48,7 +48,7 @@ class Case:
     check: Callable[[str, Files], None]
     args: Callable[[Files], list[str]] = lambda f: []
     env: Callable[[Files], dict[str, str]] = lambda f: {}
-    timeout: float = 240
+    timeout: float = 300
 
 
 def _value(out: str, label: str) -> str:
@@ -107,6 +107,8 @@ def check_langchain_chain(out: str, files: Files) -> None:
 
 def check_rag_folder(out: str, files: Files) -> None:
     assert "indexed 3 documents from notes/" in out
+    hits = re.findall(r"^hit (\S+): (.*)$", out, re.M)
+    assert hits[0][0] == "library.md" and hits[0][1].startswith("Opening hours:")
     call = _value(out, "[call] search_documents(")
     assert call.startswith("{'query': '")
     result = out.split("[result]", 1)[1]
