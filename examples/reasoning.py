@@ -26,7 +26,9 @@ THINKING_TEMPLATE = (
     "{%- if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n"
     "{%- endif %}{%- endif %}"
 )
-BUDGET = 8  # the most tokens the thinking may take; then "</think>" is written and the answer follows
+# The most tokens the thinking may take; then "</think>" is written and the answer follows. Small
+# for the demonstration on the default model; a real reasoning model gets room to think.
+BUDGET, REAL_BUDGET = 8, 512
 QUESTION = "Is 17 a prime number?"
 
 
@@ -41,7 +43,8 @@ def ask(chat: Chat, question: str) -> None:
         elif isinstance(event, TurnDone):
             turn = event.turn
     assert turn is not None
-    print(f"  thinking ({len(thinking)} pieces, budget {BUDGET}): {''.join(thinking).strip()!r}")
+    budget = chat.params().reasoning_budget
+    print(f"  thinking ({len(thinking)} pieces, budget {budget}): {''.join(thinking).strip()!r}")
     print(f"  answer: {''.join(answer).strip()!r}")
     # The turn keeps them apart too: turn.thinking and turn.text.
     print(f"  turn.thinking == streamed thinking: {turn.thinking == ''.join(thinking)}")
@@ -57,6 +60,8 @@ def main() -> None:
     with chat_llamaprov(model, params=settings) as chat:
         family = chat.model_info()["reasoning"]  # None: the template knows no thinking
         print(f"reasoning family: {family}")
+        if family is not None:  # a model that thinks: room for it (max_tokens counts both)
+            chat.params(reasoning_budget=REAL_BUDGET, max_tokens=REAL_BUDGET + 256)
         ask(chat, QUESTION)
         if family is None:
             # Asking a model that cannot think to think is an error, not a silent no-op.

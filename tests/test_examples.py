@@ -89,8 +89,8 @@ def check_reasoning(out: str, files: Files) -> None:
     assert out.startswith("reasoning family: None")  # the default model does not think
     assert "reasoning='on' refused: reasoning='on' needs a model that thinks" in out
     assert "reasoning family: qwen3" in out  # the lent template
-    pieces = [int(n) for n in re.findall(r"thinking \((\d+) pieces, budget (\d+)\)", out) for n in n[:1]]
-    budget = int(re.search(r"budget (\d+)", out).group(1))  # type: ignore[union-attr]
+    found = re.findall(r"thinking \((\d+) pieces, budget (\d+)\)", out)
+    pieces, budget = [int(n) for n, _ in found], int(found[1][1])
     # no thinking without a thinking template, some (within the budget) with it, none when off
     assert pieces[0] == 0 and 0 < pieces[1] <= budget and pieces[2] == 0
     assert out.count("turn.thinking == streamed thinking: True") == 3
