@@ -34,10 +34,13 @@ def main() -> None:
 
         # use_mmap=False: the weights are trained in memory, not read from the file.
         with load_model(source, use_mmap=False) as model:
+            # The learning rate: a real model needs a small one, or it forgets what it knew; a
+            # tiny test model (a few million parameters) takes a large one and learns fast.
+            lr = 1e-3 if model.info().n_params < 10_000_000 else 2e-5
             result = llamaprov.train.finetune(
                 model, TEXT,
                 epochs=2,          # passes over the training windows
-                lr=1e-3,           # AdamW's learning rate (small models take larger ones)
+                lr=lr,             # AdamW's learning rate
                 n_ctx=256,         # window length in tokens (a multiple of 256)
                 val_split=0.2,     # the last 20% of the windows measure the loss
                 progress=False,
