@@ -2,11 +2,12 @@
 
     python examples/quantize.py [MODEL.gguf] [TYPE]
 
-TYPE is a llama.cpp file type: Q8_0, Q6_K, Q5_K_M, Q4_K_M (a good default), Q4_0, F16 ...
-(default Q4_K_M). Start from an F32, F16 or BF16 file where you have one: the packaged default
-model (SmolLM2-135M) is already quantized (Q4_1), so it is requantized here, which costs a
-little more quality. The result is written into a temporary folder and removed at the end; pass
-a real path to ``quantize`` to keep it.
+TYPE is a llama.cpp file type: Q8_0, Q6_K, Q5_K_M, Q4_K_M (usually the best trade-off), Q4_0,
+F16 ... (default Q4_0, smaller than the default model's Q4_1; Q4_K_M keeps some tensors at 6
+bits and would come out a little larger than that Q4_1 file). Start from an F32, F16 or BF16
+file where you have one: the packaged default model (SmolLM2-135M) is already quantized, so it
+is requantized here, which costs a little more quality. The result is written into a temporary
+folder and removed at the end; pass a real path to ``quantize`` to keep it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def describe(path: Path) -> str:
 
 def main() -> None:
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else default_model_path()
-    ftype = sys.argv[2] if len(sys.argv) > 2 else "Q4_K_M"
+    ftype = sys.argv[2] if len(sys.argv) > 2 else "Q4_0"
     print(f"source: {describe(source)}")
 
     with tempfile.TemporaryDirectory(prefix="llamaprov-quantize-") as tmp:
