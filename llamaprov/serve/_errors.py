@@ -23,7 +23,7 @@ from llamaprov.errors import (
 )
 
 # the ChatParams field an "params: <name> must be ..." message names (the request's parameter)
-_PARAM_IN_MESSAGE = re.compile(r"^(?:params: )?([a-z_]+) must ")
+_PARAM_IN_MESSAGE = re.compile(r"^(?:params: )?([a-z_]+)(?: must |=)")
 
 
 class APIError(Exception):
