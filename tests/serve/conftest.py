@@ -33,10 +33,11 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def served(model) -> Iterator[Served]:
+def served(model, request: pytest.FixtureRequest) -> Iterator[Served]:
     # one thread per decode: the test machine has 2 cores, often shared (llama.cpp's threads
     # spin while they wait, so more threads than free cores slow everything down)
-    provider = LlamaProvider(model, n_ctx=2048, max_parallel=16, n_threads=1)
+    max_parallel = getattr(request.module, "MAX_PARALLEL", 8)
+    provider = LlamaProvider(model, n_ctx=2048, max_parallel=max_parallel, n_threads=1)
     embedder = embed_llamaprov(model, n_threads=1)
     app = create_app(provider, api_key=API_KEY, embedder=embedder, max_tokens_limit=MAX_TOKENS_LIMIT,
                      max_body_bytes=MAX_BODY_BYTES)
