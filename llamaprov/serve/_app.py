@@ -183,7 +183,7 @@ def create_app(provider: LlamaProvider, *, model_id: str | None = None, api_key:
         try:
             await pending.submit(start, stream=stream)
         except BaseException:
-            metrics.ended()
+            pending.end()
             raise
         if stream:
             return sse(pending, chunks(pending, include_usage))
@@ -192,7 +192,7 @@ def create_app(provider: LlamaProvider, *, model_id: str | None = None, api_key:
         except ClientGone:
             return JSONResponse(error_body("the client closed the request"), status_code=499)
         finally:
-            metrics.ended()
+            pending.end()
         return done(turn)
 
     @app.post("/v1/chat/completions", dependencies=[Depends(auth)])

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from typing import Any
 
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -51,6 +52,8 @@ class Pending:
         self.events: asyncio.Queue[Any] = asyncio.Queue()
         self.future: Future[Turn] | None = None
         self.started = time.monotonic()
+        self._ended = False
+        self._cancelled = False
 
     def _post(self, item: Any) -> None:
         # on the queue's worker thread; a closed loop raises, which fails the request (its
@@ -72,9 +75,18 @@ class Pending:
 
     def cancel(self) -> None:
         """Drop the request (a client that left): its sequence is freed at the next step."""
-        if self.future is not None and not self.future.done():
+        if self.future is not None and not self.future.done() and not self._cancelled:
+            self._cancelled = True
             self.provider.cancel([self.future])
             self.metrics.disconnect()
+
+    def end(self) -> None:
+        """The request is over for the client (finished, failed or left; counted once); one
+        still decoding is cancelled."""
+        self.cancel()
+        if not self._ended:
+            self._ended = True
+            self.metrics.ended()
 
     async def events_until_done(self) -> AsyncIterator[Any]:
         """The request's events as they come; at the end, its turn's errors are raised."""
@@ -243,11 +255,13 @@ def sse(pending: Pending, chunks: AsyncIterator[dict[str, Any]]) -> Any:
         except Exception:
             yield {"data": json.dumps(internal_error().body())}
         finally:
-            pending.cancel()  # a no-op for a finished request
-            pending.metrics.ended()
+            pending.end()
         yield {"data": "[DONE]"}
 
-    return EventSourceResponse(events(), ping=15)
+    async def after() -> None:  # also when the client left before the stream began
+        pending.end()
+
+    return EventSourceResponse(events(), ping=15, background=BackgroundTask(after))
 
 
 __all__ = ["ChatChunks", "ClientGone", "Pending", "TextChunks", "chat_stream", "sse", "text_stream"]
