@@ -1,50 +1,23 @@
 """The server under test: the app on the default model, served by uvicorn in a background
-thread on a free loopback port, once per test module."""
+thread on a free loopback port, once per test module (see _served.py)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("fastapi")
 
-from llamaprov.chat import LlamaProvider
-from llamaprov.integrations.embedding import embed_llamaprov
-from llamaprov.serve import BackgroundServer, create_app
+_HERE = Path(__file__).resolve().parent
+if str(_HERE) not in sys.path:
+    sys.path.insert(0, str(_HERE))
 
-API_KEY = "test-key"
-MAX_TOKENS_LIMIT = 1024
-MAX_BODY_BYTES = 256 * 1024
-
-
-@dataclass
-class Served:
-    url: str
-    model_id: str
-    provider: LlamaProvider
-    app: Any
-
-    @property
-    def base_url(self) -> str:
-        return self.url + "/v1"
+from _served import Served, serve_default  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def served(model, request: pytest.FixtureRequest) -> Iterator[Served]:
-    # one thread per decode: the test machine has 2 cores, often shared (llama.cpp's threads
-    # spin while they wait, so more threads than free cores slow everything down)
-    max_parallel = getattr(request.module, "MAX_PARALLEL", 8)
-    provider = LlamaProvider(model, n_ctx=2048, max_parallel=max_parallel, n_threads=1)
-    embedder = embed_llamaprov(model, n_threads=1)
-    app = create_app(provider, api_key=API_KEY, embedder=embedder, max_tokens_limit=MAX_TOKENS_LIMIT,
-                     max_body_bytes=MAX_BODY_BYTES)
-    server = BackgroundServer(app).start()
-    try:
-        yield Served(server.url, model.path.name.removesuffix(".gguf"), provider, app)
-    finally:
-        server.stop()
-        provider.close()
-        embedder.close()
+    yield from serve_default(model, request)

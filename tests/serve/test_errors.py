@@ -11,7 +11,7 @@ import pytest
 openai = pytest.importorskip("openai")
 httpx = pytest.importorskip("httpx")
 
-from conftest import API_KEY, MAX_BODY_BYTES, MAX_TOKENS_LIMIT, Served  # noqa: E402
+from _served import API_KEY, MAX_BODY_BYTES, MAX_TOKENS_LIMIT, Served  # noqa: E402
 
 from llamaprov.errors import InvalidArgumentError, NotSupportedError  # noqa: E402
 

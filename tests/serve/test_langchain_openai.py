@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 langchain_openai = pytest.importorskip("langchain_openai")
 
-from conftest import API_KEY, Served  # noqa: E402
+from _served import API_KEY, Served  # noqa: E402
 
 
 class City(BaseModel):

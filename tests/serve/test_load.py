@@ -21,7 +21,7 @@ import pytest
 
 httpx = pytest.importorskip("httpx")
 
-from conftest import API_KEY, Served  # noqa: E402
+from _served import API_KEY, Served  # noqa: E402
 
 pytestmark = pytest.mark.load
 

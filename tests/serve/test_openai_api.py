@@ -15,7 +15,7 @@ from pydantic import BaseModel
 openai = pytest.importorskip("openai")
 httpx = pytest.importorskip("httpx")
 
-from conftest import API_KEY, Served  # noqa: E402
+from _served import API_KEY, Served  # noqa: E402
 
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 TIME = {"type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]}
