@@ -4,7 +4,7 @@ benchmarks)."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import threading
 import time
 from typing import Any
@@ -19,7 +19,12 @@ _START_TIMEOUT = 60.0
 def require_server_extra() -> None:
     """Raise :class:`~llamaprov.errors.NotSupportedError` naming the extra when the server's
     packages (FastAPI, uvicorn, sse-starlette) are not installed."""
-    missing = [name for name in _NEEDED if importlib.util.find_spec(name) is None]
+    missing = []
+    for name in _NEEDED:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
     if missing:
         raise NotSupportedError(
             f"the OpenAI-compatible server needs {', '.join(missing)}: "

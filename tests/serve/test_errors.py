@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
-import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,11 +16,12 @@ httpx = pytest.importorskip("httpx")
 
 from _served import API_KEY, MAX_BODY_BYTES, MAX_TOKENS_LIMIT, Served  # noqa: E402
 
-from llamaprov.errors import InvalidArgumentError, NotSupportedError  # noqa: E402
+from llamaprov.errors import InvalidArgumentError  # noqa: E402
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def post(served: Served, path: str, body: Any = None, *, headers: dict[str, str] | None = None,
@@ -155,13 +159,20 @@ def test_create_app_checks_its_arguments(served: Served) -> None:
         create_app(served.provider, max_body_bytes=0)
 
 
-def test_serve_without_the_extra_names_it(monkeypatch) -> None:
-    import llamaprov.serve as serve_pkg
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "fastapi" else real(name, *a))
-    with pytest.raises(NotSupportedError, match=r'llamaprov\[server\]'):
-        serve_pkg.serve()
-    with pytest.raises(NotSupportedError, match="fastapi"):
-        serve_pkg.create_app(None)
+def test_the_package_imports_and_names_the_extra_without_fastapi() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['fastapi'] = None  # as if it were not installed\n"
+        "import llamaprov.serve as s\n"
+        "from llamaprov.errors import NotSupportedError\n"
+        "for call in (s.serve, lambda: s.create_app(None)):\n"
+        "    try:\n"
+        "        call()\n"
+        "    except NotSupportedError as exc:\n"
+        "        print(exc)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2 and all("fastapi" in line and 'llamaprov[server]' in line for line in lines)
