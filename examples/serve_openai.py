@@ -20,7 +20,9 @@ from llamaprov.serve import BackgroundServer, create_app
 
 def main() -> None:
     model = resolve_model(sys.argv[1] if len(sys.argv) > 1 else None)
-    provider = LlamaProvider(model, n_ctx=2048, max_parallel=4)
+    # one decode thread is plenty for the small default model, and stays quick on a busy machine
+    # (llama.cpp's threads spin while they wait); give a bigger model more
+    provider = LlamaProvider(model, n_ctx=2048, max_parallel=4, n_threads=1)
     try:
         with BackgroundServer(create_app(provider, model_id="local")) as server:
             print(f"serving on {server.url}")
