@@ -48,13 +48,18 @@ class Generation(Protocol):
 G = TypeVar("G", bound=Generation)
 
 
-class _Job(Generic[G]):
-    __slots__ = ("future", "plan", "reserved")
+# a request's watcher: called with its plan and its completion after each decode step
+Watch = Callable[[Any, Completion], None]
 
-    def __init__(self, plan: G, n_ctx: int) -> None:
+
+class _Job(Generic[G]):
+    __slots__ = ("future", "plan", "reserved", "watch")
+
+    def __init__(self, plan: G, n_ctx: int, watch: Watch | None = None) -> None:
         self.plan = plan
         self.future: Future[Turn] = Future()
         self.reserved = min(plan.cells, n_ctx)
+        self.watch = watch
 
 
 # seconds the exit hook waits for a worker to finish its decode step (one step, normally)
@@ -119,10 +124,27 @@ class _Batcher(Generic[G]):
         # contexts created and most requests decoded together (for tests and diagnostics)
         self.contexts = 0
         self.peak = 0
+        # requests being decoded and the KV cells reserved for them (for metrics)
+        self.running = 0
+        self.cells = 0
 
-    def submit(self, plan: G) -> Future[Turn]:
-        """Queue ``plan``; returns the future of its turn."""
-        job = _Job(plan, self._n_ctx)
+    @property
+    def queued(self) -> int:
+        """How many requests wait for a free sequence."""
+        with self._cond:
+            return len(self._queue)
+
+    @property
+    def n_ctx(self) -> int:
+        """The size of the shared context in tokens."""
+        return self._n_ctx
+
+    def submit(self, plan: G, watch: Watch | None = None) -> Future[Turn]:
+        """Queue ``plan``; returns the future of its turn. ``watch(plan, completion)`` is called
+        on the worker thread after every decode step the request takes part in (also the step
+        that finishes it, before its future is resolved); an exception it raises fails the
+        request and stops its generation."""
+        job = _Job(plan, self._n_ctx, watch)
         with self._cond:
             if self._closed:
                 raise ClosedError(f"this provider is closed ({self._closed})")
@@ -173,6 +195,19 @@ class _Batcher(Generic[G]):
                 del running[completion]
                 job.future.set_exception(CancelledError())
 
+    @staticmethod
+    def _watch(running: dict[Any, _Job[G]]) -> None:
+        """Call the watchers of the running requests; one that raises fails its request."""
+        for completion, job in list(running.items()):
+            if job.watch is None:
+                continue
+            try:
+                job.watch(job.plan, completion)
+            except Exception as exc:
+                completion.close()
+                del running[completion]
+                job.future.set_exception(exc)
+
     def _admit(self, running: dict[Any, _Job[G]], used: int, n_ctx: int) -> list[_Job[G]]:
         """Jobs to start now (called with the lock held)."""
         taken: list[_Job[G]] = []
@@ -220,6 +255,7 @@ class _Batcher(Generic[G]):
                         raise ClosedError(f"{self._closed} before the request finished")
                     if not running and not self._queue:
                         self._thread = None
+                        self.running = self.cells = 0
                         return
                     if not running and used:
                         ctx.memory.clear()
@@ -230,8 +266,14 @@ class _Batcher(Generic[G]):
                         used += job.reserved
                 self._stop_dropped(running)
                 self.peak = max(self.peak, len(running))
-                for completion in scheduler.step():
-                    job = running.pop(completion)
+                self.running, self.cells = len(running), used
+                finished = scheduler.step()
+                self._watch(running)
+                for completion in finished:
+                    found = running.pop(completion, None)
+                    if found is None:  # failed by its watcher
+                        continue
+                    job = found
                     try:
                         outcome = self._finish(job.plan, completion)
                     except Exception as exc:
@@ -245,6 +287,7 @@ class _Batcher(Generic[G]):
         except BaseException as exc:
             with self._cond:
                 self._thread = None
+                self.running = self.cells = 0
                 failed = [*running.values(), *self._queue]
                 self._queue.clear()
             for job in failed:

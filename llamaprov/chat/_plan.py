@@ -18,7 +18,10 @@ from llamaprov.chat.params import ChatParams
 from llamaprov.chat.tools import ToolDef
 from llamaprov.chat.turns import TokenUsage, Turn
 from llamaprov.engine import Completion, LoraAdapter, Model, SamplingParams
-from llamaprov.errors import ContextOverflowError
+from llamaprov.errors import ContextOverflowError, InvalidArgumentError, describe
+
+# the reply's token budget when a request does not set max_tokens
+DEFAULT_MAX_TOKENS = 512
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,26 @@ class _Plan:
     instead: SamplingParams | None = None  # the answer that replaces a reply repeating them
     spent: TokenUsage | None = None  # a reply that replaces another: the tokens of that one
     forced: bool = False  # the reply must call a tool (tool_choice "required" or a tool's name)
+    raw: bool = False  # a plain text completion: its text is not parsed (no thinking, no calls)
+
+
+def text_plan(model: Model, n_ctx: int, prompt: str, settings: ChatParams,
+              check_lora: Callable[[Any], dict[LoraAdapter, float] | None]) -> _Plan:
+    """The plan of a plain text completion of ``prompt`` (no chat template): the prompt must
+    leave room in the context for ``max_tokens`` tokens, or a quarter of it if that is less."""
+    if not isinstance(prompt, str) or not prompt:
+        raise InvalidArgumentError(f"a text completion needs a non-empty prompt str, got {describe(prompt)}")
+    max_tokens = settings.max_tokens or DEFAULT_MAX_TOKENS
+    tokens = model.tokenize(prompt, add_special=True, parse_special=False)
+    room = min(max_tokens, max(1, n_ctx // 4))
+    if len(tokens) + room > n_ctx:
+        raise ContextOverflowError(
+            f"the prompt needs {len(tokens)} tokens plus {room} for the completion, more than the "
+            f"context of {n_ctx} tokens", n_tokens=len(tokens) + room, n_ctx=n_ctx)
+    return _Plan(prompt=prompt, tokens=tokens, sampling=SamplingParams(**settings.sampling_kwargs()),
+                 max_tokens=max_tokens, stop=list(settings.stop or ()), special=False, fmt=None,
+                 structured=False, lora=check_lora(settings.lora), limit=max_tokens,
+                 cells=len(tokens) + max_tokens + 1, raw=True)
 
 
 def thinking_plan(model: Model, plan: _Plan, family: ReasoningFamily, budget: int | None,

@@ -10,7 +10,7 @@ import os
 import pathlib
 import struct
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from types import MappingProxyType
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from llamaprov import grammars
 from llamaprov.chat._batcher import _Batcher
 from llamaprov.chat._plan import (
+    DEFAULT_MAX_TOKENS,
     _constrained_defaults,
     _Plan,
     _with_schema_note,
@@ -25,11 +26,13 @@ from llamaprov.chat._plan import (
     answer_instead,
     fit_prompt,
     plan_usage,
+    text_plan,
     thinking_plan,
     with_answer_instead,
 )
 from llamaprov.chat._reasoning import ReasoningFamily, detect_reasoning, tool_tags, with_tools
 from llamaprov.chat._run import withhold_calls
+from llamaprov.chat._watch import StreamWatch
 from llamaprov.chat.content import Content, ContentText, ContentThinking, ContentToolRequest
 from llamaprov.chat.events import StreamEvent, ThinkingDelta, TurnDone
 from llamaprov.chat.formats import (
@@ -61,7 +64,6 @@ from llamaprov.errors import (
 )
 
 CONTEXT_POLICIES = ("error", "truncate_oldest")
-DEFAULT_MAX_TOKENS = 512
 DEFAULT_MAX_PARALLEL = 8
 # the tool calls a reply may hold when a request does not say (see ToolCallFormat.call_limit)
 _FORMAT_CALLS: Mapping[str, Any] = MappingProxyType({"parallel": None, "max_calls": None})
@@ -375,7 +377,7 @@ class LlamaProvider(Provider):
         return n_tokens
 
     def _parser(self, plan: _Plan) -> Any:
-        tags = [] if plan.structured else self._tool_tags if plan.fmt else self._tags
+        tags = [] if plan.structured or plan.raw else self._tool_tags if plan.fmt else self._tags
         return make_parser(plan.fmt, tags, plan.prompt)
 
     def _spend(self, tokens: TokenUsage) -> None:
@@ -510,6 +512,7 @@ class LlamaProvider(Provider):
         tool_choice: str = "auto",
         parallel_tool_calls: bool | None = None,
         max_tool_calls: int | None = None,
+        on_event: Callable[[StreamEvent], None] | None = None,
     ) -> Future[Turn]:
         """Queue a request (the arguments of :meth:`stream_perform`); returns a future of the
         assistant turn.
@@ -517,16 +520,45 @@ class LlamaProvider(Provider):
         Queued requests from any thread are decoded together as parallel sequences of one
         shared context (up to ``max_parallel`` at once; more wait for a free sequence). The
         request is validated here: bad input (a prompt that does not fit, too) raises at once
-        instead of failing the future.
+        instead of failing the future. ``on_event`` (called on the queue's worker thread; keep
+        it quick) gets the events :meth:`stream_perform` would yield, as they are decoded, the
+        last one ``TurnDone`` (none when the request fails or is cancelled).
         """
         plan = self._plan(turns, tools, type, params, tool_choice,
                           parallel_tool_calls=parallel_tool_calls, max_tool_calls=max_tool_calls)
+        return self._queue(plan, on_event)
+
+    def submit_text(self, prompt: str, *, params: ChatParams | dict[str, Any] | None = None,
+                    on_event: Callable[[StreamEvent], None] | None = None) -> Future[Turn]:
+        """Queue a plain text completion of ``prompt`` (no chat template, tools or thinking:
+        the turn's text is the generated text as is) with :meth:`submit`'s queue and events."""
+        if self._closed:
+            raise ClosedError("this provider is closed")
+        return self._queue(text_plan(self.model, self._n_ctx, prompt, ChatParams.coerce(params),
+                                     self._check_lora), on_event)
+
+    def _queue(self, plan: _Plan, on_event: Callable[[StreamEvent], None] | None) -> Future[Turn]:
         with self._lock:
             if self._batcher is None:
                 self._batcher = _Batcher(self.model, n_ctx=self._n_ctx, max_parallel=self.max_parallel,
                                          n_threads=self._n_threads, finish=self._finish_completed)
             batcher = self._batcher
-        return batcher.submit(plan)
+        if on_event is None:
+            return batcher.submit(plan)
+        watch = StreamWatch(self._parser, on_event)
+        future = batcher.submit(plan, watch)
+        future.add_done_callback(watch.done)
+        return future
+
+    def batch_stats(self) -> dict[str, int]:
+        """The batch queue now: requests ``queued`` and ``running``, the KV ``cells`` reserved
+        for them, and the shared context's ``n_ctx``."""
+        with self._lock:
+            batcher = self._batcher
+        if batcher is None:
+            return {"queued": 0, "running": 0, "cells": 0, "n_ctx": self._n_ctx}
+        return {"queued": batcher.queued, "running": batcher.running, "cells": batcher.cells,
+                "n_ctx": batcher.n_ctx}
 
     def cancel(self, futures: Iterable[Future[Turn]]) -> None:
         """Drop submitted requests: queued ones are cancelled, running ones stop at the next decode
