@@ -75,11 +75,11 @@ def test_a_forced_tool_round_trip(model, name: str) -> None:
 
 
 # the format detected for each template; "generic" where llamaprov has no native format for the
-# family yet (DeepSeek-V3.2's DSML, Apriel, GigaChat, Kimi-K3 among those
-# that write calls) or the template has no tool syntax
+# family yet (DeepSeek-V3.2's DSML, GigaChat, Kimi-K3 among those that write calls) or the
+# template has no tool syntax
 DETECTED = {
     "Apertus-8B-Instruct.jinja": "apertus",
-    "Apriel-1.6-15b-Thinker-fixed.jinja": "generic",
+    "Apriel-1.6-15b-Thinker-fixed.jinja": "apriel",
     "Bielik-11B-v3.0-Instruct.jinja": "hermes",
     "ByteDance-Seed-OSS.jinja": "seed_oss",
     "Cohere2MoE.jinja": "command_r7b",
@@ -145,7 +145,7 @@ DETECTED = {
     "nvidia-Llama-3_3-Nemotron-Super-49B-v1_5.jinja": "nemotron",
     "openai-gpt-oss-120b.jinja": "harmony",
     "stepfun-ai-Step-3.5-Flash.jinja": "qwen3_coder",
-    "unsloth-Apriel-1.5.jinja": "hermes",
+    "unsloth-Apriel-1.5.jinja": "apriel",
     "unsloth-MiniMax-M2.jinja": "minimax",
     "unsloth-mistral-Devstral-Small-2507.jinja": "mistral_args",
     "upstage-Solar-Open-100B.jinja": "generic",

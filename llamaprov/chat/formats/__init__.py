@@ -20,6 +20,8 @@ One :class:`ToolCallFormat` subclass per family, one module each:
 * ``phi4``         Phi-4-mini: ``<|tool_call|>{"name": ..., "arguments": ...}<|/tool_call|>``
 * ``command_r7b``  Command-R7B / Cohere2: ``<|START_ACTION|>[{"tool_call_id": ..., "tool_name": ...,
   "parameters": ...}]<|END_ACTION|>``
+* ``apriel``       Apriel 1.5 / 1.6: ``<tool_calls>[{"name": ..., "arguments": ...}]</tool_calls>``,
+  after thinking that ends at ``[BEGIN FINAL RESPONSE]``
 * ``firefunction`` firefunction v2: `` functools[{"name": ..., "arguments": ...}]``
 * ``functionary``  Functionary v3.2: ``>>>name\\n{arguments}``
 * ``deepseek-r1``  DeepSeek-R1 and its distills: ``<｜tool▁call▁begin｜>function<｜tool▁sep｜>name`` and a
@@ -79,13 +81,15 @@ from llamaprov.chat.formats.command_r7b import CommandR7BFormat  # isort: skip
 from llamaprov.chat.formats.lfm2 import Lfm2Format  # isort: skip
 from llamaprov.chat.formats.gemma4 import Gemma4Format  # isort: skip
 from llamaprov.chat.formats.harmony import HarmonyFormat  # isort: skip
+from llamaprov.chat.formats.apriel import AprielFormat  # isort: skip
 
 __all__ = [
-    "THINKING_TAGS", "TOOL_FORMATS", "ApertusFormat", "CommandR7BFormat", "DeepSeekR1Format",
-    "DeepSeekV31Format", "FirefunctionFormat", "FunctionaryFormat", "FunctionaryV31Format",
-    "Gemma4Format", "GenericFormat", "GlmFormat", "GraniteFormat", "HarmonyFormat", "HermesFormat",
-    "KimiK2Format", "Lfm2Format", "Llama3Format", "MiniMaxFormat", "MistralArgsFormat", "MistralFormat",
-    "NemotronFormat", "ParsedCalls", "PartialCall", "Phi4Format", "Qwen3CoderFormat", "SeedOssFormat",
-    "StreamParser", "ToolCallFormat", "detect_tool_format", "get_tool_format", "make_parser",
-    "parse_output", "register_tool_format", "thinking_tags",
+    "THINKING_TAGS", "TOOL_FORMATS", "ApertusFormat", "AprielFormat", "CommandR7BFormat",
+    "DeepSeekR1Format", "DeepSeekV31Format", "FirefunctionFormat",
+    "FunctionaryFormat", "FunctionaryV31Format", "Gemma4Format", "GenericFormat", "GlmFormat",
+    "GraniteFormat", "HarmonyFormat", "HermesFormat", "KimiK2Format", "Lfm2Format", "Llama3Format",
+    "MiniMaxFormat", "MistralArgsFormat", "MistralFormat", "NemotronFormat", "ParsedCalls",
+    "PartialCall", "Phi4Format", "Qwen3CoderFormat", "SeedOssFormat", "StreamParser", "ToolCallFormat",
+    "detect_tool_format", "get_tool_format", "make_parser", "parse_output", "register_tool_format",
+    "thinking_tags",
 ]
