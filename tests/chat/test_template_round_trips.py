@@ -83,7 +83,7 @@ DETECTED = {
     "Bielik-11B-v3.0-Instruct.jinja": "hermes",
     "ByteDance-Seed-OSS.jinja": "seed_oss",
     "Cohere2MoE.jinja": "command_r7b",
-    "CohereForAI-c4ai-command-r-plus-tool_use.jinja": "generic",
+    "CohereForAI-c4ai-command-r-plus-tool_use.jinja": "command_r_plus",
     "CohereForAI-c4ai-command-r7b-12-2024-tool_use.jinja": "command_r7b",
     "DeepSeek-V3.2.jinja": "generic",
     "GLM-4.6.jinja": "glm",
