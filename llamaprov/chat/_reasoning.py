@@ -10,6 +10,10 @@ A family is recognised from the text of the chat template:
 * ``gpt-oss``: harmony's ``analysis`` channel, ending at ``<|end|>`` before the ``final`` one;
   ``reasoning_effort`` (it always thinks: "off" asks for low effort and closes an empty
   analysis message); thinking goes back as ``thinking``
+* ``apriel``: Apriel's free thinking, opened by ``Here are my reasoning steps:`` (the 1.6
+  template's generation prompt; added to 1.5's, which does not write it) and ended by
+  ``[BEGIN FINAL RESPONSE]``; thinking goes back as ``reasoning_content`` (1.6) or ``thought``
+  (1.5), which each template reads
 * ``think``: any other template that knows a thinking block (``<think>``, ``<thinking>``,
   ``<|START_THINKING|>``, Seed-OSS's ``<seed:think>``, Magistral's ``[THINK]``, Apertus's
   ``<|inner_prefix|>``), with the ``enable_thinking`` switch where the template reads it
@@ -151,6 +155,8 @@ GPT_OSS = ReasoningFamily("gpt-oss", "<|channel|>analysis<|message|>", "<|end|>"
                           after="<|start|>assistant<|channel|>final<|message|>",
                           off=(("reasoning_effort", "low"),), default_on=True,
                           history_key="thinking")
+APRIEL = ReasoningFamily("apriel", "Here are my reasoning steps:", "[BEGIN FINAL RESPONSE]",
+                         after="\n", default_on=True)
 
 
 # the text between a block's markers and its thinking, and after its closing marker, where the
@@ -167,6 +173,8 @@ def detect_reasoning(template: str | None) -> ReasoningFamily | None:
         return GPT_OSS
     if "<think>" in template and "enable_thinking" in template:
         return SMOLLM3 if "/no_think" in template else QWEN3
+    if APRIEL.close in template:  # before <thinking>, which Apriel 1.5's template also knows
+        return replace(APRIEL, history_key="thought") if "'thought'" in template else APRIEL
     for opening, closing in THINKING_TAGS:
         if opening in template:
             switch = _SWITCH if "enable_thinking" in template else ((), ())

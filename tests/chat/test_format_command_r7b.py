@@ -20,7 +20,7 @@ TWO = ('<|START_ACTION|>[\n    {"tool_call_id": "0", "tool_name": "a", "paramete
 @pytest.mark.parametrize(("template", "name"), [
     (COMMAND_R7B, "command_r7b"), (COHERE2_MOE, "command_r7b"),
     # Command R+ writes "Action:" and a ```json list, a syntax of its own
-    (COMMAND_R_PLUS, "generic"), (QWEN25, "hermes"),
+    (COMMAND_R_PLUS, "command_r_plus"), (QWEN25, "hermes"),
 ])
 def test_detection(template, name):
     assert detect_tool_format(template).name == name

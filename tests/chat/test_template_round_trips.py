@@ -75,15 +75,15 @@ def test_a_forced_tool_round_trip(model, name: str) -> None:
 
 
 # the format detected for each template; "generic" where llamaprov has no native format for the
-# family yet (DeepSeek-V3.2's DSML, Apriel, GigaChat, Kimi-K3 among those
-# that write calls) or the template has no tool syntax
+# family yet (DeepSeek-V3.2's DSML, GigaChat, Kimi-K3 among those that write calls) or the
+# template has no tool syntax
 DETECTED = {
     "Apertus-8B-Instruct.jinja": "apertus",
-    "Apriel-1.6-15b-Thinker-fixed.jinja": "generic",
+    "Apriel-1.6-15b-Thinker-fixed.jinja": "apriel",
     "Bielik-11B-v3.0-Instruct.jinja": "hermes",
     "ByteDance-Seed-OSS.jinja": "seed_oss",
     "Cohere2MoE.jinja": "command_r7b",
-    "CohereForAI-c4ai-command-r-plus-tool_use.jinja": "generic",
+    "CohereForAI-c4ai-command-r-plus-tool_use.jinja": "command_r_plus",
     "CohereForAI-c4ai-command-r7b-12-2024-tool_use.jinja": "command_r7b",
     "DeepSeek-V3.2.jinja": "generic",
     "GLM-4.6.jinja": "glm",
@@ -150,7 +150,7 @@ DETECTED = {
     "poolside-Laguna-S-2.1.jinja": "glm",
     "stepfun-ai-Step-3.5-Flash.jinja": "qwen3_coder",
     "tencent-Hy3.jinja": "hunyuan3",
-    "unsloth-Apriel-1.5.jinja": "hermes",
+    "unsloth-Apriel-1.5.jinja": "apriel",
     "unsloth-MiniMax-M2.jinja": "minimax",
     "unsloth-mistral-Devstral-Small-2507.jinja": "mistral_args",
     "upstage-Solar-Open-100B.jinja": "generic",

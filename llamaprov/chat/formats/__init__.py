@@ -23,6 +23,10 @@ One :class:`ToolCallFormat` subclass per family, one module each:
 * ``phi4``         Phi-4-mini: ``<|tool_call|>{"name": ..., "arguments": ...}<|/tool_call|>``
 * ``command_r7b``  Command-R7B / Cohere2: ``<|START_ACTION|>[{"tool_call_id": ..., "tool_name": ...,
   "parameters": ...}]<|END_ACTION|>``
+* ``apriel``       Apriel 1.5 / 1.6: ``<tool_calls>[{"name": ..., "arguments": ...}]</tool_calls>``,
+  after thinking that ends at ``[BEGIN FINAL RESPONSE]``
+* ``command_r_plus`` Command-R+: ``Action:`` and a fenced JSON list of ``{"tool_name": ...,
+  "parameters": ...}`` (``directly-answer`` is no call)
 * ``firefunction`` firefunction v2: `` functools[{"name": ..., "arguments": ...}]``
 * ``functionary``  Functionary v3.2: ``>>>name\\n{arguments}``
 * ``deepseek-r1``  DeepSeek-R1 and its distills: ``<｜tool▁call▁begin｜>function<｜tool▁sep｜>name`` and a
@@ -84,14 +88,16 @@ from llamaprov.chat.formats.command_r7b import CommandR7BFormat  # isort: skip
 from llamaprov.chat.formats.lfm2 import Lfm2Format  # isort: skip
 from llamaprov.chat.formats.gemma4 import Gemma4Format  # isort: skip
 from llamaprov.chat.formats.harmony import HarmonyFormat  # isort: skip
+from llamaprov.chat.formats.apriel import AprielFormat  # isort: skip
+from llamaprov.chat.formats.command_r_plus import CommandRPlusFormat  # isort: skip
 
 __all__ = [
-    "THINKING_TAGS", "TOOL_FORMATS", "ApertusFormat", "CommandR7BFormat", "DeepSeekR1Format",
-    "DeepSeekV31Format", "FirefunctionFormat", "FunctionaryFormat", "FunctionaryV31Format",
-    "Gemma4Format", "GenericFormat", "GlmFormat", "GraniteFormat", "HarmonyFormat", "HermesFormat",
-    "Hunyuan3Format", "KimiK2Format", "Lfm2Format", "Llama3Format", "MiniCpm5Format", "MiniMaxFormat",
-    "MistralArgsFormat", "MistralFormat",
-    "NemotronFormat", "ParsedCalls", "PartialCall", "Phi4Format", "Qwen3CoderFormat", "SeedOssFormat",
-    "StreamParser", "ToolCallFormat", "detect_tool_format", "get_tool_format", "make_parser",
-    "parse_output", "register_tool_format", "thinking_tags",
+    "ApertusFormat", "AprielFormat", "CommandR7BFormat", "CommandRPlusFormat", "DeepSeekR1Format",
+    "DeepSeekV31Format", "FirefunctionFormat", "FunctionaryFormat", "FunctionaryV31Format", "Gemma4Format",
+    "GenericFormat", "GlmFormat", "GraniteFormat", "HarmonyFormat", "HermesFormat", "Hunyuan3Format",
+    "KimiK2Format", "Lfm2Format", "Llama3Format", "MiniCpm5Format", "MiniMaxFormat", "MistralArgsFormat",
+    "MistralFormat", "NemotronFormat", "ParsedCalls", "PartialCall", "Phi4Format", "Qwen3CoderFormat",
+    "SeedOssFormat", "StreamParser", "THINKING_TAGS", "TOOL_FORMATS", "ToolCallFormat",
+    "detect_tool_format", "get_tool_format", "make_parser", "parse_output", "register_tool_format",
+    "thinking_tags",
 ]

@@ -4,11 +4,16 @@ marker (``<TOOLCALL>[{"name": ..., "arguments": ...}, ...]</TOOLCALL>``)."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, ClassVar
 
 from llamaprov.chat.formats._base import ParsedCalls, ToolCallFormat
 from llamaprov.chat.formats._gbnf import gbnf_literal, repeated
-from llamaprov.chat.formats._json import PartialCall, call_from_object, scan_json_calls
+from llamaprov.chat.formats._json import PartialCall, call_from_object, json_value_end, scan_json_calls
+from llamaprov.errors import describe
+
+# a Cohere call's name and the start of its parameters: "tool_name": "...", "parameters":
+_TOOL_NAME = re.compile(r'"tool_name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"parameters"\s*:\s*')
 
 
 class JsonListFormat(ToolCallFormat):
@@ -61,3 +66,29 @@ class JsonListFormat(ToolCallFormat):
             elif rest.strip():
                 raise ValueError(f"expected {self.closing!r} after the calls, got {rest[:40]!r}")
         return ParsedCalls([self._item_call(v) for v in value], rest)
+
+
+def tool_name_call(item: Any) -> tuple[str, dict[str, Any], str | None]:
+    """(name, arguments, id) from a Cohere list item, ``{"tool_call_id": ..., "tool_name": ...,
+    "parameters": ...}`` (the id is optional)."""
+    if not isinstance(item, dict):
+        raise ValueError(f"a tool call must be a JSON object, got {describe(item)}")
+    return call_from_object({"name": item.get("tool_name"), "arguments": item.get("parameters", {}),
+                             "id": item.get("tool_call_id")})
+
+
+def scan_tool_name_calls(body: str) -> list[PartialCall]:
+    """Partial calls in ``body``, a list of Cohere items (``"tool_name"`` then ``"parameters"``),
+    as far as it has been generated."""
+    found: list[PartialCall] = []
+    pos = 0
+    while True:
+        m = _TOOL_NAME.search(body, pos)
+        if m is None:
+            return found
+        end = json_value_end(body, m.end())
+        args = body[m.end():end] if end is not None else body[m.end():]
+        found.append(PartialCall(json.loads(f'"{m.group(1)}"'), args.lstrip(), end is not None))
+        if end is None:
+            return found
+        pos = end

@@ -4,17 +4,14 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from llamaprov.chat.formats._gbnf import gbnf_literal, repeated
-from llamaprov.chat.formats._json import PartialCall, call_from_object, json_value_end
-from llamaprov.chat.formats._json_list import JsonListFormat
+from llamaprov.chat.formats._json import PartialCall
+from llamaprov.chat.formats._json_list import JsonListFormat, scan_tool_name_calls, tool_name_call
 from llamaprov.chat.formats._registry import register_tool_format
-from llamaprov.errors import describe
 
 _ARGS_KEY = ', "parameters": '
-_NAME = re.compile(r'"tool_name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"parameters"\s*:\s*')
 
 
 @register_tool_format
@@ -52,22 +49,7 @@ class CommandR7BFormat(JsonListFormat):
         }
 
     def _item_call(self, item: Any) -> tuple[str, dict[str, Any], str | None]:
-        if not isinstance(item, dict):
-            raise ValueError(f"a tool call must be a JSON object, got {describe(item)}")
-        return call_from_object({"name": item.get("tool_name"), "arguments": item.get("parameters", {}),
-                                 "id": item.get("tool_call_id")})
+        return tool_name_call(item)
 
     def scan_calls(self, region: str) -> list[PartialCall]:
-        body = self._list_text(region)
-        found: list[PartialCall] = []
-        pos = 0
-        while True:
-            m = _NAME.search(body, pos)
-            if m is None:
-                return found
-            end = json_value_end(body, m.end())
-            args = body[m.end():end] if end is not None else body[m.end():]
-            found.append(PartialCall(json.loads(f'"{m.group(1)}"'), args.lstrip(), end is not None))
-            if end is None:
-                return found
-            pos = end
+        return scan_tool_name_calls(self._list_text(region))
