@@ -10,6 +10,9 @@ A family is recognised from the text of the chat template:
 * ``gpt-oss``: harmony's ``analysis`` channel, ending at ``<|end|>`` before the ``final`` one;
   ``reasoning_effort`` (it always thinks: "off" asks for low effort and closes an empty
   analysis message); thinking goes back as ``thinking``
+* ``kimi-k3``: Kimi-K3's ``<|open|>think<|sep|>`` element, which its template opens in the
+  generation prompt (it thinks by default; "off" closes the element empty and opens the
+  ``response`` one, as its history shows a reply without thinking)
 * ``think``: any other template that knows a thinking block (``<think>``, ``<thinking>``,
   ``<|START_THINKING|>``), without a switch: DeepSeek-R1 and QwQ open the block in the
   generation prompt, others leave it to the model
@@ -23,6 +26,7 @@ inside the block, others (``think``) start it where the template's generation pr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -150,6 +154,11 @@ GPT_OSS = ReasoningFamily("gpt-oss", "<|channel|>analysis<|message|>", "<|end|>"
                           off=(("reasoning_effort", "low"),), default_on=True,
                           history_key="thinking")
 
+# the template's switch (``thinking=false``) opens the response element without a thinking one,
+# which prepare() cannot close again: "off" closes the thinking element as its history does
+KIMI_K3 = ReasoningFamily("kimi-k3", "<|open|>think<|sep|>", "<|close|>think<|sep|>", sep="",
+                          after="<|open|>response<|sep|>", default_on=True)
+
 
 def detect_reasoning(template: str | None) -> ReasoningFamily | None:
     """The reasoning family of a chat template (see the module docstring); None when the
@@ -158,6 +167,10 @@ def detect_reasoning(template: str | None) -> ReasoningFamily | None:
         return None
     if GPT_OSS.open in template:
         return GPT_OSS
+    # Kimi-K3 writes its markers alone and the element's name apart (open_tag('think'))
+    if all(m in template for m in ("<|open|>", "<|close|>", "<|sep|>")) and \
+            re.search(r"""['"]think['"]""", template):
+        return KIMI_K3
     if "<think>" in template and "enable_thinking" in template:
         return SMOLLM3 if "/no_think" in template else QWEN3
     for opening, closing in THINKING_TAGS:
