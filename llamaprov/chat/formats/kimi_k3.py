@@ -111,6 +111,7 @@ class KimiK3Format(XmlArgsFormat):
     detect_order = 7
     wrap = (TOOLS_OPEN, TOOLS_CLOSE)
     value_close = ARG_CLOSE
+    call_tail = CALL_CLOSE
     arg_gap = ""
     call_sep = ""
 
