@@ -211,7 +211,7 @@ class KimiK3Format(XmlArgsFormat):
         if item.kind in _TYPE_NAMES:
             try:
                 return json.loads(item.text)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # RecursionError: nested past the stack
                 raise ValueError(f"tool call {tool!r}: argument {item.key!r} of type {item.kind!r} "
                                  f"is not JSON: {item.text[:80]!r}") from exc
         return self.decode_value(tool, item.key, item.text)
@@ -223,7 +223,10 @@ class KimiK3Format(XmlArgsFormat):
             if len(call.items) > 1:
                 raise ValueError(f"tool call {call.name!r}: a JSON block of arguments must be "
                                  f"the call's only content")
-            args = json.loads(blocks[0].text)
+            try:
+                args = json.loads(blocks[0].text)
+            except RecursionError as exc:
+                raise ValueError(f"tool call {call.name!r}: arguments nested too deep") from exc
             if not isinstance(args, dict):
                 raise ValueError(f"tool call {call.name!r}: the arguments are not a JSON object")
             return args
