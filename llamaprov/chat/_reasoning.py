@@ -14,6 +14,9 @@ A family is recognised from the text of the chat template:
   template's generation prompt; added to 1.5's, which does not write it) and ended by
   ``[BEGIN FINAL RESPONSE]``; thinking goes back as ``reasoning_content`` (1.6) or ``thought``
   (1.5), which each template reads
+* ``kimi-k3``: Kimi-K3's ``<|open|>think<|sep|>`` element, which its template opens in the
+  generation prompt (it thinks by default; "off" closes the element empty and opens the
+  ``response`` one, as its history shows a reply without thinking)
 * ``think``: any other template that knows a thinking block (``<think>``, ``<thinking>``,
   ``<|START_THINKING|>``, Seed-OSS's ``<seed:think>``, Magistral's ``[THINK]``, Apertus's
   ``<|inner_prefix|>``), with the ``enable_thinking`` switch where the template reads it
@@ -29,6 +32,7 @@ inside the block, others (``think``) start it where the template's generation pr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -163,6 +167,11 @@ APRIEL = ReasoningFamily("apriel", "Here are my reasoning steps:", "[BEGIN FINAL
 # family writes them flush (the default is a newline inside and a blank line after, as <think>)
 _TAG_LAYOUT = {"<seed:think>": ("", "\n"), "[THINK]": ("", ""), "<|inner_prefix|>": ("", "")}
 
+# the template's switch (``thinking=false``) opens the response element without a thinking one,
+# which prepare() cannot close again: "off" closes the thinking element as its history does
+KIMI_K3 = ReasoningFamily("kimi-k3", "<|open|>think<|sep|>", "<|close|>think<|sep|>", sep="",
+                          after="<|open|>response<|sep|>", default_on=True)
+
 
 def detect_reasoning(template: str | None) -> ReasoningFamily | None:
     """The reasoning family of a chat template (see the module docstring); None when the
@@ -171,6 +180,10 @@ def detect_reasoning(template: str | None) -> ReasoningFamily | None:
         return None
     if GPT_OSS.open in template:
         return GPT_OSS
+    # Kimi-K3 writes its markers alone and the element's name apart (open_tag('think'))
+    if all(m in template for m in ("<|open|>", "<|close|>", "<|sep|>")) and \
+            re.search(r"""['"]think['"]""", template):
+        return KIMI_K3
     if "<think>" in template and "enable_thinking" in template:
         return SMOLLM3 if "/no_think" in template else QWEN3
     if APRIEL.close in template:  # before <thinking>, which Apriel 1.5's template also knows

@@ -76,6 +76,7 @@ def test_a_forced_tool_round_trip(model, name: str) -> None:
 
 # the format detected for each template; "generic" where llamaprov has no native format for the
 # family yet (DeepSeek-V3.2's DSML, GigaChat, Kimi-K3 among those that write calls) or the
+# family yet (DeepSeek-V3.2's DSML, Apriel, GigaChat among those that write calls) or the
 # template has no tool syntax
 DETECTED = {
     "Apertus-8B-Instruct.jinja": "apertus",
@@ -94,7 +95,7 @@ DETECTED = {
     "HuggingFaceTB-SmolLM3-3B.jinja": "generic",
     "Kimi-K2-Instruct.jinja": "kimi-k2",
     "Kimi-K2-Thinking.jinja": "kimi-k2",
-    "Kimi-K3.jinja": "generic",
+    "Kimi-K3.jinja": "kimi-k3",
     "LFM2-8B-A1B.jinja": "lfm2",
     "LFM2.5-8B-A1B.jinja": "lfm2",
     "LFM2.5-Instruct.jinja": "lfm2",

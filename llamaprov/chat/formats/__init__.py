@@ -34,6 +34,8 @@ One :class:`ToolCallFormat` subclass per family, one module each:
 * ``deepseek-v3.1`` DeepSeek-V3.1: ``<｜tool▁call▁begin｜>name<｜tool▁sep｜>{arguments}<｜tool▁call▁end｜>``
 * ``gemma4``       Gemma 4: ``<|tool_call>call:name{key:<|"|>text<|"|>}<tool_call|>`` per call
 * ``kimi-k2``      Kimi-K2: ``<|tool_call_begin|>functions.name:0<|tool_call_argument_begin|>{arguments}``
+* ``kimi-k3``      Kimi-K3: ``<|open|>tools<|sep|><|open|>call tool="name" index="1"<|sep|>``
+  ``<|open|>argument key="k" type="string"<|sep|>v<|close|>argument<|sep|>...``
 * ``lfm2``         LFM2 / LFM2.5: ``<|tool_call_start|>[name(key=value, ...), ...]<|tool_call_end|>``
 * ``gemma4``       Gemma 4: ``<|tool_call>call:name{key:value,...}<tool_call|>``, strings in ``<|"|>``
 * ``harmony``      gpt-oss: ``<|channel|>commentary to=functions.name <|constrain|>json``
@@ -77,6 +79,7 @@ from llamaprov.chat.formats.hunyuan3 import Hunyuan3Format  # isort: skip
 from llamaprov.chat.formats.deepseek_r1 import DeepSeekR1Format  # isort: skip
 from llamaprov.chat.formats.deepseek_v3 import DeepSeekV31Format  # isort: skip
 from llamaprov.chat.formats.kimi_k2 import KimiK2Format  # isort: skip
+from llamaprov.chat.formats.kimi_k3 import KimiK3Format  # isort: skip
 from llamaprov.chat.formats.mistral_args import MistralArgsFormat  # isort: skip
 from llamaprov.chat.formats.nemotron import NemotronFormat  # isort: skip
 from llamaprov.chat.formats.granite import GraniteFormat  # isort: skip
@@ -95,9 +98,9 @@ __all__ = [
     "ApertusFormat", "AprielFormat", "CommandR7BFormat", "CommandRPlusFormat", "DeepSeekR1Format",
     "DeepSeekV31Format", "FirefunctionFormat", "FunctionaryFormat", "FunctionaryV31Format", "Gemma4Format",
     "GenericFormat", "GlmFormat", "GraniteFormat", "HarmonyFormat", "HermesFormat", "Hunyuan3Format",
-    "KimiK2Format", "Lfm2Format", "Llama3Format", "MiniCpm5Format", "MiniMaxFormat", "MistralArgsFormat",
-    "MistralFormat", "NemotronFormat", "ParsedCalls", "PartialCall", "Phi4Format", "Qwen3CoderFormat",
-    "SeedOssFormat", "StreamParser", "THINKING_TAGS", "TOOL_FORMATS", "ToolCallFormat",
+    "KimiK2Format", "KimiK3Format", "Lfm2Format", "Llama3Format", "MiniCpm5Format", "MiniMaxFormat",
+    "MistralArgsFormat", "MistralFormat", "NemotronFormat", "ParsedCalls", "PartialCall", "Phi4Format",
+    "Qwen3CoderFormat", "SeedOssFormat", "StreamParser", "THINKING_TAGS", "TOOL_FORMATS", "ToolCallFormat",
     "detect_tool_format", "get_tool_format", "make_parser", "parse_output", "register_tool_format",
     "thinking_tags",
 ]

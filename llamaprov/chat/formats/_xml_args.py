@@ -192,7 +192,7 @@ class XmlArgsFormat(ToolCallFormat):
         required = [k for k in required if isinstance(k, str)] if isinstance(required, list) else []
         for key in required:
             props.setdefault(key, {})
-        parts = [self._g(self.call_head.replace("{name}", td.name))]
+        parts = [self._call_head_gbnf(td)]
         for j, (key, schema) in enumerate(props.items()):
             if schema is False:
                 if key in required:
@@ -200,11 +200,21 @@ class XmlArgsFormat(ToolCallFormat):
                 continue
             value = self._value_rule(td, schema, f"{prefix}p{j}-", texts)
             pad = self._g(self.value_pad)
-            arg = " ".join(p for p in (self._g(self.arg_head.replace("{key}", key)), pad, value, pad,
+            arg = " ".join(p for p in (self._arg_head_gbnf(td, key, schema), pad, value, pad,
                                        gbnf_literal(self.value_close), self._g(self.arg_gap)) if p)
             parts.append(arg if key in required else f"( {arg} )?")
         parts.append(self._g(self.call_tail))
         return " ".join(p for p in parts if p)
+
+    def _call_head_gbnf(self, td: ToolDef) -> str:
+        """GBNF of the text that opens a call of ``td`` (:attr:`call_head`)."""
+        return self._g(self.call_head.replace("{name}", td.name))
+
+    def _arg_head_gbnf(self, td: ToolDef, key: str, schema: Any) -> str:
+        """GBNF of the text that opens the argument ``key`` of ``td`` (:attr:`arg_head`; a
+        format whose head describes the value, such as Kimi-K3's type attribute, reads
+        ``schema``)."""
+        return self._g(self.arg_head.replace("{key}", key))
 
     def _value_rule(self, td: ToolDef, schema: Any, prefix: str, texts: list[str]) -> str:
         root = td.parameters
