@@ -31,6 +31,11 @@ One :class:`ToolCallFormat` subclass per family, one module each:
 * ``gemma4``       Gemma 4: ``<|tool_call>call:name{key:value,...}<tool_call|>``, strings in ``<|"|>``
 * ``harmony``      gpt-oss: ``<|channel|>commentary to=functions.name <|constrain|>json``
   ``<|message|>{arguments}``, after the ``analysis`` channel's thinking
+* ``gigachat-v3``  GigaChat 3.0: ``<|message_sep|>\\n\\nfunction call<|role_sep|>\\n{"name": ...,
+  "arguments": ...}``
+* ``gigachat-v3.1`` GigaChat 3.1: ``<|function_call|>{"name": ..., "arguments": ...}``
+* ``gigachat-v3.5`` GigaChat 3.5: ``<｜GCML｜tool_calls>`` around ``<｜GCML｜invoke name="name">``
+  elements of ``<｜GCML｜parameter name="k" string="true">v</｜GCML｜parameter>``
 * ``generic``      any template without tool support (SmolLM2, Gemma...): tools are described in the
   system prompt and a call is ``{"tool_call": {"name": ..., "arguments": ...}}``
 
@@ -79,13 +84,19 @@ from llamaprov.chat.formats.command_r7b import CommandR7BFormat  # isort: skip
 from llamaprov.chat.formats.lfm2 import Lfm2Format  # isort: skip
 from llamaprov.chat.formats.gemma4 import Gemma4Format  # isort: skip
 from llamaprov.chat.formats.harmony import HarmonyFormat  # isort: skip
+from llamaprov.chat.formats.gigachat import (  # isort: skip
+    GigaChatV3Format,
+    GigaChatV31Format,
+    GigaChatV35Format,
+)
 
 __all__ = [
     "THINKING_TAGS", "TOOL_FORMATS", "ApertusFormat", "CommandR7BFormat", "DeepSeekR1Format",
     "DeepSeekV31Format", "FirefunctionFormat", "FunctionaryFormat", "FunctionaryV31Format",
-    "Gemma4Format", "GenericFormat", "GlmFormat", "GraniteFormat", "HarmonyFormat", "HermesFormat",
-    "KimiK2Format", "Lfm2Format", "Llama3Format", "MiniMaxFormat", "MistralArgsFormat", "MistralFormat",
-    "NemotronFormat", "ParsedCalls", "PartialCall", "Phi4Format", "Qwen3CoderFormat", "SeedOssFormat",
-    "StreamParser", "ToolCallFormat", "detect_tool_format", "get_tool_format", "make_parser",
-    "parse_output", "register_tool_format", "thinking_tags",
+    "Gemma4Format", "GenericFormat", "GigaChatV3Format", "GigaChatV31Format", "GigaChatV35Format",
+    "GlmFormat", "GraniteFormat", "HarmonyFormat", "HermesFormat", "KimiK2Format", "Lfm2Format",
+    "Llama3Format", "MiniMaxFormat", "MistralArgsFormat", "MistralFormat", "NemotronFormat",
+    "ParsedCalls", "PartialCall", "Phi4Format", "Qwen3CoderFormat", "SeedOssFormat", "StreamParser",
+    "ToolCallFormat", "detect_tool_format", "get_tool_format", "make_parser", "parse_output",
+    "register_tool_format", "thinking_tags",
 ]
