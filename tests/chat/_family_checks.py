@@ -64,16 +64,18 @@ def assert_stream_matches_whole(fmt: ToolCallFormat, out: str, prefix: str = "")
             assert kinds.index(("ToolRequestDone", 0)) < kinds.index(("ToolRequestStart", 1))
 
 
-def forced_call(model: Any, fmt: ToolCallFormat, prompt: str, tool: ToolDef = WEATHER) -> dict[str, Any]:
-    """Generate a call under ``fmt``'s grammar (greedy, few tokens) and parse it back: the
-    arguments, checked against the tool's schema."""
+def forced_call(model: Any, fmt: ToolCallFormat, prompt: str, tool: ToolDef = WEATHER,
+                max_tokens: int = 100) -> dict[str, Any]:
+    """Generate a call under ``fmt``'s grammar (greedy, ``max_tokens`` at most: more where the
+    syntax is long in the model's tokens) and parse it back: the arguments, checked against the
+    tool's schema."""
     from llamaprov.engine import SamplingParams
 
     grammar = fmt.grammar([tool], parallel=False)
     check_gbnf(grammar)
     ctx = model.new_context(n_ctx=1024)
     try:
-        out = ctx.completion(prompt, max_tokens=100,
+        out = ctx.completion(prompt, max_tokens=max_tokens,
                              sampling=SamplingParams(temperature=0, grammar=grammar)).result().text
     finally:
         ctx.close()
