@@ -10,6 +10,9 @@ A family is recognised from the text of the chat template:
 * ``gpt-oss``: harmony's ``analysis`` channel, ending at ``<|end|>`` before the ``final`` one;
   ``reasoning_effort`` (it always thinks: "off" asks for low effort and closes an empty
   analysis message); thinking goes back as ``thinking``
+* ``solar-open``: Solar Open's ``<|think|>`` message, ending at ``<|end|>`` before the answer's
+  ``<|begin|>assistant<|content|>``; the model decides whether to think ("off" closes an empty
+  thinking message); thinking goes back as ``reasoning``
 * ``think``: any other template that knows a thinking block (``<think>``, ``<thinking>``,
   ``<|START_THINKING|>``), without a switch: DeepSeek-R1 and QwQ open the block in the
   generation prompt, others leave it to the model
@@ -145,6 +148,10 @@ QWEN3 = ReasoningFamily("qwen3", "<think>", "</think>", on=_SWITCH[0], off=_SWIT
                         default_on=True)
 SMOLLM3 = ReasoningFamily("smollm3", "<think>", "</think>", on=_SWITCH[0], off=_SWITCH[1],
                           flags=("/think", "/no_think"), default_on=True)
+# Solar Open: "<|think|>...<|end|>" is a message of its own, the answer a new one after it;
+# reasoning_effort "low" (or "minimal") makes the template close an empty one
+SOLAR_OPEN = ReasoningFamily("solar-open", "<|think|>", "<|end|>", sep="",
+                             after="<|begin|>assistant<|content|>", history_key="reasoning")
 GPT_OSS = ReasoningFamily("gpt-oss", "<|channel|>analysis<|message|>", "<|end|>", sep="",
                           after="<|start|>assistant<|channel|>final<|message|>",
                           off=(("reasoning_effort", "low"),), default_on=True,
@@ -158,6 +165,8 @@ def detect_reasoning(template: str | None) -> ReasoningFamily | None:
         return None
     if GPT_OSS.open in template:
         return GPT_OSS
+    if "<|begin|>assistant<|think|>" in template:
+        return SOLAR_OPEN
     if "<think>" in template and "enable_thinking" in template:
         return SMOLLM3 if "/no_think" in template else QWEN3
     for opening, closing in THINKING_TAGS:

@@ -36,6 +36,8 @@ One :class:`ToolCallFormat` subclass per family, one module each:
 * ``gigachat-v3.1`` GigaChat 3.1: ``<|function_call|>{"name": ..., "arguments": ...}``
 * ``gigachat-v3.5`` GigaChat 3.5: ``<｜GCML｜tool_calls>`` around ``<｜GCML｜invoke name="name">``
   elements of ``<｜GCML｜parameter name="k" string="true">v</｜GCML｜parameter>``
+* ``solar_open``   Solar Open: ``<|tool_calls|><|tool_call:begin|>id<|tool_call:name|>name``
+  ``<|tool_call:args|>{arguments}<|tool_call:end|>...<|calls|>``
 * ``generic``      any template without tool support (SmolLM2, Gemma...): tools are described in the
   system prompt and a call is ``{"tool_call": {"name": ..., "arguments": ...}}``
 
@@ -89,6 +91,7 @@ from llamaprov.chat.formats.gigachat import (  # isort: skip
     GigaChatV31Format,
     GigaChatV35Format,
 )
+from llamaprov.chat.formats.solar_open import SolarOpenFormat  # isort: skip
 
 __all__ = [
     "THINKING_TAGS", "TOOL_FORMATS", "ApertusFormat", "CommandR7BFormat", "DeepSeekR1Format",
@@ -96,7 +99,7 @@ __all__ = [
     "Gemma4Format", "GenericFormat", "GigaChatV3Format", "GigaChatV31Format", "GigaChatV35Format",
     "GlmFormat", "GraniteFormat", "HarmonyFormat", "HermesFormat", "KimiK2Format", "Lfm2Format",
     "Llama3Format", "MiniMaxFormat", "MistralArgsFormat", "MistralFormat", "NemotronFormat",
-    "ParsedCalls", "PartialCall", "Phi4Format", "Qwen3CoderFormat", "SeedOssFormat", "StreamParser",
-    "ToolCallFormat", "detect_tool_format", "get_tool_format", "make_parser", "parse_output",
-    "register_tool_format", "thinking_tags",
+    "ParsedCalls", "PartialCall", "Phi4Format", "Qwen3CoderFormat", "SeedOssFormat",
+    "SolarOpenFormat", "StreamParser", "ToolCallFormat", "detect_tool_format", "get_tool_format",
+    "make_parser", "parse_output", "register_tool_format", "thinking_tags",
 ]
