@@ -1,6 +1,7 @@
 """The GigaChat 3.x formats (3.0's ``function call`` role, 3.1's ``<|function_call|>``, 3.5's GCML
-block): detection, whole and streamed parses of scripted outputs, malformed outputs, the
-grammar against each template's own rendering of a call, and a forced call on the default model."""
+block) and Solar Open's (``<|tool_calls|>...<|calls|>``, thinking in ``<|think|>`` messages):
+detection, whole and streamed parses of scripted outputs, malformed outputs, the grammar against
+each template's own rendering of a call, and a forced call on the default model."""
 
 from __future__ import annotations
 
@@ -8,14 +9,25 @@ import pytest
 from _family_checks import WEATHER, assert_stream_matches_whole, calls, forced_call, text
 from _template_files import read_template
 
-from llamaprov.chat import ContentToolRequest, ContentToolResult, LlamaProvider, ToolDef, Turn
+from llamaprov.chat import (
+    ContentThinking,
+    ContentToolRequest,
+    ContentToolResult,
+    LlamaProvider,
+    ToolDef,
+    Turn,
+)
+from llamaprov.chat._reasoning import detect_reasoning, tool_tags, with_tools
 from llamaprov.chat.formats import (
     GigaChatV3Format,
     GigaChatV31Format,
     GigaChatV35Format,
+    SolarOpenFormat,
+    StreamParser,
     ToolCallFormat,
     detect_tool_format,
     parse_output,
+    thinking_tags,
 )
 
 GIGA30, GIGA31, GIGA35 = "GigaChat3-10B-A1.8B.jinja", "GigaChat3.1-10B-A1.8B.jinja", "GigaChat3.5.jinja"
@@ -42,8 +54,11 @@ def invoke(name: str, *params: tuple[str, str, str]) -> str:
 V35_CALL = gcml(invoke("get_weather", ("city", "true", "Paris"), ("days", "false", "1")))
 
 
+SOLAR = "upstage-Solar-Open-100B.jinja"
+
+
 @pytest.mark.parametrize(("name", "fmt"), [(GIGA30, "gigachat-v3"), (GIGA31, "gigachat-v3.1"),
-                                           (GIGA35, "gigachat-v3.5")])
+                                           (GIGA35, "gigachat-v3.5"), (SOLAR, "solar_open")])
 def test_detection(name, fmt):
     assert detect_tool_format(read_template(name)).name == fmt
 
@@ -167,4 +182,127 @@ def test_forced_call_on_the_default_model(model, fmt, example):
     # GCML's fullwidth markers take the default model several tokens each
     args = forced_call(model, fmt.for_tools([WEATHER]), f"{head}{example}user<|role_sep|>{question}",
                        max_tokens=200)
+    assert args["city"]
+
+
+# ---- Solar Open
+def solar_call(call_id: str, name: str, args: str) -> str:
+    return f"<|tool_call:begin|>{call_id}<|tool_call:name|>{name}<|tool_call:args|>{args}<|tool_call:end|>"
+
+
+SOLAR_CALL = ("<|tool_calls|>" + solar_call("a1b2c3d4e5", "get_weather", '{"city": "Paris", "days": 1}')
+              + "<|calls|>")
+
+
+def solar_tags() -> list[tuple[str, str]]:
+    """The thinking markers the provider looks for in a Solar Open reply to a request with tools."""
+    template = read_template(SOLAR)
+    family = detect_reasoning(template)
+    assert family is not None and family.name == "solar-open"
+    return tool_tags([family.tag, *thinking_tags(template)], family, SolarOpenFormat())
+
+
+def test_solar_calls_keep_their_ids_and_answers_lose_their_headers():
+    fmt = SolarOpenFormat()
+    contents, error = parse_output(SOLAR_CALL, fmt)
+    assert error is None
+    assert [(c.id, c.name, c.arguments) for c in contents if isinstance(c, ContentToolRequest)] == [
+        ("a1b2c3d4e5", "get_weather", {"city": "Paris", "days": 1})]
+    two = ("<|tool_calls|>" + solar_call("aaaaaaaaa1", "get_weather", '{"city": "Rome", "days": 2}')
+           + solar_call("aaaaaaaaa2", "search", '{"query": "<|calls|> x"}') + "<|calls|>")
+    assert fmt.parse_calls(two).calls == [("get_weather", {"city": "Rome", "days": 2}, "aaaaaaaaa1"),
+                                          ("search", {"query": "<|calls|> x"}, "aaaaaaaaa2")]
+    contents, error = parse_output("<|content|>It is sunny.<|end|>", fmt)
+    assert error is None and text(contents) == "It is sunny." and not calls(contents)
+
+
+@pytest.mark.parametrize(("out", "thinking", "answer", "n_calls"), [
+    ("<|think|>The user wants Paris.<|end|><|begin|>assistant" + SOLAR_CALL, "The user wants Paris.", "", 1),
+    ("<|think|>Easy.<|end|><|begin|>assistant<|content|>Sunny.<|end|>", "Easy.", "Sunny.", 0),
+    ("<|content|>Sunny.<|end|>", "", "Sunny.", 0),
+])
+def test_solar_thinking_then_a_call_or_an_answer_whole_and_streamed(out, thinking, answer, n_calls):
+    fmt, tags = SolarOpenFormat(), solar_tags()
+    whole, error = parse_output(out, fmt, tags=tags)
+    assert error is None, error
+    assert "".join(c.thinking for c in whole if isinstance(c, ContentThinking)) == thinking
+    assert text(whole) == answer and len(calls(whole)) == n_calls
+    parser = StreamParser(fmt, tags)
+    for ch in out:
+        parser.feed(ch)
+    _, streamed = parser.finish()
+    # the calls keep the model's ids, so the contents are equal as they are
+    assert parser.error is None and streamed == whole
+
+
+@pytest.mark.parametrize("out", [
+    SOLAR_CALL,
+    "<|tool_calls|>"
+    + solar_call("b1b2b3b4b5", "get_weather", '{"city": "P\\"a}<|tool_call:end|>", "days": 3}')
+    + solar_call("c1c2c3c4c5", "search", '{"query": "q", "tags": ["{"]}') + "<|calls|>",
+])
+def test_solar_stream_matches_whole_parse(out):
+    assert_stream_matches_whole(SolarOpenFormat(), out)
+
+
+@pytest.mark.parametrize("out", [
+    SOLAR_CALL.replace('{"city": "Paris", "days": 1}', "[1]"),                   # arguments not an object
+    SOLAR_CALL[:-30],                                                             # cut off
+    SOLAR_CALL.replace("<|tool_call:name|>", ""),                                 # no name marker
+    SOLAR_CALL.replace("<|tool_call:end|>", " junk"),                             # no call end
+    "<|tool_calls|><|calls|>",                                                    # no call
+])
+def test_solar_malformed_raises_and_is_kept_as_text(out):
+    fmt = SolarOpenFormat()
+    with pytest.raises(ValueError):
+        fmt.parse_calls(out)
+    contents, error = parse_output(out, fmt)
+    assert error is not None and "solar_open" in error and text(contents) == out
+
+
+def test_solar_reasoning_off_closes_an_empty_thinking_message_as_the_template_does():
+    family = detect_reasoning(read_template(SOLAR))
+    assert family is not None
+    prompt = "<|begin|>user<|content|>Hi<|end|><|begin|>assistant"
+    # with tools the model then picks <|content|> or <|tool_calls|>, as after the template's own
+    # empty thinking message (reasoning_effort="low")
+    tools_family = with_tools(family, SolarOpenFormat())
+    assert tools_family is not None
+    assert tools_family.prepare(prompt, "off") == prompt + "<|think|><|end|><|begin|>assistant"
+    assert family.prepare(prompt, "off") == prompt + "<|think|><|end|><|begin|>assistant<|content|>"
+    assert family.prepare(prompt, "auto") == prompt
+
+
+SOLAR_HISTORY = [
+    Turn("user", ["Weather in Paris?"]),
+    Turn("assistant", [ContentThinking("Paris, two days."),
+                       ContentToolRequest("a1b2c3d4e5", "get_weather", {"city": "Paris", "days": 2})]),
+    Turn("user", [ContentToolResult("a1b2c3d4e5", value="rainy", name="get_weather")]),
+]
+
+
+def test_solar_history_renders_as_the_model_writes_and_the_grammar_accepts_it(model):
+    from llamaprov.grammars import GrammarMatcher
+
+    provider = LlamaProvider(model, template=read_template(SOLAR), n_ctx=4096)
+    try:
+        fmt, prompt = provider.tool_format, provider.format_turns(SOLAR_HISTORY, [WEATHER])
+    finally:
+        provider.close()
+    start = prompt.index("<|tool_calls|>")
+    end = prompt.index("<|calls|>", start) + len("<|calls|>")
+    region = prompt[start:end]
+    assert fmt.parse_calls(region).calls == [("get_weather", {"city": "Paris", "days": 2}, "a1b2c3d4e5")]
+    # the thinking of the round in progress is shown, and the result names its call
+    assert prompt[:start].endswith("<|begin|>assistant<|think|>Paris, two days.<|end|><|begin|>assistant")
+    assert "<|tool_response:begin|>a1b2c3d4e5<|tool_response:name|>get_weather" \
+           "<|tool_response:result|>rainy<|tool_response:end|>" in prompt[end:]
+    with GrammarMatcher(fmt.grammar([WEATHER], parallel=False)) as matcher:
+        assert matcher.accepts(region)
+        assert not matcher.accepts(region.replace("get_weather", "get_wetter", 1))
+
+
+def test_solar_forced_call_on_the_default_model(model):
+    prompt = "<|begin|>user<|content|>What is the weather in Paris tomorrow?<|end|><|begin|>assistant"
+    args = forced_call(model, SolarOpenFormat(), prompt)
     assert args["city"]

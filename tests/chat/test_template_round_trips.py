@@ -148,7 +148,7 @@ DETECTED = {
     "unsloth-Apriel-1.5.jinja": "hermes",
     "unsloth-MiniMax-M2.jinja": "minimax",
     "unsloth-mistral-Devstral-Small-2507.jinja": "mistral_args",
-    "upstage-Solar-Open-100B.jinja": "generic",
+    "upstage-Solar-Open-100B.jinja": "solar_open",
 }
 
 
