@@ -304,5 +304,6 @@ def test_solar_history_renders_as_the_model_writes_and_the_grammar_accepts_it(mo
 
 def test_solar_forced_call_on_the_default_model(model):
     prompt = "<|begin|>user<|content|>What is the weather in Paris tomorrow?<|end|><|begin|>assistant"
-    args = forced_call(model, SolarOpenFormat(), prompt)
+    # the markers are not tokens of the default model: a call takes it over 100 tokens
+    args = forced_call(model, SolarOpenFormat(), prompt, max_tokens=200)
     assert args["city"]
