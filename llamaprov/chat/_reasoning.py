@@ -17,6 +17,9 @@ A family is recognised from the text of the chat template:
 * ``kimi-k3``: Kimi-K3's ``<|open|>think<|sep|>`` element, which its template opens in the
   generation prompt (it thinks by default; "off" closes the element empty and opens the
   ``response`` one, as its history shows a reply without thinking)
+* ``solar-open``: Solar Open's ``<|think|>`` message, ending at ``<|end|>`` before the answer's
+  ``<|begin|>assistant<|content|>``; the model decides whether to think ("off" closes an empty
+  thinking message); thinking goes back as ``reasoning``
 * ``think``: any other template that knows a thinking block (``<think>``, ``<thinking>``,
   ``<|START_THINKING|>``, Seed-OSS's ``<seed:think>``, Magistral's ``[THINK]``, Apertus's
   ``<|inner_prefix|>``), with the ``enable_thinking`` switch where the template reads it
@@ -155,6 +158,10 @@ QWEN3 = ReasoningFamily("qwen3", "<think>", "</think>", on=_SWITCH[0], off=_SWIT
                         default_on=True)
 SMOLLM3 = ReasoningFamily("smollm3", "<think>", "</think>", on=_SWITCH[0], off=_SWITCH[1],
                           flags=("/think", "/no_think"), default_on=True)
+# Solar Open: "<|think|>...<|end|>" is a message of its own, the answer a new one after it;
+# reasoning_effort "low" (or "minimal") makes the template close an empty one
+SOLAR_OPEN = ReasoningFamily("solar-open", "<|think|>", "<|end|>", sep="",
+                             after="<|begin|>assistant<|content|>", history_key="reasoning")
 GPT_OSS = ReasoningFamily("gpt-oss", "<|channel|>analysis<|message|>", "<|end|>", sep="",
                           after="<|start|>assistant<|channel|>final<|message|>",
                           off=(("reasoning_effort", "low"),), default_on=True,
@@ -184,6 +191,8 @@ def detect_reasoning(template: str | None) -> ReasoningFamily | None:
     if all(m in template for m in ("<|open|>", "<|close|>", "<|sep|>")) and \
             re.search(r"""['"]think['"]""", template):
         return KIMI_K3
+    if "<|begin|>assistant<|think|>" in template:
+        return SOLAR_OPEN
     if "<think>" in template and "enable_thinking" in template:
         return SMOLLM3 if "/no_think" in template else QWEN3
     if APRIEL.close in template:  # before <thinking>, which Apriel 1.5's template also knows

@@ -78,6 +78,8 @@ def test_a_forced_tool_round_trip(model, name: str) -> None:
 # family yet (DeepSeek-V3.2's DSML, GigaChat, Kimi-K3 among those that write calls) or the
 # family yet (DeepSeek-V3.2's DSML, Apriel, GigaChat among those that write calls) or the
 # template has no tool syntax
+# family yet (DeepSeek-V3.2's DSML, Apriel, Kimi-K3 among those
+# that write calls) or the template has no tool syntax
 DETECTED = {
     "Apertus-8B-Instruct.jinja": "apertus",
     "Apriel-1.6-15b-Thinker-fixed.jinja": "apriel",
@@ -89,9 +91,9 @@ DETECTED = {
     "DeepSeek-V3.2.jinja": "generic",
     "GLM-4.6.jinja": "glm",
     "GLM-4.7-Flash.jinja": "glm",
-    "GigaChat3-10B-A1.8B.jinja": "generic",
-    "GigaChat3.1-10B-A1.8B.jinja": "generic",
-    "GigaChat3.5.jinja": "generic",
+    "GigaChat3-10B-A1.8B.jinja": "gigachat-v3",
+    "GigaChat3.1-10B-A1.8B.jinja": "gigachat-v3.1",
+    "GigaChat3.5.jinja": "gigachat-v3.5",
     "HuggingFaceTB-SmolLM3-3B.jinja": "generic",
     "Kimi-K2-Instruct.jinja": "kimi-k2",
     "Kimi-K2-Thinking.jinja": "kimi-k2",
@@ -154,7 +156,7 @@ DETECTED = {
     "unsloth-Apriel-1.5.jinja": "apriel",
     "unsloth-MiniMax-M2.jinja": "minimax",
     "unsloth-mistral-Devstral-Small-2507.jinja": "mistral_args",
-    "upstage-Solar-Open-100B.jinja": "generic",
+    "upstage-Solar-Open-100B.jinja": "solar_open",
 }
 
 

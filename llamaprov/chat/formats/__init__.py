@@ -40,6 +40,13 @@ One :class:`ToolCallFormat` subclass per family, one module each:
 * ``gemma4``       Gemma 4: ``<|tool_call>call:name{key:value,...}<tool_call|>``, strings in ``<|"|>``
 * ``harmony``      gpt-oss: ``<|channel|>commentary to=functions.name <|constrain|>json``
   ``<|message|>{arguments}``, after the ``analysis`` channel's thinking
+* ``gigachat-v3``  GigaChat 3.0: ``<|message_sep|>\\n\\nfunction call<|role_sep|>\\n{"name": ...,
+  "arguments": ...}``
+* ``gigachat-v3.1`` GigaChat 3.1: ``<|function_call|>{"name": ..., "arguments": ...}``
+* ``gigachat-v3.5`` GigaChat 3.5: ``<｜GCML｜tool_calls>`` around ``<｜GCML｜invoke name="name">``
+  elements of ``<｜GCML｜parameter name="k" string="true">v</｜GCML｜parameter>``
+* ``solar_open``   Solar Open: ``<|tool_calls|><|tool_call:begin|>id<|tool_call:name|>name``
+  ``<|tool_call:args|>{arguments}<|tool_call:end|>...<|calls|>``
 * ``generic``      any template without tool support (SmolLM2, Gemma...): tools are described in the
   system prompt and a call is ``{"tool_call": {"name": ..., "arguments": ...}}``
 
@@ -95,12 +102,45 @@ from llamaprov.chat.formats.apriel import AprielFormat  # isort: skip
 from llamaprov.chat.formats.command_r_plus import CommandRPlusFormat  # isort: skip
 
 __all__ = [
-    "ApertusFormat", "AprielFormat", "CommandR7BFormat", "CommandRPlusFormat", "DeepSeekR1Format",
-    "DeepSeekV31Format", "FirefunctionFormat", "FunctionaryFormat", "FunctionaryV31Format", "Gemma4Format",
-    "GenericFormat", "GlmFormat", "GraniteFormat", "HarmonyFormat", "HermesFormat", "Hunyuan3Format",
-    "KimiK2Format", "KimiK3Format", "Lfm2Format", "Llama3Format", "MiniCpm5Format", "MiniMaxFormat",
-    "MistralArgsFormat", "MistralFormat", "NemotronFormat", "ParsedCalls", "PartialCall", "Phi4Format",
-    "Qwen3CoderFormat", "SeedOssFormat", "StreamParser", "THINKING_TAGS", "TOOL_FORMATS", "ToolCallFormat",
-    "detect_tool_format", "get_tool_format", "make_parser", "parse_output", "register_tool_format",
+    "THINKING_TAGS",
+    "TOOL_FORMATS",
+    "ApertusFormat",
+    "AprielFormat",
+    "CommandR7BFormat",
+    "CommandRPlusFormat",
+    "DeepSeekR1Format",
+    "DeepSeekV31Format",
+    "FirefunctionFormat",
+    "FunctionaryFormat",
+    "FunctionaryV31Format",
+    "Gemma4Format",
+    "GenericFormat",
+    "GlmFormat",
+    "GraniteFormat",
+    "HarmonyFormat",
+    "HermesFormat",
+    "Hunyuan3Format",
+    "KimiK2Format",
+    "KimiK3Format",
+    "Lfm2Format",
+    "Llama3Format",
+    "MiniCpm5Format",
+    "MiniMaxFormat",
+    "MistralArgsFormat",
+    "MistralFormat",
+    "NemotronFormat",
+    "ParsedCalls",
+    "PartialCall",
+    "Phi4Format",
+    "Qwen3CoderFormat",
+    "SeedOssFormat",
+    "SolarOpenFormat",
+    "StreamParser",
+    "ToolCallFormat",
+    "detect_tool_format",
+    "get_tool_format",
+    "make_parser",
+    "parse_output",
+    "register_tool_format",
     "thinking_tags",
 ]

@@ -129,6 +129,9 @@ class XmlArgsFormat(ToolCallFormat):
     call_head: ClassVar[str] = ""
     # opens an argument up to its value
     arg_head: ClassVar[str] = ""
+    # what ``{kind}`` in :attr:`arg_head` stands for: (a raw-text value, a JSON value), where
+    # the opening says which (GigaChat 3.5's ``string="true"``)
+    arg_kinds: ClassVar[tuple[str, str]] = ("", "")
     # the closing tag of a value (a raw value cannot contain it)
     value_close: ClassVar[str] = ""
     # around a value inside its element (Qwen3-Coder's newlines), stripped once on each side
@@ -214,7 +217,11 @@ class XmlArgsFormat(ToolCallFormat):
         """GBNF of the text that opens the argument ``key`` of ``td`` (:attr:`arg_head`; a
         format whose head describes the value, such as Kimi-K3's type attribute, reads
         ``schema``)."""
-        return self._g(self.arg_head.replace("{key}", key))
+        return self._g(self._arg_head(key, is_string_schema(schema, td.parameters)))
+
+    def _arg_head(self, key: str, text: bool) -> str:
+        """The opening of argument ``key``, whose value is raw text (``text``) or JSON."""
+        return self.arg_head.replace("{key}", key).replace("{kind}", self.arg_kinds[0 if text else 1])
 
     def _value_rule(self, td: ToolDef, schema: Any, prefix: str, texts: list[str]) -> str:
         root = td.parameters
@@ -236,13 +243,13 @@ class XmlArgsFormat(ToolCallFormat):
 
     # ---- parsing
     def _regex(self, text: str, **groups: str) -> re.Pattern[str]:
-        """A regex of a canonical text: leading and inner newlines any whitespace, ``{name}``
-        and ``{key}`` captured."""
+        """A regex of a canonical text: leading and inner newlines any whitespace, each
+        ``{group}`` of ``groups`` captured."""
         out = [r"\s*"]
-        for piece in re.split(r"(\{name\}|\{key\}|\n)", text):
+        for piece in re.split(r"(\{\w+\}|\n)", text):
             if piece == "\n":
                 out.append(r"\s*")
-            elif piece in ("{name}", "{key}"):
+            elif piece.startswith("{") and piece[1:-1] in groups:
                 out.append(f"(?P<{piece[1:-1]}>{groups[piece[1:-1]]})")
             elif piece:
                 out.append(re.escape(piece))
@@ -253,8 +260,10 @@ class XmlArgsFormat(ToolCallFormat):
         if cached is None:
             # a name that ends the head's text must be followed by whitespace or a tag to be whole
             name = _NAME + (r"(?=[\s<])" if self.call_head.rstrip("\n").endswith("{name}") else "")
+            kind = "|".join(map(re.escape, self.arg_kinds))
             cached = (self._regex(self.wrap[0]), self._regex(self.wrap[1]),
-                      self._regex(self.call_head, name=name), self._regex(self.arg_head, key=_KEY),
+                      self._regex(self.call_head, name=name),
+                      self._regex(self.arg_head, key=_KEY, kind=kind),
                       self._regex(self.call_tail))
             _PATTERNS[type(self)] = cached
         return cached
