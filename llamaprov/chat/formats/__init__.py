@@ -100,6 +100,12 @@ from llamaprov.chat.formats.gemma4 import Gemma4Format  # isort: skip
 from llamaprov.chat.formats.harmony import HarmonyFormat  # isort: skip
 from llamaprov.chat.formats.apriel import AprielFormat  # isort: skip
 from llamaprov.chat.formats.command_r_plus import CommandRPlusFormat  # isort: skip
+from llamaprov.chat.formats.gigachat import (  # isort: skip
+    GigaChatV3Format,
+    GigaChatV31Format,
+    GigaChatV35Format,
+)
+from llamaprov.chat.formats.solar_open import SolarOpenFormat  # isort: skip
 
 __all__ = [
     "THINKING_TAGS",
@@ -115,6 +121,9 @@ __all__ = [
     "FunctionaryV31Format",
     "Gemma4Format",
     "GenericFormat",
+    "GigaChatV3Format",
+    "GigaChatV31Format",
+    "GigaChatV35Format",
     "GlmFormat",
     "GraniteFormat",
     "HarmonyFormat",
