@@ -197,7 +197,9 @@ def detect_reasoning(template: str | None) -> ReasoningFamily | None:
         return SMOLLM3 if "/no_think" in template else QWEN3
     if APRIEL.close in template:  # before <thinking>, which Apriel 1.5's template also knows
         return replace(APRIEL, history_key="thought") if "'thought'" in template else APRIEL
-    for opening, closing in THINKING_TAGS:
+    # a template that knows a marker of its own beside <think> (MiniMax-M3 reads both, and opens
+    # <mm:think>) thinks in its own
+    for opening, closing in sorted(THINKING_TAGS, key=lambda tag: tag[0] == "<think>"):
         if opening in template:
             switch = _SWITCH if "enable_thinking" in template else ((), ())
             sep, after = _TAG_LAYOUT.get(opening, ("\n", "\n\n"))
