@@ -202,11 +202,9 @@ def test_serve_errors_are_one_line(monkeypatch, capsys):
 
 
 def test_serve_signature_matches_the_cli():
-    """Once llamaprov.serve exists, its serve() takes what the CLI passes."""
-    try:
-        from llamaprov.serve import serve
-    except ImportError:
-        pytest.skip("llamaprov.serve is not in this checkout yet")
+    """llamaprov.serve's serve() takes what the CLI passes."""
+    from llamaprov.serve import serve
+
     params = inspect.signature(serve).parameters
     assert next(iter(params)) == "model" and params["model"].default is None
     for name, default in SERVE_DEFAULTS.items():
