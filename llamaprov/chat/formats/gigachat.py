@@ -18,14 +18,13 @@ after another ("sequential"), so a reply holds one unless a request allows more.
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from llamaprov.chat.formats._base import ParsedCalls, ToolCallFormat
 from llamaprov.chat.formats._gbnf import gbnf_literal
+from llamaprov.chat.formats._invoke_blocks import InvokeBlocksFormat
 from llamaprov.chat.formats._json import PartialCall, call_from_object, scan_json_calls
 from llamaprov.chat.formats._registry import register_tool_format
-from llamaprov.chat.formats._xml_args import XmlArgsFormat
-from llamaprov.chat.turns import Turn
 
 ROLE_SEP = "<|role_sep|>"
 MESSAGE_SEP = "<|message_sep|>"
@@ -89,31 +88,15 @@ class GigaChatV31Format(GigaChatV3Format):
 
 
 @register_tool_format
-class GigaChatV35Format(XmlArgsFormat):
+class GigaChatV35Format(InvokeBlocksFormat):
     """GigaChat 3.5: a ``<｜GCML｜tool_calls>`` block of ``<｜GCML｜invoke name="NAME">`` elements,
     each argument ``<｜GCML｜parameter name="k" string="true|false">`` (raw text, or JSON)."""
 
     name = "gigachat-v3.5"
-    triggers = (f"{GCML}tool_calls>",)
+    marker = GCML[1:]
     parallel = False
     detect_order = 6
-    wrap = (f"{GCML}tool_calls>\n", f"\n</{GCML[1:]}tool_calls>")
-    call_head = f'{GCML}invoke name="{{name}}">\n'
-    arg_head = f'{GCML}parameter name="{{key}}" string="{{kind}}">'
-    arg_kinds = ("true", "false")
-    value_close = f"</{GCML[1:]}parameter>"
-    call_tail = f"</{GCML[1:]}invoke>"
-    call_sep = "\n"
 
     @classmethod
     def detects(cls, template: str) -> bool:
         return f"{GCML}invoke name=" in template and ROLE_SEP in template
-
-    def call_example(self) -> str:
-        return (f'{self.wrap[0]}{GCML}invoke name="<tool name>">\n{GCML}parameter name="<parameter '
-                f'name>" string="<true for a text value, false for JSON>"><value>{self.value_close}'
-                f"\n{self.call_tail}{self.wrap[1]}")
-
-    def assistant_message(self, turn: Turn) -> dict[str, Any]:
-        # the template writes each argument by its type itself (string="true" for a str)
-        return ToolCallFormat.assistant_message(self, turn)
