@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 # force the closing when fewer than this many tokens would be left after it: the closing can
 # grow by a few tokens in one step (a new nested object), and then it would no longer fit
 CLOSE_MARGIN = 3
+# a character is at most this many tokens more once its first byte is out (UTF-8): the closing
+# waits for the character to be whole, so output with such characters closes that much earlier
+UTF8_TAIL = 3
 # a repeated block counts as a cycle once its repeats span this many tokens (short legitimate
 # repeats such as "0,0,0" do not), and blocks are at most this long
 MIN_CYCLE_SPAN = 12
@@ -47,6 +50,7 @@ class BudgetCloser:
         self.live = False  # following text: from the start, or from a lazy grammar's trigger
         self.cycled = False  # the last closing forced was for a cycle, not for the budget
         self._tried: tuple[Any, str] | None = None  # (state before, text) of fits_after
+        self.multibyte = False  # non-ASCII text was followed (see UTF8_TAIL)
 
     def fits_after(self, text: str, left: int) -> bool:
         """Whether the closing still takes at most ``left`` tokens after ``text`` (the next
@@ -57,7 +61,7 @@ class BudgetCloser:
         self._tried = self._closer.state(), text
         self._closer.feed(text)
         length = self._closer.closing_length()
-        if not length or length <= left:  # characters bound tokens (see forced)
+        if not length or length <= left:  # bytes bound tokens (see forced)
             return True
         tokens = self.closing_tokens()
         return tokens is None or len(tokens) <= left
@@ -84,6 +88,8 @@ class BudgetCloser:
         """The next piece of constrained text (and the token it came from, if it is one); the
         text of :meth:`fits_after` is kept when it is the same, else undone first."""
         tried, self._tried = self._tried, None
+        if not text.isascii():
+            self.multibyte = True
         if tried is None or tried[1] != text:
             if tried is not None:
                 self._closer.restore(tried[0])
@@ -118,14 +124,15 @@ class BudgetCloser:
         cycling = self.cycling()
         if not (cycling or self.at_budget):
             return None
-        # the closings are ASCII: their length in characters bounds their length in tokens, so
-        # the text is built and tokenized only once that length comes near what is left
+        # a closing's UTF-8 length bounds its length in tokens, so the text is built and
+        # tokenized only once that length comes near what is left
+        margin = CLOSE_MARGIN + (UTF8_TAIL if self.multibyte else 0)
         length = self._closer.closing_length()
-        if not length or (not cycling and length + CLOSE_MARGIN < left):
+        if not length or (not cycling and length + margin < left):
             return None
         tokens = self.closing_tokens()
         assert tokens
-        if (not cycling and len(tokens) + CLOSE_MARGIN < left) or len(tokens) > budget:
+        if (not cycling and len(tokens) + margin < left) or len(tokens) > budget:
             return None
         self.cycled = cycling
         return tokens
@@ -144,11 +151,18 @@ def grammar_takes(g: Any, tokens: Sequence[int]) -> bool:
         lib.llama_sampler_free(trial)
 
 
+def mid_character(s: _Sequence) -> bool:
+    """Whether the output ends inside a character (a token gave the first bytes of one): the
+    grammar has taken those bytes, the closer sees the character once it is whole, and a
+    closing forced in between would not fit either."""
+    return bool(s.decoder.getstate()[0])
+
+
 def closing_after(s: _Sequence, token: int, decoded: str, n_ctx: int) -> tuple[list[int], str] | None:
     """Follow ``token`` (just generated, its text ``decoded``) of constrained output; when the
     tokens left would no longer hold the grammar's shortest completion, or the output is caught
     in a cycle: (that completion's tokens, the finish reason: "length" at the budget, "stop"
-    for a cycle), else None."""
+    for a cycle), else None (always inside a character, see :func:`mid_character`)."""
     closer, grammar = s.closer, s.grammar
     assert closer is not None and grammar is not None
     if isinstance(grammar, LazyGrammarSampler):
@@ -159,6 +173,8 @@ def closing_after(s: _Sequence, token: int, decoded: str, n_ctx: int) -> tuple[l
             closer.follow(grammar.trigger_text)
             decoded = ""
     closer.follow(decoded, token)
+    if mid_character(s):
+        return None
     budget = s.max_tokens - len(s.generated)
     tokens = closer.forced(min(budget, n_ctx - 1 - s.pos), budget)
     if tokens is None:
@@ -173,7 +189,7 @@ def closing_instead(s: _Sequence, token: int, n_ctx: int) -> list[int] | None:
     another call or item it has no room for ends it instead); else None."""
     closer, grammar = s.closer, s.grammar
     assert closer is not None and grammar is not None
-    if not closer.at_budget or token in s.eog or (
+    if not closer.at_budget or token in s.eog or mid_character(s) or (
             isinstance(grammar, LazyGrammarSampler) and not closer.live):
         return None
     left = min(s.max_tokens - len(s.generated), n_ctx - 1 - s.pos)
@@ -190,7 +206,8 @@ def closing_start(s: _Sequence) -> int | None:
     """The first token of the grammar's shortest completion from where the constrained output
     is (None when there is none, or no text is followed yet)."""
     closer, grammar = s.closer, s.grammar
-    if closer is None or (isinstance(grammar, LazyGrammarSampler) and not closer.live):
+    if closer is None or mid_character(s) or (
+            isinstance(grammar, LazyGrammarSampler) and not closer.live):
         return None
     tokens = closer.closing_tokens()
     return tokens[0] if tokens else None

@@ -61,6 +61,13 @@ def _pick(cs: CharSet) -> str:
     return chr(cp)
 
 
+@functools.lru_cache(maxsize=4096)
+def _width(cs: CharSet) -> int:
+    """The UTF-8 length of the character :func:`_pick` gives for ``cs``: completions are
+    measured in bytes, which bound their length in tokens (a token holds at least one byte)."""
+    return len(_pick(cs).encode("utf-8"))
+
+
 class _Parser:
     """GBNF text to rules: each rule a list of alternatives, each a list of elements (a rule
     number or a :data:`CharSet`); repetitions become helper rules."""
@@ -252,7 +259,7 @@ class _Grammar:
             changed = False
             for rule, seq_ids in enumerate(self.alts):
                 for sid in seq_ids:
-                    total = sum(1 if isinstance(e, tuple) else length[e] for e in self.seqs[sid])
+                    total = sum(_width(e) if isinstance(e, tuple) else length[e] for e in self.seqs[sid])
                     if total < length[rule]:
                         length[rule], choice[rule] = total, sid
                         changed = True
@@ -260,12 +267,12 @@ class _Grammar:
         self.rule_choice = choice
 
     def suffix_len(self, sid: int, i: int) -> float:
-        """Length of the shortest text of sequence ``sid`` from its element ``i`` on."""
+        """UTF-8 length of the shortest text of sequence ``sid`` from its element ``i`` on."""
         key = (sid, i)
         n = self._suffix_len.get(key)
         if n is None:
             n = self._suffix_len[key] = sum(
-                1 if isinstance(e, tuple) else self.rule_len[e] for e in self.seqs[sid][i:])
+                _width(e) if isinstance(e, tuple) else self.rule_len[e] for e in self.seqs[sid][i:])
         return n
 
     def suffix_text(self, sid: int, i: int) -> str:
@@ -374,13 +381,16 @@ class GbnfCloser:
         best: tuple[float, Stack] | None = None
         for stack in self._stacks:
             sid, i = stack[-1]
-            cost = 1 + g.suffix_len(sid, i + 1) + sum(g.suffix_len(s, j) for s, j in stack[:-1])
+            top = g.seqs[sid][i]
+            assert isinstance(top, tuple)  # a stack's top is a character set
+            cost = _width(top) + g.suffix_len(sid, i + 1) + sum(g.suffix_len(s, j) for s, j in stack[:-1])
             if best is None or cost < best[0]:
                 best = (cost, stack)
         return best
 
     def closing_length(self) -> float | None:
-        """The length in characters of :meth:`closing`, without building it (None likewise)."""
+        """The UTF-8 length of :meth:`closing`, without building it (None likewise): it bounds
+        the closing's length in tokens."""
         if self.failed is not None:
             return None
         if self._accepting:

@@ -197,6 +197,26 @@ def test_a_lazy_grammar_is_closed_from_its_trigger_on(model, ctx) -> None:
     assert result.text.startswith("Once upon") and result.text.endswith("</v>")
 
 
+def test_output_of_characters_that_take_several_tokens_is_closed_between_characters(model, ctx) -> None:
+    # CJK text, most characters two or three byte tokens, which only the closing may end ("!"
+    # banned): at many budgets the output is inside a character when the closing is due, and
+    # the grammar has taken that character's first bytes (a closing forced there was refused
+    # by llama.cpp, the closing given up and the output cut: DeepSeek-V3.2's DSML calls)
+    import re
+
+    gbnf = 'root ::= [一-龥]+ "!"'
+    no_end = {t: float("-inf") for t in range(len(model.vocab)) if b"!" in model.token_bytes(t)}
+    prompt = model.apply_chat_template([{"role": "user", "content": "Write a poem in Chinese."}])
+    sampling = SamplingParams(temperature=0, grammar=gbnf, grammar_close=True, logit_bias=no_end)
+    split = 0
+    for max_tokens in range(12, 40):
+        done = ctx.completion(prompt, max_tokens=max_tokens, sampling=sampling).result()
+        assert done.closed and len(done.tokens) <= max_tokens, (max_tokens, done.text)
+        assert re.fullmatch("[一-龥]+!", done.text), (max_tokens, done.text)
+        split += sum(len(model.token_bytes(t)) < 3 for t in done.tokens if model.token_bytes(t)[:1] >= b"\xe0")
+    assert split  # characters did come in pieces
+
+
 def test_grammar_close_must_be_a_bool() -> None:
     with pytest.raises(InvalidArgumentError, match="grammar_close"):
         SamplingParams(grammar_close=1)
