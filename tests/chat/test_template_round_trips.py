@@ -74,12 +74,7 @@ def test_a_forced_tool_round_trip(model, name: str) -> None:
     assert turns[-1].role == "assistant" and not turns[-1].tool_requests and answer == turns[-1].text
 
 
-# the format detected for each template; "generic" where llamaprov has no native format for the
-# family yet (DeepSeek-V3.2's DSML, GigaChat, Kimi-K3 among those that write calls) or the
-# family yet (DeepSeek-V3.2's DSML, Apriel, GigaChat among those that write calls) or the
-# template has no tool syntax
-# family yet (DeepSeek-V3.2's DSML, Apriel, Kimi-K3 among those
-# that write calls) or the template has no tool syntax
+# the format detected for each template; "generic" where the template has no tool syntax
 DETECTED = {
     "Apertus-8B-Instruct.jinja": "apertus",
     "Apriel-1.6-15b-Thinker-fixed.jinja": "apriel",
@@ -88,7 +83,7 @@ DETECTED = {
     "Cohere2MoE.jinja": "command_r7b",
     "CohereForAI-c4ai-command-r-plus-tool_use.jinja": "command_r_plus",
     "CohereForAI-c4ai-command-r7b-12-2024-tool_use.jinja": "command_r7b",
-    "DeepSeek-V3.2.jinja": "generic",
+    "DeepSeek-V3.2.jinja": "deepseek-v3.2",
     "GLM-4.6.jinja": "glm",
     "GLM-4.7-Flash.jinja": "glm",
     "GigaChat3-10B-A1.8B.jinja": "gigachat-v3",
@@ -121,8 +116,8 @@ DETECTED = {
     "deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja": "deepseek-r1",
     "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja": "deepseek-r1",
     "deepseek-ai-DeepSeek-V3.1.jinja": "deepseek-v3.1",
-    "deepseek-ai-DeepSeek-V3.2.jinja": "generic",
-    "deepseek-ai-DeepSeek-V4.jinja": "generic",
+    "deepseek-ai-DeepSeek-V3.2.jinja": "deepseek-v3.2",
+    "deepseek-ai-DeepSeek-V4.jinja": "deepseek-v4",
     "fireworks-ai-llama-3-firefunction-v2.jinja": "firefunction",
     "gemma4.jinja": "gemma4",
     "glm_4_5.jinja": "glm",

@@ -32,7 +32,9 @@ One :class:`ToolCallFormat` subclass per family, one module each:
 * ``deepseek-r1``  DeepSeek-R1 and its distills: ``<｜tool▁call▁begin｜>function<｜tool▁sep｜>name`` and a
   fenced JSON block, in a ``<｜tool▁calls▁begin｜>`` section
 * ``deepseek-v3.1`` DeepSeek-V3.1: ``<｜tool▁call▁begin｜>name<｜tool▁sep｜>{arguments}<｜tool▁call▁end｜>``
-* ``gemma4``       Gemma 4: ``<|tool_call>call:name{key:<|"|>text<|"|>}<tool_call|>`` per call
+* ``deepseek-v3.2`` DeepSeek-V3.2 (DSML): ``<｜DSML｜function_calls>`` around ``<｜DSML｜invoke name="name">``
+  elements of ``<｜DSML｜parameter name="k" string="true">v</｜DSML｜parameter>``
+* ``deepseek-v4``  DeepSeek-V4 (DSML): as V3.2, in a ``<｜DSML｜tool_calls>`` block
 * ``kimi-k2``      Kimi-K2: ``<|tool_call_begin|>functions.name:0<|tool_call_argument_begin|>{arguments}``
 * ``kimi-k3``      Kimi-K3: ``<|open|>tools<|sep|><|open|>call tool="name" index="1"<|sep|>``
   ``<|open|>argument key="k" type="string"<|sep|>v<|close|>argument<|sep|>...``
@@ -85,6 +87,7 @@ from llamaprov.chat.formats.minicpm5 import MiniCpm5Format  # isort: skip
 from llamaprov.chat.formats.hunyuan3 import Hunyuan3Format  # isort: skip
 from llamaprov.chat.formats.deepseek_r1 import DeepSeekR1Format  # isort: skip
 from llamaprov.chat.formats.deepseek_v3 import DeepSeekV31Format  # isort: skip
+from llamaprov.chat.formats.deepseek_dsml import DeepSeekV4Format, DeepSeekV32Format  # isort: skip
 from llamaprov.chat.formats.kimi_k2 import KimiK2Format  # isort: skip
 from llamaprov.chat.formats.kimi_k3 import KimiK3Format  # isort: skip
 from llamaprov.chat.formats.mistral_args import MistralArgsFormat  # isort: skip
@@ -115,7 +118,9 @@ __all__ = [
     "CommandR7BFormat",
     "CommandRPlusFormat",
     "DeepSeekR1Format",
+    "DeepSeekV4Format",
     "DeepSeekV31Format",
+    "DeepSeekV32Format",
     "FirefunctionFormat",
     "FunctionaryFormat",
     "FunctionaryV31Format",

@@ -1,6 +1,6 @@
 """DeepSeek-V3.1 tool calls: ``<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>NAME<｜tool▁sep｜>{...}
 <｜tool▁call▁end｜>...<｜tool▁calls▁end｜>``, the arguments as bare JSON (no fence, unlike R1).
-V3.2 writes DSML (``<｜DSML｜function_calls>``) instead, which this format does not claim."""
+V3.2 writes DSML instead (see :mod:`~llamaprov.chat.formats.deepseek_dsml`)."""
 
 from __future__ import annotations
 
