@@ -18,7 +18,7 @@ from llamaprov.chat.formats import (
 )
 
 V32_TEMPLATES = ["DeepSeek-V3.2.jinja", "deepseek-ai-DeepSeek-V3.2.jinja"]
-V4_TEMPLATES = ["deepseek-ai-DeepSeek-V4.jinja"]
+V4_TEMPLATES = ["deepseek-ai-DeepSeek-V4.jinja", "deepseek-ai-DeepSeek-V4-Flash-0731.jinja"]
 SEARCH = ToolDef("search", "Search the web.", {
     "type": "object",
     "properties": {"query": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}},
