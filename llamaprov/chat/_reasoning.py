@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from llamaprov.chat.formats import THINKING_TAGS, ToolCallFormat
+from llamaprov.chat.formats._parser import expand_formatted_markers
 from llamaprov.engine import Model
 
 
@@ -172,7 +173,11 @@ APRIEL = ReasoningFamily("apriel", "Here are my reasoning steps:", "[BEGIN FINAL
 
 # the text between a block's markers and its thinking, and after its closing marker, where the
 # family writes them flush (the default is a newline inside and a blank line after, as <think>)
-_TAG_LAYOUT = {"<seed:think>": ("", "\n"), "[THINK]": ("", ""), "<|inner_prefix|>": ("", "")}
+_TAG_LAYOUT = {"<seed:think>": ("", "\n"), "[THINK]": ("", ""), "<|inner_prefix|>": ("", ""),
+               "<think:opensource>": ("", "")}
+# the switches of templates that turn thinking on and off by another variable than
+# enable_thinking (Hunyuan 3: reasoning_effort "high" or "low", "no_think" its default)
+_TAG_SWITCH = {"<think:opensource>": ((("reasoning_effort", "high"),), (("reasoning_effort", "no_think"),))}
 
 # the template's switch (``thinking=false``) opens the response element without a thinking one,
 # which prepare() cannot close again: "off" closes the thinking element as its history does
@@ -185,6 +190,7 @@ def detect_reasoning(template: str | None) -> ReasoningFamily | None:
     template knows no thinking."""
     if not template:
         return None
+    template = expand_formatted_markers(template)
     if GPT_OSS.open in template:
         return GPT_OSS
     # Kimi-K3 writes its markers alone and the element's name apart (open_tag('think'))
@@ -201,7 +207,7 @@ def detect_reasoning(template: str | None) -> ReasoningFamily | None:
     # <mm:think>) thinks in its own
     for opening, closing in sorted(THINKING_TAGS, key=lambda tag: tag[0] == "<think>"):
         if opening in template:
-            switch = _SWITCH if "enable_thinking" in template else ((), ())
+            switch = _SWITCH if "enable_thinking" in template else _TAG_SWITCH.get(opening, ((), ()))
             sep, after = _TAG_LAYOUT.get(opening, ("\n", "\n\n"))
             return ReasoningFamily("think", opening, closing, sep=sep, after=after,
                                    on=switch[0], off=switch[1])

@@ -347,6 +347,8 @@ def test_a_stream_closed_while_thinking_leaves_the_provider_usable(model):
     ("ByteDance-Seed-OSS.jinja", "<seed:think>", "</seed:think>"),
     ("mistralai-Ministral-3-14B-Reasoning-2512.jinja", "[THINK]", "[/THINK]"),
     ("Apertus-8B-Instruct.jinja", "<|inner_prefix|>", "<|inner_suffix|>"),
+    # built with str.format from a template constant: '<think{}>'.format(HYTK)
+    ("tencent-Hy3.jinja", "<think:opensource>", "</think:opensource>"),
 ])
 def test_each_family_s_own_thinking_markers_split_thinking_from_the_answer(model, name, opening, closing):
     template = read_template(name)
@@ -368,6 +370,15 @@ def test_apertus_deliberation_switch(model):
     template = read_template("Apertus-8B-Instruct.jinja")
     assert "Deliberation: enabled" in _prompt(model, template, "on")
     assert "Deliberation: disabled" in _prompt(model, template, "off")
+
+
+def test_hunyuan3_switch_is_its_reasoning_effort(model):
+    template = read_template("tencent-Hy3.jinja")
+    assistant = "<｜hy_Assistant:opensource｜>"
+    assert _prompt(model, template, "on").endswith(assistant + "<think:opensource>")
+    # its default is no_think: the template closes an empty block
+    assert _prompt(model, template, "off").endswith(assistant + "<think:opensource></think:opensource>")
+    assert _prompt(model, template, "auto") == _prompt(model, template, "off")
 
 
 def test_minimax_m3_thinking_markers_are_recognised_beside_think(model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from llamaprov.chat.content import Content, ContentToolRequest
@@ -29,13 +30,34 @@ THINKING_TAGS: tuple[tuple[str, str], ...] = (
     ("[THINK]", "[/THINK]"),  # Magistral, Ministral 3 reasoning
     ("<|inner_prefix|>", "<|inner_suffix|>"),  # Apertus
     ("<mm:think>", "</mm:think>"),  # MiniMax-M3
+    ("<think:opensource>", "</think:opensource>"),  # Hunyuan 3 (built as '<think{}>'.format(HYTK))
 )
+
+# a template constant ({% set NAME = 'text' %}) and a string formatted with one ('<x{}>'.format(NAME))
+_SET_CONSTANT = re.compile(r"""\{%-?\s*set\s+(\w+)\s*=\s*(['"])([^'"{}]*)\2\s*-?%\}""")
+_FORMATTED = re.compile(r"""(['"])([^'"{}]*)\{\}([^'"{}]*)\1\.format\((\w+)\)""")
+
+
+def expand_formatted_markers(template: str) -> str:
+    """``template`` with each string formatted with one of its constants written out, so that
+    markers it builds that way are found as text (Hunyuan 3's ``'<think{}>'.format(HYTK)`` with
+    ``HYTK = ':opensource'``)."""
+    if ".format(" not in template:
+        return template
+    constants = {m[1]: m[3] for m in _SET_CONSTANT.finditer(template)}
+
+    def expand(m: re.Match[str]) -> str:
+        value = constants.get(m[4])
+        return m[0] if value is None else f"{m[1]}{m[2]}{value}{m[3]}{m[1]}"
+
+    return _FORMATTED.sub(expand, template)
 
 
 def thinking_tags(template: str | None) -> list[tuple[str, str]]:
     """Reasoning markers to recognise: ``<think>`` always, others when the template uses them."""
+    text = expand_formatted_markers(template) if template else ""
     tags = [THINKING_TAGS[0]]
-    tags += [pair for pair in THINKING_TAGS[1:] if template and pair[0] in template]
+    tags += [pair for pair in THINKING_TAGS[1:] if pair[0] in text]
     return tags
 
 
