@@ -20,6 +20,7 @@ from starlette.requests import Request
 
 from llamaprov.chat import (
     LlamaProvider,
+    StreamEvent,
     TextDelta,
     ThinkingDelta,
     ToolRequestArgumentsDelta,
@@ -197,23 +198,32 @@ class TextChunks:
         return out
 
 
-async def chat_stream(pending: Pending, chunks: ChatChunks,
-                      include_usage: bool) -> AsyncIterator[dict[str, Any]]:
-    """The chunks of a streamed chat reply (the first one announces the role)."""
-    yield chunks.chunk({"role": "assistant", "content": ""})
+async def _deltas(pending: Pending, convert: Callable[[StreamEvent], Any],
+                  done: list[Turn]) -> AsyncIterator[Any]:
+    """The events of ``pending`` as ``convert`` makes them deltas (None: nothing to send), as
+    they are decoded; the first one's time is the request's time to first token. ``done``
+    receives the finished turn."""
     first = True
-    turn: Turn | None = None
     async for event in pending.events_until_done():
         if isinstance(event, TurnDone):
-            turn = event.turn
+            done.append(event.turn)
             continue
-        delta = chunks.delta(event)
+        delta = convert(event)
         if delta is not None:
             if first:
                 pending.metrics.first_token(time.monotonic() - pending.started)
                 first = False
-            yield chunks.chunk(delta)
-    turn = turn or pending.turn()
+            yield delta
+
+
+async def chat_stream(pending: Pending, chunks: ChatChunks,
+                      include_usage: bool) -> AsyncIterator[dict[str, Any]]:
+    """The chunks of a streamed chat reply (the first one announces the role)."""
+    yield chunks.chunk({"role": "assistant", "content": ""})
+    done: list[Turn] = []
+    async for delta in _deltas(pending, chunks.delta, done):
+        yield chunks.chunk(delta)
+    turn = done[0] if done else pending.turn()
     yield chunks.chunk({}, _convert.finish_reason(turn))
     if include_usage:
         yield chunks.usage(turn)
@@ -222,19 +232,10 @@ async def chat_stream(pending: Pending, chunks: ChatChunks,
 async def text_stream(pending: Pending, chunks: TextChunks,
                       include_usage: bool) -> AsyncIterator[dict[str, Any]]:
     """The chunks of a streamed text completion."""
-    first = True
-    turn: Turn | None = None
-    async for event in pending.events_until_done():
-        if isinstance(event, TurnDone):
-            turn = event.turn
-            continue
-        chunk = chunks.delta(event)
-        if chunk is not None:
-            if first:
-                pending.metrics.first_token(time.monotonic() - pending.started)
-                first = False
-            yield chunk
-    turn = turn or pending.turn()
+    done: list[Turn] = []
+    async for chunk in _deltas(pending, chunks.delta, done):
+        yield chunk
+    turn = done[0] if done else pending.turn()
     yield chunks.chunk("", _convert.finish_reason(turn))
     if include_usage:
         yield chunks.usage(turn)
