@@ -11,11 +11,13 @@ import jsonschema
 from llamaprov.chat import (
     ContentText,
     ContentToolRequest,
+    ContentToolResult,
     TextDelta,
     ToolDef,
     ToolRequestArgumentsDelta,
     ToolRequestDone,
     ToolRequestStart,
+    Turn,
 )
 from llamaprov.chat.formats import StreamParser, ToolCallFormat, parse_output
 from llamaprov.engine.grammar import check_gbnf
@@ -25,6 +27,18 @@ WEATHER = ToolDef(
     {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
      "required": ["city", "days"]},
 )
+
+
+# a conversation with a call of get_weather and its result, for the templates' own rendering of
+# a call in history
+HISTORY = [
+    Turn("user", ["Weather in Paris?"]),
+    Turn("assistant", ["Let me check.",
+                       ContentToolRequest("call00001", "get_weather", {"city": "Paris", "days": 2})]),
+    Turn("user", [ContentToolResult("call00001", value="rainy", name="get_weather")]),
+    Turn("assistant", ["It is rainy."]),
+    Turn("user", ["And Rome?"]),
+]
 
 
 def calls(contents: list[Any]) -> list[tuple[str, dict[str, Any]]]:

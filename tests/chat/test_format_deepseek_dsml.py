@@ -6,10 +6,10 @@ forced call on the default model."""
 from __future__ import annotations
 
 import pytest
-from _family_checks import WEATHER, assert_stream_matches_whole, calls, forced_call, text
+from _family_checks import HISTORY, WEATHER, assert_stream_matches_whole, calls, forced_call, text
 from _template_files import read_template
 
-from llamaprov.chat import ContentToolRequest, ContentToolResult, LlamaProvider, ToolDef, Turn
+from llamaprov.chat import LlamaProvider, ToolDef
 from llamaprov.chat.formats import (
     DeepSeekV4Format,
     DeepSeekV32Format,
@@ -100,14 +100,6 @@ def test_each_family_reads_only_its_own_block():
 
 
 # ---- the templates' own rendering of a call (llama.cpp renders the templates: needs the model)
-HISTORY = [
-    Turn("user", ["Weather in Paris?"]),
-    Turn("assistant", ["Let me check.",
-                       ContentToolRequest("call00001", "get_weather", {"city": "Paris", "days": 2})]),
-    Turn("user", [ContentToolResult("call00001", value="rainy", name="get_weather")]),
-    Turn("assistant", ["It is rainy."]),
-    Turn("user", ["And Rome?"]),
-]
 
 
 @pytest.mark.parametrize("name", V32_TEMPLATES + V4_TEMPLATES)

@@ -6,7 +6,7 @@ each template's own rendering of a call, and a forced call on the default model.
 from __future__ import annotations
 
 import pytest
-from _family_checks import WEATHER, assert_stream_matches_whole, calls, forced_call, text
+from _family_checks import HISTORY, WEATHER, assert_stream_matches_whole, calls, forced_call, text
 from _template_files import read_template
 
 from llamaprov.chat import (
@@ -122,14 +122,6 @@ def test_malformed_raises_and_is_kept_as_text(fmt, out):
 
 
 # ---- the templates' own rendering of a call (needs the model: llama.cpp renders the templates)
-HISTORY = [
-    Turn("user", ["Weather in Paris?"]),
-    Turn("assistant", ["Let me check.",
-                       ContentToolRequest("call00001", "get_weather", {"city": "Paris", "days": 2})]),
-    Turn("user", [ContentToolResult("call00001", value="rainy", name="get_weather")]),
-    Turn("assistant", ["It is rainy."]),
-    Turn("user", ["And Rome?"]),
-]
 # where the template's rendering of the call ends (3.0 and 3.1: the message's end, excluded)
 REGION_END = {GIGA30: ("<|message_sep|>", 0), GIGA31: ("<|message_sep|>", 0),
               GIGA35: ("</｜GCML｜tool_calls>", len("</｜GCML｜tool_calls>"))}
