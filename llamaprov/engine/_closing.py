@@ -66,6 +66,11 @@ class BudgetCloser:
         tokens = self.closing_tokens()
         return tokens is None or len(tokens) <= left
 
+    def at_free_text(self) -> bool:
+        """Whether the output followed so far is inside the text of a value (see
+        :meth:`GbnfCloser.at_free_text`)."""
+        return self._closer.at_free_text()
+
     def undo(self) -> None:
         """Drop the text of the last :meth:`fits_after` not followed since."""
         if self._tried is not None:

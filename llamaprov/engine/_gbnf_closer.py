@@ -375,6 +375,17 @@ class GbnfCloser:
         """Whether the text so far is a complete sentence of the grammar."""
         return self._accepting
 
+    def at_free_text(self) -> bool:
+        """Whether the next character may be one of many (the text of a value), not only one of
+        the grammar's literal characters (its syntax, or a choice between keys or elements)."""
+        seqs = self._g.seqs
+        for stack in self._stacks:
+            sid, i = stack[-1]
+            negated, ranges = seqs[sid][i]  # type: ignore[misc]
+            if negated or len(ranges) > 1 or (ranges and ranges[0][0] != ranges[0][1]):
+                return True
+        return False
+
     def _shortest(self) -> tuple[float, Stack] | None:
         """(length, stack) of the shortest completion over the live stacks; None when none."""
         g = self._g

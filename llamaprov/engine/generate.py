@@ -433,10 +433,14 @@ class Scheduler:
         """``token``, or in its place, when it would take an n-gram past ``grammar_ngram_limit``:
         the first token of the grammar's shortest completion (the way out of the value the
         output loops in), else the best token within the limit. A token the grammar forces
-        stays."""
+        stays, and so does one where the grammar allows only its own literal characters."""
         assert s.ngrams is not None and s.grammar is not None
         over = s.ngrams.banned(s.generated)
         if token not in over:
+            return token
+        # the format's own syntax repeats by design (an XML format's parameter after parameter):
+        # the limit applies where the grammar leaves the text free, inside values
+        if s.closer is not None and not s.closer.at_free_text():
             return token
         out = closing_start(s)
         if out is not None and out not in over and allows(s.grammar._ptr, out):

@@ -77,3 +77,19 @@ def test_the_knobs_are_checked(knobs) -> None:
     name = next(iter(knobs))
     with pytest.raises(InvalidArgumentError, match=name):
         SamplingParams(**knobs)
+
+
+def test_the_grammar_s_own_syntax_may_repeat_past_the_limit(model, ctx) -> None:
+    # items whose syntax between values is longer than an n-gram ("</item>\n<item>", an XML
+    # tool format's parameter after parameter): it repeats by design, and the limit must not
+    # end the list there (it closed this one after 4 of its 12 items: lost data)
+    grammar = 'root ::= "<list>\\n" ( "<item>" [a-z]{1,12} "</item>\\n" )* "</list>"'
+    prompt = model.apply_chat_template([{"role": "user", "content": "List twenty fruits, one per item."}])
+    # the model would rather go on than close the list
+    closing = {t: -5.0 for t in range(len(model.vocab))
+               if model.token_bytes(t).startswith((b"/", b"</l"))}
+    outputs = [ctx.completion(prompt, max_tokens=160, sampling=SamplingParams(
+        temperature=0, grammar=grammar, grammar_close=True, grammar_ngram_limit=limit,
+        logit_bias=closing)).result() for limit in (0, 4)]
+    unlimited, limited = (out.text.count("<item>") for out in outputs)
+    assert unlimited > 5 and limited == unlimited
