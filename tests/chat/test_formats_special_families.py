@@ -84,7 +84,7 @@ def _text(contents):
         (T.DEEPSEEK_R1_DISTILL_QWEN, "deepseek-r1", False),
         (T.DEEPSEEK_R1_DISTILL_LLAMA, "deepseek-r1", False),
         (T.DEEPSEEK_V31, "deepseek-v3.1", False),
-        (T.DEEPSEEK_V32, "generic", False),  # DSML calls, a syntax of its own
+        (T.DEEPSEEK_V32, "deepseek-v3.2", True),  # DSML calls
         (T.KIMI_K2, "kimi-k2", True),
         (T.KIMI_K2_INSTRUCT, "kimi-k2", True),
         (T.KIMI_K2_THINKING, "kimi-k2", True),
