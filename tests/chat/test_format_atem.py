@@ -1,25 +1,31 @@
 """Muse Glimmer's ATEM calls (`` to=NAME<|message|><atem:function_calls>`` around an
 ``<atem:invoke>`` element of ``<atem:parameter>`` elements, after the prompt's
-``<|start|>assistant``): detection, whole and streamed parses of scripted outputs, values by
-type, malformed outputs, answers addressed to the user, the template's own rendering of a call
-against the parser and the grammar, and a forced call on the default model."""
+``<|start|>assistant``), with the thinking of the ``atem`` reasoning family (a `` to=self``
+message) before them: detection, whole and streamed parses of scripted outputs, values by type,
+malformed outputs, answers addressed to the user, the template's own rendering of a call against
+the parser and the grammar, and calls on the default model."""
 
 from __future__ import annotations
 
 import pytest
 from _family_checks import WEATHER, assert_stream_matches_whole, calls, forced_call, text
+from _scripted import THOUGHT, Scripted
 from _template_files import read_template
 
 from llamaprov.chat import (
     ContentText,
+    ContentThinking,
     ContentToolRequest,
     ContentToolResult,
     LlamaProvider,
     TextDelta,
     ToolDef,
     Turn,
+    tool,
 )
+from llamaprov.chat._reasoning import ATEM, detect_reasoning, with_tools
 from llamaprov.chat.formats import AtemFormat, StreamParser, detect_tool_format, parse_output
+from llamaprov.chat.formats._gbnf import gbnf_literal
 from llamaprov.engine.grammar import check_gbnf
 
 TEMPLATE = read_template("muse-glimmer.jinja")
@@ -38,6 +44,12 @@ def call(tool: str, *params: tuple[str, str], header: str | None = None) -> str:
 
 
 PARIS = call("get_weather", ("city", "Paris"), ("days", "1"))
+# the thinking markers of a reply to a request with tools: the to=self message ends at <|eom|> and
+# a new header, whose recipient the model picks
+FAMILY = with_tools(ATEM, AtemFormat())
+assert FAMILY is not None
+TAGS = [FAMILY.tag]
+THINKING = f" to=self<|message|>{THOUGHT}<|eom|><|start|>assistant"
 
 
 def fmt_for(*tools: ToolDef) -> AtemFormat:
@@ -49,6 +61,39 @@ def fmt_for(*tools: ToolDef) -> AtemFormat:
 def test_detection():
     assert detect_tool_format(TEMPLATE).name == "atem"
     assert detect_tool_format(TEMPLATE).template_tools
+    family = detect_reasoning(TEMPLATE)
+    assert family is ATEM and not family.default_on and not family.on and not family.off
+    assert TAGS == [(" to=self<|message|>", "<|eom|><|start|>assistant")]
+
+
+@pytest.mark.parametrize("space", [" ", ""])
+def test_one_call_after_thinking(space):
+    out = THINKING + space + PARIS.lstrip() + "<|eom|>"
+    contents, error = parse_output(out, fmt_for(WEATHER), tags=TAGS)
+    assert error is None, error
+    assert contents[0] == ContentThinking(THOUGHT)
+    assert calls(contents) == [("get_weather", {"city": "Paris", "days": 1})] and not text(contents)
+    for step in (1, 4):
+        parser = StreamParser(fmt_for(WEATHER), TAGS)
+        for i in range(0, len(out), step):
+            parser.feed(out[i:i + step])
+        _, streamed = parser.finish()
+        assert parser.error is None and streamed[0] == contents[0]
+        assert calls(streamed) == calls(contents) and not text(streamed)
+
+
+@pytest.mark.parametrize("step", [1, 100])
+def test_thinking_then_an_answer(step):
+    out = THINKING + " to=user<|message|>It is sunny.<|eot|>"
+    parser = StreamParser(fmt_for(WEATHER), TAGS)
+    for i in range(0, len(out), step):
+        parser.feed(out[i:i + step])
+    _, contents = parser.finish()
+    assert parser.error is None
+    assert contents == [ContentThinking(THOUGHT), ContentText("It is sunny.")]
+    # without tools the family's own closing addresses the answer to the user
+    contents, error = parse_output(THINKING + " to=user<|message|>It is sunny.", None, tags=[ATEM.tag])
+    assert error is None and contents == [ContentThinking(THOUGHT), ContentText("It is sunny.")]
 
 
 @pytest.mark.parametrize("before", ["", "<|start|>assistant", "Let me check."])
@@ -155,7 +200,8 @@ def test_grammar_starts_at_the_header_and_holds_one_call():
 # ---- the template's own rendering of a call (llama.cpp renders the template: needs the model)
 HISTORY = [
     Turn("user", ["Weather in Paris?"]),
-    Turn("assistant", [ContentToolRequest("call00001", "get_weather", {"city": "Paris", "days": 2})]),
+    Turn("assistant", [ContentThinking("Paris, two days."),
+                       ContentToolRequest("call00001", "get_weather", {"city": "Paris", "days": 2})]),
     Turn("user", [ContentToolResult("call00001", value="rainy", name="get_weather")]),
     Turn("assistant", ["It is rainy."]),
     Turn("user", ["And Rome?"]),
@@ -168,8 +214,17 @@ def test_history_renders_as_the_model_writes_and_the_grammar_accepts_it(model):
     provider = LlamaProvider(model, template=TEMPLATE, n_ctx=4096)
     try:
         fmt, prompt = provider.tool_format, provider.format_turns(HISTORY, [WEATHER])
+        on = provider.format_turns(HISTORY, [WEATHER], reasoning="on")
+        off = provider.format_turns(HISTORY, [WEATHER], reasoning="off")
     finally:
         provider.close()
+    # the thinking goes back as the to=self message the family reads
+    thought = f"<|start|>assistant{ATEM.open}Paris, two days.{ATEM.close}"
+    assert thought + "<|start|>assistant to=get_weather<|message|>" in prompt
+    # the model decides whether to think; "on" opens the to=self message, "off" closes it empty
+    assert prompt.endswith("And Rome?<|eot|><|start|>assistant")
+    assert on.endswith("And Rome?<|eot|><|start|>assistant to=self<|message|>")
+    assert off.endswith("<|start|>assistant to=self<|message|><|eom|><|start|>assistant")
     # the call is in the history, not only in the tools' description of the system prompt
     start = prompt.index("<|start|>assistant to=get_weather", prompt.index("Weather in Paris?"))
     end = prompt.index("</atem:function_calls>", start) + len("</atem:function_calls>")
@@ -179,7 +234,6 @@ def test_history_renders_as_the_model_writes_and_the_grammar_accepts_it(model):
     assert 'name="days">2<' in region  # the integer as the template writes it, not as a JSON string
     assert "<|start|>tool get_weather<|message|>" in prompt[end:]  # the result, by the tool's name
     assert "<|start|>assistant to=user<|message|>It is rainy.<|eot|>" in prompt
-    assert prompt.endswith("And Rome?<|eot|><|start|>assistant")
     header = len("<|start|>assistant")
     with GrammarMatcher(fmt.grammar([WEATHER], parallel=False)) as matcher:
         assert matcher.accepts(region[header:])
@@ -203,3 +257,32 @@ ATEM_PROMPT = ("<|start|>user<|message|>What is the weather in London today?<|eo
 def test_forced_call_on_the_default_model(model):
     args = forced_call(model, fmt_for(WEATHER), ATEM_PROMPT, max_tokens=200)
     assert args["city"]
+
+
+def get_temperature(city: str) -> str:
+    """The temperature in a city, in degrees Celsius."""
+    return "18"
+
+
+CALL_ROME = call("get_temperature", ("city", "Rome"))
+
+
+@pytest.mark.parametrize("reasoning", ["auto", "on"])
+def test_a_call_after_thinking_through_the_provider(model, reasoning):
+    # "auto": the model opens the to=self message itself; "on": the prompt opens it, and the
+    # answer phase follows the closing the family writes (<|eom|><|start|>assistant)
+    thinking, answer = (None, THINKING + CALL_ROME) if reasoning == "auto" else \
+        (THOUGHT + "<|eom|>", CALL_ROME)
+    provider = Scripted(model, template=TEMPLATE, n_ctx=4096,
+                        thinking=thinking and f"root ::= {gbnf_literal(thinking)}",
+                        answer=f"root ::= {gbnf_literal(answer)}")
+    try:
+        events = list(provider.stream_perform([Turn("user", ["How warm is it in Rome?"])],
+                                              tools=[tool(get_temperature)],
+                                              params={"max_tokens": 160, "reasoning": reasoning}))
+    finally:
+        provider.close()
+    turn = events[-1].turn
+    assert turn.contents[0] == ContentThinking(THOUGHT)
+    assert [(r.name, r.arguments) for r in turn.tool_requests] == [("get_temperature", {"city": "Rome"})]
+    assert turn.finish_reason == "tool_calls" and not turn.text
