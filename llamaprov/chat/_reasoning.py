@@ -20,6 +20,10 @@ A family is recognised from the text of the chat template:
 * ``solar-open``: Solar Open's ``<|think|>`` message, ending at ``<|end|>`` before the answer's
   ``<|begin|>assistant<|content|>``; the model decides whether to think ("off" closes an empty
   thinking message); thinking goes back as ``reasoning``
+* ``atem``: Muse Glimmer's ATEM messages: thinking is a message to the model itself,
+  `` to=self<|message|>`` after ``<|start|>assistant``, ending at ``<|eom|>`` before a new
+  ``<|start|>assistant`` whose recipient the model picks (`` to=user<|message|>`` for the
+  answer); the model decides whether to think, without a switch
 * ``think``: any other template that knows a thinking block (``<think>``, ``<thinking>``,
   ``<|START_THINKING|>``, Seed-OSS's ``<seed:think>``, Magistral's ``[THINK]``, Apertus's
   ``<|inner_prefix|>``), with the ``enable_thinking`` switch where the template reads it
@@ -167,6 +171,10 @@ GPT_OSS = ReasoningFamily("gpt-oss", "<|channel|>analysis<|message|>", "<|end|>"
                           after="<|start|>assistant<|channel|>final<|message|>",
                           off=(("reasoning_effort", "low"),), default_on=True,
                           history_key="thinking")
+# Muse Glimmer (ATEM): the reasoning is a message addressed to "self" ("<|start|>assistant
+# to=self<|message|>R<|eom|>" in history; the generation prompt ends with "<|start|>assistant")
+ATEM = ReasoningFamily("atem", " to=self<|message|>", "<|eom|>", sep="",
+                       after="<|start|>assistant to=user<|message|>")
 APRIEL = ReasoningFamily("apriel", "Here are my reasoning steps:", "[BEGIN FINAL RESPONSE]",
                          after="\n", default_on=True)
 
@@ -199,6 +207,8 @@ def detect_reasoning(template: str | None) -> ReasoningFamily | None:
         return KIMI_K3
     if "<|begin|>assistant<|think|>" in template:
         return SOLAR_OPEN
+    if "assistant" + ATEM.open in template:
+        return ATEM
     if "<think>" in template and "enable_thinking" in template:
         return SMOLLM3 if "/no_think" in template else QWEN3
     if APRIEL.close in template:  # before <thinking>, which Apriel 1.5's template also knows

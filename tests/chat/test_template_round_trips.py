@@ -145,7 +145,7 @@ DETECTED = {
     "mistralai-Mistral-Small-3.1-24B-Instruct-2503.jinja": "mistral",
     "moonshotai-Kimi-K2-Thinking.jinja": "kimi-k2",
     "moonshotai-Kimi-K2.jinja": "kimi-k2",
-    "muse-glimmer.jinja": "generic",
+    "muse-glimmer.jinja": "atem",
     "nvidia-Llama-3_3-Nemotron-Super-49B-v1_5.jinja": "nemotron",
     "openai-gpt-oss-120b.jinja": "harmony",
     "openbmb-MiniCPM5-1B.jinja": "minicpm5",

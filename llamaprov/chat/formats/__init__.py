@@ -42,6 +42,9 @@ One :class:`ToolCallFormat` subclass per family, one module each:
 * ``gemma4``       Gemma 4: ``<|tool_call>call:name{key:value,...}<tool_call|>``, strings in ``<|"|>``
 * ``harmony``      gpt-oss: ``<|channel|>commentary to=functions.name <|constrain|>json``
   ``<|message|>{arguments}``, after the ``analysis`` channel's thinking
+* ``atem``         Muse Glimmer (ATEM): `` to=name<|message|><atem:function_calls>`` around an
+  ``<atem:invoke name="name">`` element of ``<atem:parameter name="k">v</atem:parameter>``, after the
+  ``to=self`` message's thinking
 * ``gigachat-v3``  GigaChat 3.0: ``<|message_sep|>\\n\\nfunction call<|role_sep|>\\n{"name": ...,
   "arguments": ...}``
 * ``gigachat-v3.1`` GigaChat 3.1: ``<|function_call|>{"name": ..., "arguments": ...}``
@@ -101,6 +104,7 @@ from llamaprov.chat.formats.command_r7b import CommandR7BFormat  # isort: skip
 from llamaprov.chat.formats.lfm2 import Lfm2Format  # isort: skip
 from llamaprov.chat.formats.gemma4 import Gemma4Format  # isort: skip
 from llamaprov.chat.formats.harmony import HarmonyFormat  # isort: skip
+from llamaprov.chat.formats.atem import AtemFormat  # isort: skip
 from llamaprov.chat.formats.apriel import AprielFormat  # isort: skip
 from llamaprov.chat.formats.command_r_plus import CommandRPlusFormat  # isort: skip
 from llamaprov.chat.formats.gigachat import (  # isort: skip
@@ -115,6 +119,7 @@ __all__ = [
     "TOOL_FORMATS",
     "ApertusFormat",
     "AprielFormat",
+    "AtemFormat",
     "CommandR7BFormat",
     "CommandRPlusFormat",
     "DeepSeekR1Format",
