@@ -320,8 +320,11 @@ class LlamaProvider(KvFilesMixin, Provider):
                           self._n_ctx, truncate=self.context_policy == "truncate_oldest")
 
     def _parser(self, plan: _Plan) -> Any:
-        tags = [] if plan.structured or plan.raw else self._tool_tags if plan.fmt else self._tags
-        return make_parser(plan.fmt, tags, plan.prompt)
+        if plan.structured or plan.raw:
+            return make_parser(plan.fmt, [], plan.prompt)
+        # an answer without tools still carries the family's header (Muse Glimmer's to=user)
+        return make_parser(plan.fmt, self._tool_tags if plan.fmt else self._tags, plan.prompt,
+                           text_markers=self.tool_format.text_markers)
 
     def _spend(self, tokens: TokenUsage) -> None:
         with self._lock:
@@ -544,7 +547,8 @@ class LlamaProvider(KvFilesMixin, Provider):
         if not isinstance(text, str):
             raise InvalidArgumentError(f"value_turn needs a Completion or str, got {describe(result)}")
         contents, _ = parse_output(text, self.tool_format.for_tools(tools) if tools else None,
-                                   tags=self._tool_tags if tools else self._tags)
+                                   tags=self._tool_tags if tools else self._tags,
+                                   text_markers=self.tool_format.text_markers)
         tokens = None
         usage = getattr(result, "usage", None)
         if usage is not None:

@@ -286,3 +286,20 @@ def test_a_call_after_thinking_through_the_provider(model, reasoning):
     assert turn.contents[0] == ContentThinking(THOUGHT)
     assert [(r.name, r.arguments) for r in turn.tool_requests] == [("get_temperature", {"city": "Rome"})]
     assert turn.finish_reason == "tool_calls" and not turn.text
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_an_answer_without_tools_loses_its_header(model, stream):
+    # no tools: the reply is parsed with no tool format, but the answer is still a message to
+    # the user, whose header and end are no part of its text
+    provider = Scripted(model, template=TEMPLATE, n_ctx=4096,
+                        answer=f"root ::= {gbnf_literal(' to=user<|message|>It is sunny.<|eot|>')}")
+    try:
+        if stream:
+            turn = list(provider.stream_perform([Turn("user", ["Weather?"])],
+                                                params={"max_tokens": 40}))[-1].turn
+        else:
+            turn = provider.submit([Turn("user", ["Weather?"])], params={"max_tokens": 40}).result()
+    finally:
+        provider.close()
+    assert turn.text == "It is sunny." and not turn.tool_requests

@@ -75,6 +75,9 @@ class StreamParser:
     in_thinking: bool = False
     # text the prompt ended with that belongs to the reply's syntax (Functionary's ">>>")
     prefix: str = ""
+    # markers dropped from the text (None: ``fmt``'s); a reply without tools is parsed with no
+    # format, but its answer still carries the family's header (Solar Open's <|content|>)
+    text_markers: tuple[str, ...] | None = None
     _buf: str = ""
     _region: str | None = None
     _at_start: bool = True
@@ -203,7 +206,8 @@ class StreamParser:
             i = buf.find(t)
             if i >= 0:
                 hits.append((i, "call", t))
-        text_markers = self.fmt.text_markers if self.fmt else ()
+        text_markers = self.text_markers if self.text_markers is not None else \
+            self.fmt.text_markers if self.fmt else ()
         for t in text_markers:
             i = buf.find(t)
             if i >= 0:
@@ -358,26 +362,32 @@ def parse_output(
     tags: list[tuple[str, str]] | None = None,
     in_thinking: bool = False,
     prefix: str = "",
+    text_markers: tuple[str, ...] | None = None,
 ) -> tuple[list[Content], str | None]:
     """Parse a whole reply into contents; returns (contents, error or None). Never raises: a
-    tool call that does not parse is kept as text and the error says why."""
-    parser = StreamParser(fmt, tags or [THINKING_TAGS[0]], in_thinking=in_thinking, prefix=prefix)
+    tool call that does not parse is kept as text and the error says why. ``text_markers``:
+    see :class:`StreamParser`."""
+    parser = StreamParser(fmt, tags or [THINKING_TAGS[0]], in_thinking=in_thinking, prefix=prefix,
+                          text_markers=text_markers)
     parser.feed(text)
     _, contents = parser.finish()
     return contents, parser.error
 
 
 def make_parser(
-    fmt: ToolCallFormat | None, tags: list[tuple[str, str]], prompt: str
+    fmt: ToolCallFormat | None, tags: list[tuple[str, str]], prompt: str,
+    text_markers: tuple[str, ...] | None = None,
 ) -> StreamParser:
     """A parser for the reply to ``prompt``: starts inside a thinking block when the prompt opened
-    one (templates that prefill ``<think>``), and is fed the reply syntax the prompt ends with."""
+    one (templates that prefill ``<think>``), and is fed the reply syntax the prompt ends with.
+    ``text_markers``: see :class:`StreamParser`."""
     open_tag = None
     for opening, closing in tags:
         if prompt.rfind(opening) > prompt.rfind(closing):
             open_tag = opening
     parser = StreamParser(
-        fmt, tags, in_thinking=open_tag is not None, prefix=fmt.reply_prefix(prompt) if fmt else ""
+        fmt, tags, in_thinking=open_tag is not None, prefix=fmt.reply_prefix(prompt) if fmt else "",
+        text_markers=text_markers,
     )
     if open_tag is not None:
         parser._open_tag = open_tag
