@@ -94,9 +94,9 @@ class TestChatLlamaProvIntegration(_Capabilities, ChatModelIntegrationTests):
         raises=OutputParserException,
         reason="JSON mode constrains the reply to any JSON object (the keys are only asked for "
         "in the prompt) and the 135M model, greedy, nests the keys instead of giving them "
-        "strings: '{\"setup\": {\"setup\": {\"punchline\": {\"setup\": {\"setup\": "
-        "{\"setup\": {\"setup\": [{\"setup\": {\"setup\": [\"setup\"]}}, "
-        "\"setup_punchline_punchline_setup_setup_setup_setup\", ...' until max_tokens, where "
+        "strings: '{\"setup\":{\"setup\":{\"punchline\":{\"setup\":{\"setup\":{\"setup\":"
+        "{\"setup\":[{\"setup\":{\"setup\":\"setup\",\"setup\":{\"\":{\"setup\":\"setup\", ...' "
+        "until max_tokens, where "
         "grammar_close ends the JSON validly; Joke then fails to parse (setup is not a "
         "string, punchline is missing). json_schema and function_calling, where the grammar "
         "holds the keys, pass (test_structured_output*)."
